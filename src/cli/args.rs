@@ -1,0 +1,126 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+
+use super::output::Format;
+
+const EXAMPLES: &str = "\
+Examples:
+  wasql                                   start the interactive shell
+  wasql -c \"SELECT * FROM 'data/*.parquet' LIMIT 5\"
+  wasql -f setup.sql -f report.sql --format csv -o report.csv
+  echo \"SELECT 1\" | wasql --format json
+  wasql -c \"COPY (SELECT * FROM 'in.csv') TO 's3://bucket/out.parquet'\"
+
+Exit status: 0 on success, 1 if a statement failed, 2 on bad usage.
+Config: --config FILE, or ~/.config/wasql/config.toml when it exists.";
+
+/// wasql — SQL over files and object stores, with sandboxed WebAssembly UDFs.
+#[derive(Debug, Parser)]
+#[command(name = "wasql", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Run SQL (repeatable; runs in order with -f)
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+
+    /// Run a SQL script file (repeatable; runs in order with -c)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Rows shown by the table format (0: all; default: 40 on a terminal, all otherwise)
+    #[arg(long, value_name = "N")]
+    pub maxrows: Option<usize>,
+
+    /// Print no row counts or timings
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Write results to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Config file (TOML)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Go on with a script after a statement fails (the exit status is still 1)
+    #[arg(long)]
+    pub continue_on_error: bool,
+
+    /// Memory limit for queries, e.g. 4G or 512M
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+
+    /// Partitions a query is split into (default: the number of cores)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub target_partitions: Option<usize>,
+}
+
+/// One `-c` or `-f` input, in command-line order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Command(String),
+    File(PathBuf),
+}
+
+impl Args {
+    /// Parses the process arguments; exits with status 2 on bad usage.
+    pub fn parse_with_inputs() -> (Args, Vec<Input>) {
+        let matches = Args::command().get_matches();
+        let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let inputs = ordered_inputs(&args, &matches);
+        (args, inputs)
+    }
+}
+
+/// Interleaves `-c` and `-f` in the order they were given.
+fn ordered_inputs(args: &Args, matches: &ArgMatches) -> Vec<Input> {
+    let indices = |id: &str| -> Vec<usize> {
+        matches
+            .indices_of(id)
+            .map(|i| i.collect())
+            .unwrap_or_default()
+    };
+    let mut inputs: Vec<(usize, Input)> = indices("commands")
+        .into_iter()
+        .zip(args.commands.iter().cloned().map(Input::Command))
+        .chain(
+            indices("files")
+                .into_iter()
+                .zip(args.files.iter().cloned().map(Input::File)),
+        )
+        .collect();
+    inputs.sort_by_key(|(index, _)| *index);
+    inputs.into_iter().map(|(_, input)| input).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_files_keep_their_order() {
+        let matches = Args::command()
+            .get_matches_from(["wasql", "-f", "a.sql", "-c", "select 1", "-f", "b.sql"]);
+        let args = Args::from_arg_matches(&matches).unwrap();
+        assert_eq!(
+            ordered_inputs(&args, &matches),
+            vec![
+                Input::File("a.sql".into()),
+                Input::Command("select 1".into()),
+                Input::File("b.sql".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn args_are_consistent() {
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,99 @@
+//! Turns engine errors into one clear line for people.
+
+use datafusion::common::DataFusionError;
+
+/// An error as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReport {
+    /// One line, no backtrace.
+    pub message: String,
+    /// The 1-based line inside the statement the error points at, if known.
+    pub line: Option<usize>,
+}
+
+impl ErrorReport {
+    /// A report with no position.
+    pub fn new(message: impl Into<String>) -> Self {
+        ErrorReport {
+            message: message.into(),
+            line: None,
+        }
+    }
+}
+
+/// Describes a DataFusion error in one line, keeping the position of a SQL
+/// syntax error.
+pub fn describe(err: &DataFusionError) -> ErrorReport {
+    let root = err.find_root();
+    if let DataFusionError::SQL(parser_error, _) = root {
+        let text = parser_error.to_string();
+        let text = text
+            .strip_prefix("sql parser error: ")
+            .or_else(|| text.strip_prefix("sql tokenizer error: "))
+            .unwrap_or(&text);
+        return syntax_error(text);
+    }
+    let text = err.strip_backtrace();
+    ErrorReport::new(one_line(&text))
+}
+
+/// Splits ` at Line: L, Column: C` off a parser message.
+fn syntax_error(text: &str) -> ErrorReport {
+    if let Some(at) = text.rfind(" at Line: ") {
+        let position = &text[at + " at Line: ".len()..];
+        if let Some((line, column)) = position.split_once(", Column: ") {
+            if let (Ok(line), Ok(column)) =
+                (line.trim().parse::<usize>(), column.trim().parse::<usize>())
+            {
+                return ErrorReport {
+                    message: format!(
+                        "syntax error at line {line}, column {column}: {}",
+                        one_line(&text[..at])
+                    ),
+                    line: Some(line),
+                };
+            }
+        }
+    }
+    ErrorReport::new(format!("syntax error: {}", one_line(text)))
+}
+
+/// Collapses a multi-line message into one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::parser::ParserError;
+
+    #[test]
+    fn syntax_errors_keep_their_position() {
+        let err = DataFusionError::SQL(
+            Box::new(ParserError::ParserError(
+                "Expected: an expression, found: FROM at Line: 2, Column: 8".into(),
+            )),
+            None,
+        );
+        let report = describe(&err);
+        assert_eq!(report.line, Some(2));
+        assert_eq!(
+            report.message,
+            "syntax error at line 2, column 8: Expected: an expression, found: FROM"
+        );
+    }
+
+    #[test]
+    fn other_errors_are_one_line() {
+        let err = DataFusionError::Plan("table 't' not found\n  hint".into());
+        let report = describe(&err);
+        assert_eq!(report.line, None);
+        assert!(!report.message.contains('\n'));
+        assert!(
+            report.message.contains("table 't' not found hint"),
+            "{}",
+            report.message
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! The `wasql` command line: arguments, config, the shell, scripts and output.
+
+mod args;
+mod errors;
+mod meta;
+mod output;
+mod progress;
+mod runner;
+mod shell;
+mod split;
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use args::{Args, Input};
+use output::Format;
+use runner::{Runner, ScriptOutcome, Settings, Source};
+
+use crate::config::{Config, parse_byte_size};
+use crate::engine::{Engine, EngineSettings};
+
+/// Exit status when a statement failed.
+const EXIT_FAILED: u8 = 1;
+/// Exit status on bad usage: arguments, config, unreadable scripts.
+const EXIT_USAGE: u8 = 2;
+
+/// Default row limit for table output on a terminal.
+const TERMINAL_MAXROWS: usize = 40;
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("wasql: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs wasql with the process arguments.
+pub fn main() -> ExitCode {
+    let (args, inputs) = Args::parse_with_inputs();
+
+    let config = match (&args.config, Config::default_path()) {
+        (Some(path), _) => match Config::load(path) {
+            Ok(config) => config,
+            Err(e) => return usage_error(e),
+        },
+        (None, Some(path)) if path.exists() => match Config::load(&path) {
+            Ok(config) => config,
+            Err(e) => return usage_error(e),
+        },
+        _ => Config::default(),
+    };
+    let format = match (args.format, &config.format) {
+        (Some(format), _) => format,
+        (None, Some(name)) => match Format::parse(name) {
+            Ok(format) => format,
+            Err(e) => return usage_error(format!("config: {e}")),
+        },
+        (None, None) => Format::Table,
+    };
+    let memory_limit = match args.memory_limit.as_ref().or(config.memory_limit.as_ref()) {
+        Some(size) => match parse_byte_size(size) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return usage_error(format!("memory limit: {e}")),
+        },
+        None => None,
+    };
+    let target_partitions = args.target_partitions.or(config.target_partitions);
+    if target_partitions == Some(0) {
+        return usage_error("target partitions must be at least 1");
+    }
+    for input in &inputs {
+        if let Input::File(path) = input {
+            if let Err(e) = std::fs::metadata(path) {
+                return usage_error(format!("cannot read script {}: {e}", path.display()));
+            }
+        }
+    }
+
+    let output_is_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let maxrows = args
+        .maxrows
+        .or(config.maxrows)
+        .or(output_is_terminal.then_some(TERMINAL_MAXROWS))
+        .filter(|&n| n > 0);
+    let settings = Settings {
+        format,
+        maxrows,
+        timing: config.timing.unwrap_or(true),
+        quiet: args.quiet,
+        continue_on_error: args.continue_on_error,
+    };
+    let engine_settings = EngineSettings {
+        memory_limit,
+        target_partitions,
+        profiles: config.profiles,
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("wasql: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let engine = match runtime.block_on(async { Engine::new(&engine_settings) }) {
+        Ok(engine) => engine,
+        Err(e) => return usage_error(errors::describe(&e).message),
+    };
+    let mut runner = Runner::new(engine, runtime, settings);
+    if let Some(path) = &args.output {
+        if let Err(e) = runner.set_output(Some(&path.to_string_lossy())) {
+            return usage_error(e);
+        }
+    }
+
+    if !inputs.is_empty() {
+        return run_inputs(&mut runner, &inputs);
+    }
+    if std::io::stdin().is_terminal() {
+        return match shell::run(runner) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wasql: terminal error: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        eprintln!("wasql: cannot read standard input: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    exit_code(runner.run_script(Source::Named("<stdin>"), &text))
+}
+
+/// Runs `-c` and `-f` inputs in order.
+fn run_inputs(runner: &mut Runner, inputs: &[Input]) -> ExitCode {
+    let mut failed = false;
+    let mut commands = 0;
+    for input in inputs {
+        let outcome = match input {
+            Input::Command(sql) => {
+                commands += 1;
+                runner.run_script(Source::Named(&format!("<command {commands}>")), sql)
+            }
+            Input::File(path) => runner.run_file(path),
+        };
+        match outcome {
+            ScriptOutcome::Succeeded(runner::Flow::Continue) => {}
+            ScriptOutcome::Succeeded(runner::Flow::Quit) | ScriptOutcome::OutputClosed => break,
+            ScriptOutcome::Failed => {
+                failed = true;
+                if !runner.settings.continue_on_error {
+                    break;
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn exit_code(outcome: ScriptOutcome) -> ExitCode {
+    match outcome {
+        ScriptOutcome::Failed => ExitCode::from(EXIT_FAILED),
+        ScriptOutcome::Succeeded(_) | ScriptOutcome::OutputClosed => ExitCode::SUCCESS,
+    }
+}

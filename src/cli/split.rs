@@ -1,0 +1,260 @@
+//! Splits SQL text into statements and backslash meta-commands, keeping the
+//! line where each starts.
+//!
+//! Statements end with `;` outside quotes, quoted identifiers, dollar-quoted
+//! strings and comments. A line that starts with `\` between statements is a
+//! meta-command and ends with the line. The same splitter serves scripts and
+//! the shell (which asks it whether the input typed so far is complete).
+
+/// One piece of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A SQL statement without its terminating `;`.
+    Sql { text: String, line: usize },
+    /// A meta-command line such as `\d t`, without the newline.
+    Meta { text: String, line: usize },
+}
+
+impl Item {
+    /// The 1-based line the item starts on.
+    pub fn line(&self) -> usize {
+        match self {
+            Item::Sql { line, .. } | Item::Meta { line, .. } => *line,
+        }
+    }
+}
+
+/// The result of splitting: complete items, and text after the last complete
+/// statement that is not yet terminated (if any).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Split {
+    pub items: Vec<Item>,
+    /// An unterminated statement at the end and its starting line.
+    pub rest: Option<(String, usize)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Normal,
+    /// Inside a quoted string or identifier ended by this character.
+    Quoted(char),
+    LineComment,
+    BlockComment,
+    /// Inside `$tag$ ... $tag$`; the tag is kept in `dollar_tag`.
+    Dollar,
+}
+
+/// Splits `text` into statements and meta-commands.
+pub fn split(text: &str) -> Split {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Split::default();
+    let mut state = State::Normal;
+    let mut dollar_tag = String::new();
+    let mut current = String::new();
+    // Line of the first significant character of the current statement.
+    let mut start_line: Option<usize> = None;
+    let mut line = 1;
+    let mut at_line_start = true;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if state == State::Normal && start_line.is_none() && at_line_start && c == '\\' {
+            let end = chars[i..]
+                .iter()
+                .position(|&ch| ch == '\n')
+                .map_or(chars.len(), |p| i + p);
+            let meta: String = chars[i..end].iter().collect();
+            out.items.push(Item::Meta {
+                text: meta.trim_end().to_string(),
+                line,
+            });
+            i = end;
+            continue;
+        }
+        if c == '\n' {
+            line += 1;
+            at_line_start = true;
+        } else if !c.is_whitespace() {
+            at_line_start = false;
+        }
+        match state {
+            State::Normal => match c {
+                ';' => {
+                    if let Some(start) = start_line.take() {
+                        out.items.push(Item::Sql {
+                            text: current.trim().to_string(),
+                            line: start,
+                        });
+                    }
+                    current.clear();
+                    i += 1;
+                    continue;
+                }
+                '-' if next == Some('-') => state = State::LineComment,
+                '/' if next == Some('*') => {
+                    state = State::BlockComment;
+                    if start_line.is_some() {
+                        current.push_str("/*");
+                    }
+                    i += 2;
+                    continue;
+                }
+                '\'' | '"' | '`' => state = State::Quoted(c),
+                '$' => {
+                    if let Some(tag) = dollar_tag_at(&chars, i) {
+                        state = State::Dollar;
+                        current.push_str(&tag);
+                        i += tag.chars().count();
+                        dollar_tag = tag;
+                        start_line.get_or_insert(line);
+                        continue;
+                    }
+                }
+                _ => {}
+            },
+            State::Quoted(quote) => {
+                if c == quote {
+                    if next == Some(quote) {
+                        // A doubled quote is an escaped quote.
+                        current.push(c);
+                        current.push(c);
+                        i += 2;
+                        continue;
+                    }
+                    state = State::Normal;
+                }
+            }
+            State::LineComment => {
+                if c == '\n' {
+                    state = State::Normal;
+                }
+            }
+            State::BlockComment => {
+                if c == '*' && next == Some('/') {
+                    state = State::Normal;
+                    if start_line.is_some() {
+                        current.push_str("*/");
+                    }
+                    i += 2;
+                    continue;
+                }
+            }
+            State::Dollar => {
+                if c == '$'
+                    && chars[i..]
+                        .iter()
+                        .collect::<String>()
+                        .starts_with(&dollar_tag)
+                {
+                    state = State::Normal;
+                    current.push_str(&dollar_tag);
+                    i += dollar_tag.chars().count();
+                    continue;
+                }
+            }
+        }
+        let significant = match state {
+            State::LineComment | State::BlockComment => false,
+            _ => !c.is_whitespace(),
+        };
+        if significant {
+            start_line.get_or_insert(line);
+        }
+        if start_line.is_some() {
+            current.push(c);
+        }
+        i += 1;
+    }
+    if let Some(start) = start_line {
+        out.rest = Some((current.trim().to_string(), start));
+    }
+    out
+}
+
+/// The `$tag$` opening a dollar-quoted string at `i`, if there is one.
+fn dollar_tag_at(chars: &[char], i: usize) -> Option<String> {
+    let mut j = i + 1;
+    while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+        j += 1;
+    }
+    if chars.get(j) == Some(&'$') && !chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
+        Some(chars[i..=j].iter().collect())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(text: &str, line: usize) -> Item {
+        Item::Sql {
+            text: text.into(),
+            line,
+        }
+    }
+
+    #[test]
+    fn statements_with_lines() {
+        let split = split("select 1;\n\nselect\n  2;\nselect 3");
+        assert_eq!(split.items, vec![sql("select 1", 1), sql("select\n  2", 3)]);
+        assert_eq!(split.rest, Some(("select 3".into(), 5)));
+    }
+
+    #[test]
+    fn semicolons_inside_quotes_and_comments() {
+        let text = "select ';', \"a;b\" -- c;\n from t /* ; */;\nselect $$x;y$$, $q$;$q$;";
+        let split = split(text);
+        assert_eq!(split.items.len(), 2, "{:?}", split.items);
+        assert_eq!(split.items[1], sql("select $$x;y$$, $q$;$q$", 3));
+        assert_eq!(split.rest, None);
+    }
+
+    #[test]
+    fn doubled_quotes_are_escapes() {
+        let split = split("select 'it''s; fine';");
+        assert_eq!(split.items, vec![sql("select 'it''s; fine'", 1)]);
+    }
+
+    #[test]
+    fn comments_before_a_statement_do_not_move_its_line() {
+        let split = split("-- header\n/* block\n comment */\nselect 1;");
+        assert_eq!(split.items.len(), 1);
+        assert_eq!(split.items[0].line(), 4);
+    }
+
+    #[test]
+    fn meta_commands_between_statements() {
+        let split = split("\\timing on\nselect 1;\n  \\d t\nselect\n\\x;");
+        assert_eq!(
+            split.items,
+            vec![
+                Item::Meta {
+                    text: "\\timing on".into(),
+                    line: 1
+                },
+                sql("select 1", 2),
+                Item::Meta {
+                    text: "\\d t".into(),
+                    line: 3
+                },
+                // A backslash inside a statement is not a meta-command.
+                sql("select\n\\x", 4),
+            ]
+        );
+    }
+
+    #[test]
+    fn unterminated_string_is_incomplete() {
+        let split = split("select 'abc;\n");
+        assert!(split.items.is_empty());
+        assert!(split.rest.is_some());
+    }
+
+    #[test]
+    fn comments_only_is_nothing() {
+        assert_eq!(split("-- nothing here\n  "), Split::default());
+    }
+}

@@ -1,0 +1,173 @@
+//! The engine: a DataFusion session set up for wasql — object stores created
+//! on first use, tables queried straight from paths and URLs, and
+//! all-or-nothing `COPY`.
+
+mod aws_profile;
+mod copy;
+mod stores;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::TaskContext;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::dml::CopyTo;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::Value;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::config::StoreProfile;
+pub use copy::CopyStaging;
+pub use stores::StoreRegistry;
+
+/// How to set up an [`Engine`].
+#[derive(Debug, Default, Clone)]
+pub struct EngineSettings {
+    /// Memory limit for query execution in bytes; `None` means unbounded.
+    pub memory_limit: Option<usize>,
+    /// Partitions per query; `None` means one per core.
+    pub target_partitions: Option<usize>,
+    /// Named object-store profiles from the config file.
+    pub profiles: BTreeMap<String, StoreProfile>,
+}
+
+/// A wasql session: the DataFusion context and its object stores.
+pub struct Engine {
+    ctx: SessionContext,
+    stores: Arc<StoreRegistry>,
+}
+
+/// A planned statement, ready to run.
+pub struct Query {
+    plan: Arc<dyn ExecutionPlan>,
+    task_ctx: Arc<TaskContext>,
+    staging: Option<CopyStaging>,
+}
+
+impl Engine {
+    /// Creates a session with the given settings.
+    pub fn new(settings: &EngineSettings) -> Result<Engine> {
+        let mut config = SessionConfig::from_env()?.with_information_schema(true);
+        if let Some(partitions) = settings.target_partitions {
+            config = config.with_target_partitions(partitions);
+        }
+        let stores = Arc::new(StoreRegistry::new(settings.profiles.clone()));
+        let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(stores.clone());
+        if let Some(limit) = settings.memory_limit {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        let ctx =
+            SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
+        Ok(Engine { ctx, stores })
+    }
+
+    /// The underlying DataFusion context.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Parses and plans one SQL statement. DDL takes effect here; queries run
+    /// when [`Query::execute`] is called.
+    pub async fn prepare(&self, sql: &str) -> Result<Query> {
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let mut statement = state.sql_to_statement(sql, &dialect)?;
+        self.configure_stores(&mut statement)?;
+        let mut plan = state.statement_to_plan(statement).await?;
+        let mut staging = None;
+        if let LogicalPlan::Copy(copy) = &plan {
+            let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url)?;
+            staging = Some(stage);
+            plan = LogicalPlan::Copy(CopyTo::new(
+                Arc::clone(&copy.input),
+                staged_url,
+                copy.partition_by.clone(),
+                Arc::clone(&copy.file_type),
+                copy.options.clone(),
+            ));
+        }
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let task_ctx = Arc::new(frame.task_ctx());
+        let plan = frame.create_physical_plan().await?;
+        Ok(Query {
+            plan,
+            task_ctx,
+            staging,
+        })
+    }
+
+    /// Takes the object-store options (`aws.*`, `gcp.*`, `azure.*`, `http.*`,
+    /// `profile`) out of a `CREATE EXTERNAL TABLE` or `COPY` statement and
+    /// sets up the stores of its locations with them.
+    fn configure_stores(&self, statement: &mut Statement) -> Result<()> {
+        let (locations, options) = match statement {
+            Statement::CreateExternalTable(create) => {
+                (create.locations.clone(), &mut create.options)
+            }
+            Statement::CopyTo(copy) => (vec![copy.target.clone()], &mut copy.options),
+            _ => return Ok(()),
+        };
+        let (store_options, format_options): (Vec<_>, Vec<_>) = std::mem::take(options)
+            .into_iter()
+            .partition(|(key, _)| stores::is_store_option(key));
+        *options = format_options;
+        if store_options.is_empty() {
+            return Ok(());
+        }
+        let store_options: Vec<(String, String)> = store_options
+            .into_iter()
+            .map(|(key, value)| (key, option_value(&value)))
+            .collect();
+        for location in locations {
+            let url = ListingTableUrl::parse(&location)?;
+            self.stores
+                .configure(url.object_store().as_ref(), &store_options)?;
+        }
+        Ok(())
+    }
+}
+
+fn option_value(value: &Value) -> String {
+    match value {
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Query {
+    /// The schema of the rows the statement returns.
+    pub fn schema(&self) -> SchemaRef {
+        self.plan.schema()
+    }
+
+    /// The physical plan, e.g. to read progress metrics while it runs.
+    pub fn plan(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.plan
+    }
+
+    /// Starts the statement and returns its rows as a stream.
+    pub fn execute(self) -> Result<SendableRecordBatchStream> {
+        let stream = execute_stream(Arc::clone(&self.plan), self.task_ctx)?;
+        let Some(staging) = self.staging else {
+            return Ok(stream);
+        };
+        // COPY returns one row (the count) at the very end: collect it, and
+        // move the staged files into place before handing it out.
+        let schema = stream.schema();
+        let finished = async move {
+            let batches: Vec<RecordBatch> = stream.try_collect().await?;
+            staging.commit().await?;
+            Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
+        };
+        let rows = futures::stream::once(finished).try_flatten().boxed();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)))
+    }
+}
