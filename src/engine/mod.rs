@@ -4,6 +4,8 @@
 
 mod aws_profile;
 mod copy;
+mod files;
+mod located_store;
 mod stores;
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
@@ -64,9 +67,14 @@ impl Engine {
         if let Some(limit) = settings.memory_limit {
             runtime = runtime.with_memory_limit(limit, 1.0);
         }
-        let ctx =
-            SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
-        Ok(Engine { ctx, stores })
+        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        for alias in files::format_aliases() {
+            ctx.state_ref().write().register_file_format(alias, false)?;
+        }
+        Ok(Engine {
+            ctx: with_file_tables(ctx),
+            stores,
+        })
     }
 
     /// The underlying DataFusion context.
@@ -133,6 +141,26 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Lets queries name files and URLs as tables (`FROM 'data/*.parquet'`),
+/// like DataFusion's `enable_url_table` but with wasql's clearer errors.
+fn with_file_tables(ctx: SessionContext) -> SessionContext {
+    let factory = Arc::new(files::FileTableFactory::default());
+    let catalogs = Arc::new(DynamicFileCatalog::new(
+        Arc::clone(ctx.state().catalog_list()),
+        Arc::clone(&factory) as Arc<dyn UrlTableFactory>,
+    ));
+    let ctx: SessionContext = ctx
+        .into_state_builder()
+        .with_catalog_list(catalogs)
+        .build()
+        .into();
+    factory
+        .inner()
+        .session_store()
+        .with_state(ctx.state_weak_ref());
+    ctx
 }
 
 fn option_value(value: &Value) -> String {

@@ -21,6 +21,7 @@ use object_store::{ClientConfigKey, ClientOptions, ObjectStore, RetryConfig};
 use url::Url;
 
 use super::aws_profile;
+use super::located_store::LocatedStore;
 use crate::config::StoreProfile;
 
 /// Statement option that picks a named profile from the config file.
@@ -231,7 +232,7 @@ impl StoreRegistry {
             }
             StoreKind::Local => unreachable!("handled above"),
         };
-        Ok(store)
+        Ok(Arc::new(LocatedStore::new(url, store)))
     }
 }
 

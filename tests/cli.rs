@@ -1,0 +1,1704 @@
+//! End-to-end tests of the `wasql` binary, driven the way a user drives it:
+//! arguments, files in the current directory, piped standard input, and the
+//! exit status, standard output and standard error that come back.
+//!
+//! Every run happens in its own temporary directory with its own HOME and XDG
+//! directories, so the user's config file and history are never touched.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// A private world for one test: HOME, config, data and temp directories,
+/// and a working directory the binary runs in.
+struct Sandbox {
+    root: TempDir,
+}
+
+/// What one run of the binary returned.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let root = tempfile::tempdir().expect("create temp dir");
+        for dir in ["home", "config", "data", "tmp", "work"] {
+            fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        Sandbox { root }
+    }
+
+    /// The working directory the binary runs in.
+    fn work(&self) -> PathBuf {
+        self.root.path().join("work")
+    }
+
+    /// `$XDG_CONFIG_HOME` of the runs.
+    fn config_home(&self) -> PathBuf {
+        self.root.path().join("config")
+    }
+
+    /// A path relative to the working directory.
+    fn path(&self, relative: &str) -> PathBuf {
+        self.work().join(relative)
+    }
+
+    /// Writes a file (creating its directories) relative to the working
+    /// directory.
+    fn write(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.path(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Reads a file relative to the working directory.
+    fn read(&self, relative: &str) -> String {
+        let path = self.path(relative);
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    fn exists(&self, relative: &str) -> bool {
+        self.path(relative).exists()
+    }
+
+    /// Runs wasql with `args` and no standard input.
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, None)
+    }
+
+    /// Runs wasql with `args` and `stdin` piped in.
+    fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        self.run_with(args, Some(stdin))
+    }
+
+    /// Runs wasql with `args`, optionally piping `stdin`. Asserts that it did
+    /// not panic and exited normally.
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let root = self.root.path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
+        command
+            .args(args)
+            .current_dir(self.work())
+            .env_clear()
+            .env("HOME", root.join("home"))
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_DATA_HOME", root.join("data"))
+            .env("TMPDIR", root.join("tmp"))
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start wasql");
+        let writer = stdin.map(|text| {
+            let mut pipe = child.stdin.take().unwrap();
+            let text = text.to_string();
+            std::thread::spawn(move || {
+                // wasql may stop reading early (e.g. after \q); that is fine.
+                let _ = pipe.write_all(text.as_bytes());
+            })
+        });
+        let output = child.wait_with_output().expect("wait for wasql");
+        if let Some(writer) = writer {
+            writer.join().unwrap();
+        }
+        let run = Run {
+            code: output.status.code().expect("wasql was killed by a signal"),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        };
+        let stderr = run.stderr.to_lowercase();
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "wasql {args:?} panicked:\n{}",
+            run.stderr
+        );
+        run
+    }
+
+    /// Names of `.wasql-copy-*` staging directories left anywhere under the
+    /// working directory.
+    fn staging_leftovers(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+            for entry in fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                if name.starts_with(".wasql-copy-") {
+                    found.push(path.clone());
+                }
+                if path.is_dir() {
+                    walk(&path, found);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.work(), &mut found);
+        found
+    }
+}
+
+impl Run {
+    /// Asserts exit status 0 and returns the run.
+    #[track_caller]
+    fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success: {self:#?}");
+        self
+    }
+
+    /// Asserts exit status `code` and returns the run.
+    #[track_caller]
+    fn exit(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit status {code}: {self:#?}");
+        self
+    }
+
+    fn stdout_lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+}
+
+/// Splits a footer such as `3 rows in 0.004 s.` into (`3 rows`, seconds).
+fn split_footer(line: &str) -> Option<(&str, f64)> {
+    let body = line.strip_suffix(" s.")?;
+    let (what, seconds) = body.rsplit_once(" in ")?;
+    Some((what, seconds.parse().ok()?))
+}
+
+/// Asserts that `line` is a timed footer saying `what`, e.g. `3 rows`.
+#[track_caller]
+fn assert_footer(line: &str, what: &str) {
+    match split_footer(line) {
+        Some((said, seconds)) => {
+            assert_eq!(said, what, "footer {line:?}");
+            assert!(seconds >= 0.0, "footer {line:?}");
+        }
+        None => panic!("expected a footer '{what} in X s.', got {line:?}"),
+    }
+}
+
+/// True if `text` has a row-count, `OK` or timing line.
+fn has_footer(text: &str) -> bool {
+    text.lines().any(|line| {
+        split_footer(line).is_some()
+            || line.starts_with("OK")
+            || line.ends_with(" rows.")
+            || line.ends_with(" row.")
+            || line.contains("rows (")
+    })
+}
+
+/// Parses JSON output.
+#[track_caller]
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+/// The cells of a Markdown or table row, trimmed: `| a | b |` -> `[a, b]`.
+fn cells(line: &str) -> Vec<&str> {
+    let inner = line
+        .trim()
+        .strip_prefix('|')
+        .and_then(|l| l.strip_suffix('|'))
+        .unwrap_or_else(|| panic!("not a table row: {line:?}"));
+    inner.split('|').map(str::trim).collect()
+}
+
+/// A small CSV file with a header, used by the data tests.
+const PEOPLE_CSV: &str = "id,name,city\n1,ann,Oslo\n2,bob,Rome\n3,cy,Oslo\n";
+/// The same rows as `PEOPLE_CSV`, as the csv format prints them.
+const PEOPLE_OUT: &str = "id,name,city\n1,ann,Oslo\n2,bob,Rome\n3,cy,Oslo\n";
+
+/// A query whose aggregation needs several MB of memory.
+const HUNGRY_QUERY: &str = "SELECT sum(cardinality(a)) AS n FROM \
+     (SELECT x % 1000 AS k, array_agg(x) AS a FROM generate_series(1, 300000) t(x) GROUP BY k)";
+
+/// A COPY whose query fails part way through (division by zero at row 50000).
+const FAILING_COPY: &str = "COPY (SELECT 1/(x-50000) AS v FROM generate_series(1,100000) t(x)) \
+     TO 'out.csv'";
+
+// ---------------------------------------------------------------------------
+// Where SQL comes from: -c, -f, both, standard input
+// ---------------------------------------------------------------------------
+
+/// `-c` is repeatable and all commands share one session.
+#[test]
+fn repeated_commands_share_one_session() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "CREATE TABLE t (x INT)",
+            "-c",
+            "INSERT INTO t VALUES (1), (2)",
+            "-c",
+            "SELECT sum(x) AS total FROM t",
+        ])
+        .success();
+    assert_eq!(run.stdout, "count\n2\ntotal\n3\n");
+}
+
+/// `-f` is repeatable and the files run in order.
+#[test]
+fn repeated_files_run_in_order() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "one.sql",
+        "CREATE TABLE t (x INT);\nINSERT INTO t VALUES (7);\n",
+    );
+    sandbox.write("two.sql", "SELECT x * 2 AS y FROM t;\n");
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "-f", "one.sql", "-f", "two.sql"])
+        .success();
+    assert_eq!(run.stdout, "count\n1\ny\n14\n");
+}
+
+/// `-f a.sql -c ... -f b.sql` runs in command-line order.
+#[test]
+fn files_and_commands_run_in_command_line_order() {
+    let sandbox = Sandbox::new();
+    sandbox.write("a.sql", "CREATE TABLE t (x INT, s VARCHAR);\n");
+    sandbox.write("b.sql", "SELECT s FROM t ORDER BY x;\n");
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-f",
+            "a.sql",
+            "-c",
+            "INSERT INTO t VALUES (2, 'second'), (1, 'first')",
+            "-f",
+            "b.sql",
+        ])
+        .success();
+    assert_eq!(run.stdout, "count\n2\ns\nfirst\nsecond\n");
+}
+
+/// SQL piped on standard input runs as a script.
+#[test]
+fn sql_from_piped_stdin() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &["-q", "--format", "csv"],
+            "CREATE TABLE t AS VALUES (1), (2), (3);\nSELECT count(*) AS n\n  FROM t;\n",
+        )
+        .success();
+    assert_eq!(run.stdout, "n\n3\n");
+    assert_eq!(run.stderr, "");
+}
+
+// ---------------------------------------------------------------------------
+// Output formats
+// ---------------------------------------------------------------------------
+
+const TWO_ROWS: &str = "SELECT * FROM (VALUES (1, 'a'), (22, NULL)) t(n, s) ORDER BY n";
+
+/// table: an ASCII grid, numbers right-aligned, NULL shown as NULL, and a
+/// footer on stdout.
+#[test]
+fn table_format() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["--format", "table", "-c", TWO_ROWS])
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(
+        lines[..6].join("\n"),
+        "\
++----+------+
+| n  | s    |
++----+------+
+|  1 | a    |
+| 22 | NULL |
++----+------+"
+    );
+    assert_eq!(lines.len(), 7, "{}", run.stdout);
+    assert_footer(lines[6], "2 rows");
+    assert_eq!(run.stderr, "");
+}
+
+/// table is the default format.
+#[test]
+fn table_is_the_default_format() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["-q", "-c", TWO_ROWS]).success();
+    assert!(run.stdout.starts_with("+----+------+\n| n  | s    |\n"));
+}
+
+/// csv: a header line, quoting where needed, NULL as an empty field.
+#[test]
+fn csv_format() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT 1 AS id, 'a,b' AS name, CAST(NULL AS VARCHAR) AS note, 'say \"hi\"' AS q",
+        ])
+        .success();
+    assert_eq!(
+        run.stdout,
+        "id,name,note,q\n1,\"a,b\",,\"say \"\"hi\"\"\"\n"
+    );
+}
+
+/// tsv: tab-separated with a header line.
+#[test]
+fn tsv_format() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["-q", "--format", "tsv", "-c", TWO_ROWS])
+        .success();
+    assert_eq!(run.stdout, "n\ts\n1\ta\n22\t\n");
+}
+
+/// json: one array of objects, with nulls and types kept.
+#[test]
+fn json_format_is_one_array() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "json",
+            "-c",
+            "SELECT * FROM (VALUES (1, 'a', 1.5), (22, NULL, NULL)) t(n, s, f) ORDER BY n",
+        ])
+        .success();
+    assert_eq!(
+        parse_json(&run.stdout),
+        json!([{"n": 1, "s": "a", "f": 1.5}, {"n": 22, "s": null, "f": null}])
+    );
+}
+
+/// json: an empty result is `[]`.
+#[test]
+fn json_format_empty_result() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["-q", "--format", "json", "-c", "SELECT 1 AS a WHERE false"])
+        .success();
+    assert_eq!(run.stdout.trim(), "[]");
+    assert_eq!(parse_json(&run.stdout), json!([]));
+}
+
+/// ndjson: one object per line.
+#[test]
+fn ndjson_format() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["-q", "--format", "ndjson", "-c", TWO_ROWS])
+        .success();
+    let objects: Vec<Value> = run.stdout_lines().into_iter().map(parse_json).collect();
+    assert_eq!(
+        objects,
+        vec![json!({"n": 1, "s": "a"}), json!({"n": 22, "s": null})]
+    );
+}
+
+/// markdown: `| n | s |`, then a `|---` line, then rows.
+#[test]
+fn markdown_format() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["-q", "--format", "markdown", "-c", TWO_ROWS])
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(lines.len(), 4, "{}", run.stdout);
+    assert_eq!(cells(lines[0]), ["n", "s"]);
+    assert!(lines[1].starts_with("|--"), "{}", run.stdout);
+    assert!(
+        lines[1].chars().all(|c| matches!(c, '|' | '-' | ':')),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(cells(lines[2]), ["1", "a"]);
+    assert_eq!(cells(lines[3]), ["22", "NULL"]);
+}
+
+/// vertical: a `-[ RECORD N ]-` header per row, then `column | value` lines.
+#[test]
+fn vertical_format() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "vertical",
+            "-c",
+            "SELECT * FROM (VALUES (1, 'ann'), (2, NULL)) t(id, name) ORDER BY id",
+        ])
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(lines.len(), 6, "{}", run.stdout);
+    assert!(lines[0].starts_with("-[ RECORD 1 ]-"), "{}", run.stdout);
+    assert_eq!(lines[1], "id   | 1");
+    assert_eq!(lines[2], "name | ann");
+    assert!(lines[3].starts_with("-[ RECORD 2 ]-"), "{}", run.stdout);
+    assert_eq!(lines[4], "id   | 2");
+    assert_eq!(lines[5], "name | NULL");
+}
+
+/// A result of many batches comes out whole in every format.
+#[test]
+fn results_spanning_many_batches() {
+    let sandbox = Sandbox::new();
+    let query = "SELECT * FROM generate_series(1, 20000)";
+
+    let csv = sandbox
+        .run(&["-q", "--format", "csv", "-c", query])
+        .success();
+    let lines = csv.stdout_lines();
+    assert_eq!(lines.len(), 20001);
+    assert_eq!(lines[0], "value");
+    let mut values: Vec<i64> = lines[1..].iter().map(|l| l.parse().unwrap()).collect();
+    values.sort_unstable();
+    assert_eq!(values, (1..=20000).collect::<Vec<i64>>());
+
+    let json = sandbox
+        .run(&["-q", "--format", "json", "-c", query])
+        .success();
+    let array = parse_json(&json.stdout);
+    assert_eq!(array.as_array().unwrap().len(), 20000);
+    let sum: i64 = array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_i64().unwrap())
+        .sum();
+    assert_eq!(sum, 20000 * 20001 / 2);
+
+    let ndjson = sandbox
+        .run(&["-q", "--format", "ndjson", "-c", query])
+        .success();
+    assert_eq!(ndjson.stdout_lines().len(), 20000);
+
+    // Table output to a pipe shows every row: 3 border lines + header.
+    let table = sandbox.run(&["-q", "-c", query]).success();
+    assert_eq!(table.stdout_lines().len(), 20000 + 4);
+}
+
+// ---------------------------------------------------------------------------
+// Row limits
+// ---------------------------------------------------------------------------
+
+/// `--maxrows N` shows N rows and the footer says how many there were.
+#[test]
+fn maxrows_limits_table_output() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "--maxrows",
+            "5",
+            "-c",
+            "SELECT * FROM generate_series(1, 100)",
+        ])
+        .success();
+    let lines = run.stdout_lines();
+    let rows: Vec<&str> = lines[3..8].to_vec();
+    assert_eq!(
+        rows.iter().map(|l| cells(l)[0]).collect::<Vec<_>>(),
+        ["1", "2", "3", "4", "5"]
+    );
+    assert!(lines[8].starts_with("+-"), "{}", run.stdout);
+    assert_eq!(lines.len(), 10, "{}", run.stdout);
+    assert_footer(
+        lines[9],
+        "100 rows (5 shown, \\maxrows or --maxrows to see more)",
+    );
+}
+
+/// `--maxrows 0` shows every row.
+#[test]
+fn maxrows_zero_shows_all_rows() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "--maxrows",
+            "0",
+            "-c",
+            "SELECT * FROM generate_series(1, 100)",
+        ])
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(lines.len(), 100 + 5, "{}", run.stdout);
+    assert_footer(lines[104], "100 rows");
+}
+
+/// When stdout is not a terminal, table output shows every row by default.
+#[test]
+fn all_rows_by_default_when_not_a_terminal() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["-c", "SELECT * FROM generate_series(1, 100)"])
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(lines.len(), 100 + 5, "{}", run.stdout);
+    assert_eq!(cells(lines[102])[0], "100");
+    assert_footer(lines[104], "100 rows");
+}
+
+/// `--maxrows` limits the table format only; csv keeps every row.
+#[test]
+fn maxrows_does_not_cut_machine_formats() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--maxrows",
+            "5",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT * FROM generate_series(1, 100)",
+        ])
+        .success();
+    assert_eq!(run.stdout_lines().len(), 101);
+}
+
+// ---------------------------------------------------------------------------
+// Footers, --quiet and -o
+// ---------------------------------------------------------------------------
+
+/// Table output ends with a `N rows in X s.` footer on stdout.
+#[test]
+fn table_footer_goes_to_stdout() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["-c", "SELECT * FROM generate_series(1, 3)"])
+        .success();
+    assert_footer(run.stdout_lines().last().unwrap(), "3 rows");
+    assert_eq!(run.stderr, "");
+    let one = sandbox.run(&["-c", "SELECT 1 AS a"]).success();
+    assert_footer(one.stdout_lines().last().unwrap(), "1 row");
+}
+
+/// For csv, tsv, json and ndjson the footer goes to stderr and stdout stays
+/// machine-readable.
+#[test]
+fn machine_formats_keep_the_footer_on_stderr() {
+    let sandbox = Sandbox::new();
+    let query = "SELECT * FROM generate_series(1, 3)";
+    for format in ["csv", "tsv", "json", "ndjson"] {
+        let run = sandbox.run(&["--format", format, "-c", query]).success();
+        assert!(!has_footer(&run.stdout), "{format}: {}", run.stdout);
+        let stderr = run.stderr_lines();
+        assert_eq!(stderr.len(), 1, "{format}: {}", run.stderr);
+        assert_footer(stderr[0], "3 rows");
+    }
+    let json = sandbox.run(&["--format", "json", "-c", query]).success();
+    assert_eq!(
+        parse_json(&json.stdout),
+        json!([{"value": 1}, {"value": 2}, {"value": 3}])
+    );
+}
+
+/// `-q` prints no row counts or timings, on stdout or stderr.
+#[test]
+fn quiet_prints_no_counts_or_timings() {
+    let sandbox = Sandbox::new();
+    for format in ["table", "csv", "json", "markdown", "vertical"] {
+        for quiet in ["-q", "--quiet"] {
+            let run = sandbox
+                .run(&[
+                    quiet,
+                    "--format",
+                    format,
+                    "-c",
+                    "CREATE TABLE t AS VALUES (1), (2), (3)",
+                    "-c",
+                    "SELECT * FROM t",
+                ])
+                .success();
+            assert!(!has_footer(&run.stdout), "{format}: {}", run.stdout);
+            assert_eq!(run.stderr, "", "{format}");
+        }
+    }
+}
+
+/// `-o FILE` sends results to the file and nothing to stdout.
+#[test]
+fn output_option_writes_results_to_a_file() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-o",
+            "result.csv",
+            "-c",
+            "SELECT 1 AS a, 'x' AS b",
+            "-c",
+            "SELECT 2 AS c",
+        ])
+        .success();
+    assert_eq!(run.stdout, "");
+    assert_eq!(sandbox.read("result.csv"), "a,b\n1,x\nc\n2\n");
+
+    let run = sandbox
+        .run(&["--output", "result.txt", "-c", "SELECT 1 AS a"])
+        .success();
+    assert_eq!(run.stdout, "");
+    let text = sandbox.read("result.txt");
+    assert!(
+        text.starts_with("+---+\n| a |\n+---+\n| 1 |\n+---+\n"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Config files
+// ---------------------------------------------------------------------------
+
+/// `format` and `target_partitions` from `--config`.
+#[test]
+fn config_sets_format_and_target_partitions() {
+    let sandbox = Sandbox::new();
+    sandbox.write("wasql.toml", "format = \"csv\"\ntarget_partitions = 5\n");
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--config",
+            "wasql.toml",
+            "-c",
+            "SHOW datafusion.execution.target_partitions",
+        ])
+        .success();
+    assert_eq!(
+        run.stdout,
+        "name,value\ndatafusion.execution.target_partitions,5\n"
+    );
+}
+
+/// `maxrows` and `timing = false` from the config: the footer has no time.
+#[test]
+fn config_sets_maxrows_and_timing() {
+    let sandbox = Sandbox::new();
+    sandbox.write("wasql.toml", "maxrows = 3\ntiming = false\n");
+    let run = sandbox
+        .run(&[
+            "--config",
+            "wasql.toml",
+            "-c",
+            "SELECT * FROM generate_series(1, 10)",
+        ])
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(lines.len(), 3 + 5, "{}", run.stdout);
+    assert_eq!(
+        lines[7],
+        "10 rows (3 shown, \\maxrows or --maxrows to see more)."
+    );
+}
+
+/// `memory_limit` from the config applies to queries.
+#[test]
+fn config_sets_memory_limit() {
+    let sandbox = Sandbox::new();
+    sandbox.write("wasql.toml", "memory_limit = \"1M\"\n");
+    let run = sandbox
+        .run(&["--config", "wasql.toml", "-c", HUNGRY_QUERY])
+        .exit(1);
+    assert!(run.stderr.contains("Resources exhausted"), "{}", run.stderr);
+}
+
+/// `$XDG_CONFIG_HOME/wasql/config.toml` is read when it exists.
+#[test]
+fn default_config_file_is_picked_up() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.config_home().join("wasql").join("config.toml");
+    fs::create_dir_all(config.parent().unwrap()).unwrap();
+    fs::write(&config, "format = \"csv\"\ntiming = false\n").unwrap();
+    let run = sandbox.run(&["-c", "SELECT 1 AS a"]).success();
+    assert_eq!(run.stdout, "a\n1\n");
+    assert_eq!(run.stderr, "1 row.\n");
+
+    // A broken default config is reported too.
+    fs::write(&config, "format = \"csv\"\nnot_a_key = 1\n").unwrap();
+    let run = sandbox.run(&["-c", "SELECT 1 AS a"]).exit(2);
+    assert!(
+        run.stderr.contains(&config.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("line 2"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+/// An unknown key is a usage error naming the file, line and key.
+#[test]
+fn config_with_unknown_key_is_rejected() {
+    let sandbox = Sandbox::new();
+    sandbox.write("bad.toml", "format = \"csv\"\nmaxrow = 3\n");
+    let run = sandbox
+        .run(&["--config", "bad.toml", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 2"), "{}", run.stderr);
+    assert!(run.stderr.contains("maxrow"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+/// Bad TOML is a usage error naming the file and line.
+#[test]
+fn config_with_bad_toml_is_rejected() {
+    let sandbox = Sandbox::new();
+    sandbox.write("bad.toml", "format = \"csv\"\n\nmaxrows = [\n");
+    let run = sandbox
+        .run(&["--config", "bad.toml", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 3"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+/// A `--config` file that does not exist is a usage error.
+#[test]
+fn missing_config_file_is_rejected() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["--config", "nope.toml", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("nope.toml"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+/// Bad values in the config (format, memory limit) are usage errors.
+#[test]
+fn config_with_bad_values_is_rejected() {
+    let sandbox = Sandbox::new();
+    sandbox.write("format.toml", "format = \"xml\"\n");
+    let run = sandbox
+        .run(&["--config", "format.toml", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("xml"), "{}", run.stderr);
+    sandbox.write("memory.toml", "memory_limit = \"lots\"\n");
+    let run = sandbox
+        .run(&["--config", "memory.toml", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("lots"), "{}", run.stderr);
+}
+
+/// Command-line flags win over the config file.
+#[test]
+fn flags_override_the_config() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "wasql.toml",
+        "format = \"csv\"\nmaxrows = 3\ntiming = false\n\
+         memory_limit = \"1M\"\ntarget_partitions = 5\n",
+    );
+    let config = ["--config", "wasql.toml"];
+
+    let run = sandbox
+        .run(
+            &[
+                &config[..],
+                &["-q", "--format", "json", "-c", "SELECT 1 AS a"],
+            ]
+            .concat(),
+        )
+        .success();
+    assert_eq!(parse_json(&run.stdout), json!([{"a": 1}]));
+
+    let run = sandbox
+        .run(
+            &[
+                &config[..],
+                &[
+                    "-q",
+                    "--target-partitions",
+                    "2",
+                    "-c",
+                    "SHOW datafusion.execution.target_partitions",
+                ],
+            ]
+            .concat(),
+        )
+        .success();
+    assert_eq!(
+        run.stdout,
+        "name,value\ndatafusion.execution.target_partitions,2\n"
+    );
+
+    let run = sandbox
+        .run(
+            &[
+                &config[..],
+                &[
+                    "--format",
+                    "table",
+                    "--maxrows",
+                    "0",
+                    "-c",
+                    "SELECT * FROM generate_series(1, 10)",
+                ],
+            ]
+            .concat(),
+        )
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(lines.len(), 10 + 5, "{}", run.stdout);
+    assert_eq!(lines[14], "10 rows.");
+
+    let run = sandbox
+        .run(
+            &[
+                &config[..],
+                &["-q", "--memory-limit", "2G", "-c", HUNGRY_QUERY],
+            ]
+            .concat(),
+        )
+        .success();
+    assert_eq!(run.stdout, "n\n300000\n");
+}
+
+// ---------------------------------------------------------------------------
+// Engine settings on the command line
+// ---------------------------------------------------------------------------
+
+/// `--target-partitions` sets DataFusion's target partitions.
+#[test]
+fn target_partitions_flag() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--target-partitions",
+            "3",
+            "-c",
+            "SHOW datafusion.execution.target_partitions",
+        ])
+        .success();
+    assert_eq!(
+        run.stdout,
+        "name,value\ndatafusion.execution.target_partitions,3\n"
+    );
+}
+
+/// `--target-partitions 0` is a usage error.
+#[test]
+fn zero_target_partitions_is_rejected() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&["--target-partitions", "0", "-c", "SELECT 1"])
+        .exit(2);
+}
+
+/// A tiny `--memory-limit` makes a big aggregation fail cleanly; a big one
+/// lets it through.
+#[test]
+fn memory_limit_flag() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["--memory-limit", "1M", "-c", HUNGRY_QUERY])
+        .exit(1);
+    assert_eq!(run.stdout, "");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("<command 1>:1: Resources exhausted"),
+        "{}",
+        run.stderr
+    );
+
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--memory-limit",
+            "2G",
+            "-c",
+            HUNGRY_QUERY,
+        ])
+        .success();
+    assert_eq!(run.stdout, "n\n300000\n");
+}
+
+/// A memory limit that is not a size is a usage error.
+#[test]
+fn bad_memory_limit_is_rejected() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["--memory-limit", "lots", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("lots"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+// ---------------------------------------------------------------------------
+// Usage: --version, --help, bad arguments
+// ---------------------------------------------------------------------------
+
+#[test]
+fn version() {
+    let run = Sandbox::new().run(&["--version"]).success();
+    assert_eq!(run.stdout.trim(), "wasql 0.1.0");
+}
+
+#[test]
+fn help_shows_usage_and_examples() {
+    let run = Sandbox::new().run(&["--help"]).success();
+    assert!(run.stdout.contains("Usage: wasql"), "{}", run.stdout);
+    assert!(run.stdout.contains("Examples:"), "{}", run.stdout);
+    for flag in ["--command", "--file", "--format", "--maxrows", "--config"] {
+        assert!(run.stdout.contains(flag), "{flag} missing:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let run = Sandbox::new().run(&["--bogus", "-c", "SELECT 1"]).exit(2);
+    assert!(run.stderr.contains("--bogus"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn unknown_format_is_a_usage_error() {
+    let run = Sandbox::new()
+        .run(&["--format", "xml", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("xml"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+/// A missing `-f` script is a usage error and nothing runs, not even a
+/// `-c` given before it.
+#[test]
+fn missing_script_runs_nothing() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-c",
+            "COPY (SELECT 1 AS a) TO 'early.csv'",
+            "-f",
+            "missing.sql",
+        ])
+        .exit(2);
+    assert!(run.stderr.contains("missing.sql"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(!sandbox.exists("early.csv"));
+}
+
+// ---------------------------------------------------------------------------
+// Exit status and error messages
+// ---------------------------------------------------------------------------
+
+/// 0 on success with a clean stderr; 1 when a statement fails, with the
+/// error on stderr only.
+#[test]
+fn exit_status_and_errors_on_stderr() {
+    let sandbox = Sandbox::new();
+    let ok = sandbox.run(&["-c", "SELECT 1 AS a"]).success();
+    assert_eq!(ok.stderr, "");
+
+    let failed = sandbox
+        .run(&["-q", "-c", "SELECT 1 AS a", "-c", "SELECT nope"])
+        .exit(1);
+    assert_eq!(failed.stdout, "+---+\n| a |\n+---+\n| 1 |\n+---+\n");
+    assert!(failed.stderr.contains("nope"), "{}", failed.stderr);
+}
+
+/// Errors in `-c` read `<command N>:LINE: message`.
+#[test]
+fn command_errors_name_the_command() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["-c", "SELECT nope"]).exit(1);
+    assert!(run.stderr.starts_with("<command 1>:1: "), "{}", run.stderr);
+
+    let run = sandbox
+        .run(&["-q", "-c", "SELECT 1", "-c", "SELECT 1;\nSELECT\n  nope"])
+        .exit(1);
+    assert!(run.stderr.starts_with("<command 2>:2: "), "{}", run.stderr);
+}
+
+/// A script error reads `FILE:LINE:` with the file line of the failing
+/// statement (plus the line inside it), and the script stops there.
+#[test]
+fn script_error_names_file_and_line_and_stops() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "script.sql",
+        "SELECT 1 AS one;\n\
+         \n\
+         -- the second statement\n\
+         SELECT\n\
+         \x20 2 AS two;\n\
+         \n\
+         SELECT 3 +\n\
+         \x20 * 4;\n\
+         COPY (SELECT 1 AS a) TO 'after.csv';\n",
+    );
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "-f", "script.sql"])
+        .exit(1);
+    assert_eq!(run.stdout, "one\n1\ntwo\n2\n");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("script.sql:8: syntax error at line 2, column "),
+        "{}",
+        run.stderr
+    );
+    assert!(!sandbox.exists("after.csv"), "the script went on");
+}
+
+/// `--continue-on-error` runs the rest of the script; the exit status is
+/// still 1.
+#[test]
+fn continue_on_error_runs_the_rest() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "script.sql",
+        "SELECT 1 AS one;\nSELECT nope;\nCOPY (SELECT 1 AS a) TO 'after.csv';\nSELECT 3 AS three;\n",
+    );
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--continue-on-error",
+            "-f",
+            "script.sql",
+        ])
+        .exit(1);
+    assert_eq!(run.stdout, "one\n1\ncount\n1\nthree\n3\n");
+    assert!(run.stderr.starts_with("script.sql:2: "), "{}", run.stderr);
+    assert_eq!(sandbox.read("after.csv"), "a\n1\n");
+}
+
+/// Errors in SQL from standard input read `<stdin>:LINE:`.
+#[test]
+fn stdin_errors_name_stdin_and_line() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &["-q", "--format", "csv"],
+            "SELECT 1 AS a;\n\nSELECT nope;\nSELECT 2 AS b;\n",
+        )
+        .exit(1);
+    assert_eq!(run.stdout, "a\n1\n");
+    assert!(run.stderr.starts_with("<stdin>:3: "), "{}", run.stderr);
+    assert!(run.stderr.contains("nope"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------
+// Meta-commands in scripts
+// ---------------------------------------------------------------------------
+
+/// `\d` lists tables; `\d NAME` describes a table's columns.
+#[test]
+fn meta_list_and_describe_tables() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &["-q", "--format", "csv"],
+            "CREATE TABLE t (a INT, b VARCHAR);\n\\d\n\\d t\n",
+        )
+        .success();
+    let lines = run.stdout_lines();
+    assert_eq!(lines[..2], ["schema,name,type", "public,t,BASE TABLE"]);
+    let columns: Vec<Vec<&str>> = lines[3..].iter().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines[2].split(',').next(), Some("column_name"));
+    assert_eq!(columns.len(), 2, "{}", run.stdout);
+    assert_eq!(columns[0][..2], ["a", "Int32"]);
+    assert_eq!(columns[1][0], "b");
+    assert!(columns[1][1].starts_with("Utf8"), "{}", run.stdout);
+}
+
+/// `\df PATTERN` lists matching functions.
+#[test]
+fn meta_list_functions() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(&["-q", "--format", "csv"], "\\df sqrt\n")
+        .success();
+    let names: Vec<&str> = run
+        .stdout_lines()
+        .iter()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(names, ["sqrt"], "{}", run.stdout);
+}
+
+/// `\format` changes the format and `\timing off` drops the time from the
+/// footer, for the statements after them.
+#[test]
+fn meta_format_and_timing() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &[],
+            "SELECT 1 AS x;\n\\format csv\nSELECT 2 AS y;\n\\timing off\n\\format table\nSELECT 3 AS z;\n",
+        )
+        .success();
+    let out = run.stdout_lines();
+    assert_eq!(out[..4], ["+---+", "| x |", "+---+", "| 1 |"]);
+    assert_footer(out[5], "1 row");
+    assert_eq!(out[6..8], ["y", "2"]);
+    assert_eq!(out[8..13], ["+---+", "| z |", "+---+", "| 3 |", "+---+"]);
+    assert_eq!(out[13], "1 row.");
+    assert_eq!(out.len(), 14, "{}", run.stdout);
+    // The csv statement's footer went to stderr, with its time.
+    assert!(
+        run.stderr_lines()
+            .iter()
+            .any(|l| split_footer(l).is_some_and(|(what, _)| what == "1 row")),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `\o FILE` sends later results to FILE; `\o` sends them back to stdout.
+#[test]
+fn meta_output_redirects_results() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &["-q", "--format", "csv"],
+            "SELECT 1 AS x;\n\\o out.txt\nSELECT 2 AS y;\n\\o\nSELECT 3 AS z;\n",
+        )
+        .success();
+    assert_eq!(run.stdout, "x\n1\nz\n3\n");
+    assert_eq!(sandbox.read("out.txt"), "y\n2\n");
+}
+
+/// `\i FILE` runs another script in the same session.
+#[test]
+fn meta_include_runs_another_script() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "setup.sql",
+        "CREATE TABLE t (x INT);\nINSERT INTO t VALUES (5);\n",
+    );
+    sandbox.write("main.sql", "\\i setup.sql\nSELECT x + 1 AS y FROM t;\n");
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "-f", "main.sql"])
+        .success();
+    assert_eq!(run.stdout, "count\n1\ny\n6\n");
+}
+
+/// Errors in an included script read `other.sql:LINE:` and stop the run.
+#[test]
+fn meta_include_errors_name_the_included_file() {
+    let sandbox = Sandbox::new();
+    sandbox.write("other.sql", "SELECT 2 AS y;\n\nSELECT nope;\n");
+    sandbox.write(
+        "main.sql",
+        "SELECT 1 AS x;\n\\i other.sql\nSELECT 3 AS z;\n",
+    );
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "-f", "main.sql"])
+        .exit(1);
+    assert_eq!(run.stdout, "x\n1\ny\n2\n");
+    assert!(run.stderr.starts_with("other.sql:3: "), "{}", run.stderr);
+}
+
+/// `\q` ends the script: later statements do not run.
+#[test]
+fn meta_quit_stops_the_script() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &["-q", "--format", "csv"],
+            "SELECT 1 AS x;\n\\q\nCOPY (SELECT 1 AS a) TO 'after.csv';\nSELECT 2 AS y;\n",
+        )
+        .success();
+    assert_eq!(run.stdout, "x\n1\n");
+    assert!(!sandbox.exists("after.csv"));
+}
+
+/// `\?` prints the meta-command help.
+#[test]
+fn meta_help() {
+    let run = Sandbox::new().run_stdin(&["-q"], "\\?\n").success();
+    assert!(run.stdout.contains("Meta-commands:"), "{}", run.stdout);
+    for command in [
+        "\\d NAME", "\\df", "\\format", "\\timing", "\\o", "\\i", "\\q",
+    ] {
+        assert!(run.stdout.contains(command), "{command}: {}", run.stdout);
+    }
+}
+
+/// An unknown meta-command is an error naming it, and the script stops.
+#[test]
+fn meta_unknown_is_an_error() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &["-q", "--format", "csv"],
+            "SELECT 1 AS x;\n\\nope\nSELECT 2 AS y;\n",
+        )
+        .exit(1);
+    assert_eq!(run.stdout, "x\n1\n");
+    assert!(run.stderr.starts_with("<stdin>:2: "), "{}", run.stderr);
+    assert!(run.stderr.contains("\\nope"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------
+// Data files where they live
+// ---------------------------------------------------------------------------
+
+/// CSV and newline-delimited JSON files are queried by path.
+#[test]
+fn query_files_by_path() {
+    let sandbox = Sandbox::new();
+    sandbox.write("people.csv", PEOPLE_CSV);
+    sandbox.write(
+        "people.json",
+        "{\"id\":1,\"name\":\"ann\",\"city\":\"Oslo\"}\n\
+         {\"id\":2,\"name\":\"bob\",\"city\":\"Rome\"}\n\
+         {\"id\":3,\"name\":\"cy\",\"city\":\"Oslo\"}\n",
+    );
+    for file in ["people.csv", "people.json"] {
+        let query = format!("SELECT id, name, city FROM '{file}' ORDER BY id");
+        let run = sandbox
+            .run(&["-q", "--format", "csv", "-c", &query])
+            .success();
+        assert_eq!(run.stdout, PEOPLE_OUT, "{file}");
+    }
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "json",
+            "-c",
+            "SELECT city, count(*) AS n FROM 'people.csv' GROUP BY city ORDER BY city",
+        ])
+        .success();
+    assert_eq!(
+        parse_json(&run.stdout),
+        json!([{"city": "Oslo", "n": 2}, {"city": "Rome", "n": 1}])
+    );
+}
+
+/// Parquet and Arrow IPC files written by COPY are real files of their
+/// format and read back by path.
+#[test]
+fn parquet_and_arrow_files_by_path() {
+    let sandbox = Sandbox::new();
+    sandbox.write("people.csv", PEOPLE_CSV);
+    sandbox
+        .run(&[
+            "-q",
+            "-c",
+            "COPY (SELECT * FROM 'people.csv') TO 'people.parquet'",
+            "-c",
+            "COPY (SELECT * FROM 'people.csv') TO 'people.arrow' STORED AS ARROW",
+        ])
+        .success();
+    let parquet = fs::read(sandbox.path("people.parquet")).unwrap();
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+    let arrow = fs::read(sandbox.path("people.arrow")).unwrap();
+    assert!(arrow.starts_with(b"ARROW1"));
+    for file in ["people.parquet", "people.arrow"] {
+        let query = format!("SELECT id, name, city FROM '{file}' ORDER BY id");
+        let run = sandbox
+            .run(&["-q", "--format", "csv", "-c", &query])
+            .success();
+        assert_eq!(run.stdout, PEOPLE_OUT, "{file}");
+    }
+}
+
+/// `CREATE EXTERNAL TABLE ... STORED AS CSV|PARQUET|JSON|ARROW`.
+#[test]
+fn external_tables_of_every_format() {
+    let sandbox = Sandbox::new();
+    sandbox.write("people.csv", PEOPLE_CSV);
+    sandbox
+        .run(&[
+            "-q",
+            "-c",
+            "COPY (SELECT * FROM 'people.csv') TO 'people.parquet'",
+            "-c",
+            "COPY (SELECT * FROM 'people.csv') TO 'people.json'",
+            "-c",
+            "COPY (SELECT * FROM 'people.csv') TO 'people.arrow' STORED AS ARROW",
+        ])
+        .success();
+    for (format, file) in [
+        ("CSV", "people.csv"),
+        ("PARQUET", "people.parquet"),
+        ("JSON", "people.json"),
+        ("ARROW", "people.arrow"),
+    ] {
+        let create = format!("CREATE EXTERNAL TABLE t STORED AS {format} LOCATION '{file}'");
+        let run = sandbox
+            .run(&[
+                "-q",
+                "--format",
+                "csv",
+                "-c",
+                &create,
+                "-c",
+                "SELECT id, name, city FROM t ORDER BY id",
+            ])
+            .success();
+        assert_eq!(run.stdout, PEOPLE_OUT, "{format}");
+    }
+}
+
+/// A TSV file read through a CSV table with a tab delimiter.
+#[test]
+fn tsv_external_table() {
+    let sandbox = Sandbox::new();
+    sandbox.write("people.tsv", &PEOPLE_CSV.replace(',', "\t"));
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION 'people.tsv' \
+             OPTIONS ('format.delimiter' E'\\t', 'format.has_header' 'true')",
+            "-c",
+            "SELECT id, name, city FROM t ORDER BY id",
+        ])
+        .success();
+    assert_eq!(run.stdout, PEOPLE_OUT);
+}
+
+/// Writes `parts/a.parquet` (ids 1, 2), `parts/b.parquet` (id 3) and a
+/// non-matching `parts/c.csv` (id 99).
+fn write_parquet_parts(sandbox: &Sandbox) {
+    fs::create_dir_all(sandbox.path("parts")).unwrap();
+    sandbox
+        .run(&[
+            "-q",
+            "-c",
+            "COPY (SELECT * FROM (VALUES (1), (2)) t(id)) TO 'parts/a.parquet'",
+            "-c",
+            "COPY (SELECT 3 AS id) TO 'parts/b.parquet'",
+        ])
+        .success();
+    sandbox.write("parts/c.csv", "id\n99\n");
+}
+
+/// A glob reads the matching files only.
+#[test]
+fn glob_reads_matching_files() {
+    let sandbox = Sandbox::new();
+    write_parquet_parts(&sandbox);
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id FROM 'parts/*.parquet' ORDER BY id",
+        ])
+        .success();
+    assert_eq!(run.stdout, "id\n1\n2\n3\n");
+}
+
+/// A directory location reads every file of the table's format in it.
+#[test]
+fn directory_location() {
+    let sandbox = Sandbox::new();
+    write_parquet_parts(&sandbox);
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 'parts/'",
+            "-c",
+            "SELECT id FROM t ORDER BY id",
+        ])
+        .success();
+    assert_eq!(run.stdout, "id\n1\n2\n3\n");
+}
+
+/// Writes `hive/year=2024/part.parquet` and `hive/year=2025/part.parquet`.
+fn write_hive_dir(sandbox: &Sandbox) {
+    sandbox
+        .run(&[
+            "-q",
+            "-c",
+            "COPY (SELECT 1 AS id, 'x' AS v) TO 'hive/year=2024/part.parquet'",
+            "-c",
+            "COPY (SELECT * FROM (VALUES (2, 'y'), (3, 'z')) t(id, v)) \
+             TO 'hive/year=2025/part.parquet'",
+        ])
+        .success();
+    assert!(sandbox.exists("hive/year=2024/part.parquet"));
+    assert!(sandbox.exists("hive/year=2025/part.parquet"));
+}
+
+/// A hive-partitioned directory as an external table with `PARTITIONED BY`.
+#[test]
+fn hive_partitioned_external_table() {
+    let sandbox = Sandbox::new();
+    write_hive_dir(&sandbox);
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "CREATE EXTERNAL TABLE h STORED AS PARQUET PARTITIONED BY (year) LOCATION 'hive/'",
+            "-c",
+            "SELECT id, v, year FROM h ORDER BY id",
+            "-c",
+            "SELECT count(*) AS n FROM h WHERE year = '2025'",
+        ])
+        .success();
+    assert_eq!(
+        run.stdout,
+        "id,v,year\n1,x,2024\n2,y,2025\n3,z,2025\nn\n2\n"
+    );
+}
+
+/// The same hive-partitioned directory queried directly by path.
+#[test]
+fn hive_partitioned_directory_by_path() {
+    let sandbox = Sandbox::new();
+    write_hive_dir(&sandbox);
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id, v, year FROM 'hive/' ORDER BY id",
+        ])
+        .success();
+    assert_eq!(run.stdout, "id,v,year\n1,x,2024\n2,y,2025\n3,z,2025\n");
+}
+
+// ---------------------------------------------------------------------------
+// COPY TO
+// ---------------------------------------------------------------------------
+
+/// COPY writes csv, parquet and json files that read back the same.
+#[test]
+fn copy_writes_files() {
+    let sandbox = Sandbox::new();
+    sandbox.write("people.csv", PEOPLE_CSV);
+    let run = sandbox
+        .run(&[
+            "--format",
+            "csv",
+            "-c",
+            "COPY (SELECT id, name FROM 'people.csv' ORDER BY id) TO 'out.csv'",
+            "-c",
+            "COPY (SELECT id, name FROM 'people.csv') TO 'out.parquet'",
+            "-c",
+            "COPY (SELECT id, name FROM 'people.csv' ORDER BY id) TO 'out.json'",
+        ])
+        .success();
+    // Each COPY reports the number of rows written.
+    assert_eq!(run.stdout, "count\n3\ncount\n3\ncount\n3\n");
+    assert_eq!(sandbox.read("out.csv"), "id,name\n1,ann\n2,bob\n3,cy\n");
+    let json: Vec<Value> = sandbox.read("out.json").lines().map(parse_json).collect();
+    assert_eq!(
+        json,
+        [
+            json!({"id": 1, "name": "ann"}),
+            json!({"id": 2, "name": "bob"}),
+            json!({"id": 3, "name": "cy"})
+        ]
+    );
+    let back = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id, name FROM 'out.parquet' ORDER BY id",
+        ])
+        .success();
+    assert_eq!(back.stdout, "id,name\n1,ann\n2,bob\n3,cy\n");
+    assert!(sandbox.staging_leftovers().is_empty());
+}
+
+/// COPY ... PARTITIONED BY writes a hive-style directory.
+#[test]
+fn copy_writes_partitioned_directories() {
+    let sandbox = Sandbox::new();
+    sandbox.write("people.csv", PEOPLE_CSV);
+    sandbox
+        .run(&[
+            "-q",
+            "-c",
+            "COPY (SELECT * FROM 'people.csv') TO 'by_city/' STORED AS PARQUET \
+             PARTITIONED BY (city)",
+        ])
+        .success();
+    for city in ["Oslo", "Rome"] {
+        let dir = sandbox.path(&format!("by_city/city={city}"));
+        let files: Vec<_> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(
+            !files.is_empty() && files.iter().all(|f| f.ends_with(".parquet")),
+            "{city}: {files:?}"
+        );
+    }
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id, name, city FROM 'by_city/' ORDER BY id",
+        ])
+        .success();
+    assert_eq!(run.stdout, PEOPLE_OUT);
+    assert!(sandbox.staging_leftovers().is_empty());
+}
+
+/// A COPY whose query fails part way leaves no file and no staging
+/// directory behind.
+#[test]
+fn failed_copy_leaves_nothing_behind() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["-c", FAILING_COPY]).exit(1);
+    assert!(
+        run.stderr.to_lowercase().contains("divide by zero"),
+        "{}",
+        run.stderr
+    );
+    assert!(!sandbox.exists("out.csv"));
+    assert_eq!(sandbox.staging_leftovers(), Vec::<PathBuf>::new());
+    let entries: Vec<_> = fs::read_dir(sandbox.work()).unwrap().collect();
+    assert!(entries.is_empty(), "{entries:?}");
+}
+
+/// A failed COPY leaves an existing file at the destination untouched.
+#[test]
+fn failed_copy_keeps_an_existing_file() {
+    let sandbox = Sandbox::new();
+    sandbox.write("out.csv", "old,content\n1,2\n");
+    sandbox.run(&["-c", FAILING_COPY]).exit(1);
+    assert_eq!(sandbox.read("out.csv"), "old,content\n1,2\n");
+    assert_eq!(sandbox.staging_leftovers(), Vec::<PathBuf>::new());
+}
+
+// ---------------------------------------------------------------------------
+// Bad input never crashes
+// ---------------------------------------------------------------------------
+
+/// Statements that fail, and a piece of the one-line error each must give.
+const BAD_STATEMENTS: [(&str, &str); 6] = [
+    ("SELEC 1", "syntax error at line 1, column 1"),
+    ("SELECT 1 +\n  * 2", "syntax error at line 2, column 3"),
+    ("SELECT * FROM missing_table", "missing_table"),
+    ("SELECT nope FROM (SELECT 1 AS a)", "nope"),
+    ("SELECT * FROM 'nope.csv'", "nope.csv"),
+    ("SELECT * FROM 'bad.parquet'", "parquet"),
+];
+
+/// A file of garbage with a Parquet name.
+fn write_bad_parquet(sandbox: &Sandbox) {
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(sandbox.path("bad.parquet"), garbage).unwrap();
+}
+
+/// Each bad statement gives one clear error line and exit status 1.
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let sandbox = Sandbox::new();
+    write_bad_parquet(&sandbox);
+    for (sql, expected) in BAD_STATEMENTS {
+        let run = sandbox.run(&["-c", sql]).exit(1);
+        assert_eq!(run.stdout, "", "{sql}");
+        let lines = run.stderr_lines();
+        assert_eq!(lines.len(), 1, "{sql}: {}", run.stderr);
+        assert!(
+            lines[0].starts_with("<command 1>:"),
+            "{sql}: {}",
+            run.stderr
+        );
+        assert!(
+            lines[0].to_lowercase().contains(&expected.to_lowercase()),
+            "{sql}: expected {expected:?} in {}",
+            run.stderr
+        );
+    }
+}
+
+/// A missing file's error says it was not found.
+#[test]
+fn missing_file_error_says_not_found() {
+    let run = Sandbox::new()
+        .run(&["-c", "SELECT * FROM 'nope.csv'"])
+        .exit(1);
+    assert!(run.stderr.contains("not found"), "{}", run.stderr);
+}
+
+/// With `--continue-on-error`, each bad statement is reported at its line
+/// and the statement after it still works.
+#[test]
+fn bad_input_in_a_script_with_continue_on_error() {
+    let sandbox = Sandbox::new();
+    write_bad_parquet(&sandbox);
+    let mut script = String::new();
+    let mut bad_lines = Vec::new();
+    for (i, (sql, _)) in BAD_STATEMENTS.iter().enumerate() {
+        bad_lines.push(script.lines().count() + 1);
+        script.push_str(&format!("{sql};\nSELECT {i} AS ok;\n"));
+    }
+    sandbox.write("bad.sql", &script);
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--continue-on-error",
+            "-f",
+            "bad.sql",
+        ])
+        .exit(1);
+    let expected: String = (0..BAD_STATEMENTS.len())
+        .map(|i| format!("ok\n{i}\n"))
+        .collect();
+    assert_eq!(run.stdout, expected);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), BAD_STATEMENTS.len(), "{}", run.stderr);
+    for ((error, (sql, expected)), line) in errors.iter().zip(BAD_STATEMENTS).zip(&bad_lines) {
+        // A syntax error on the statement's second line points at that line.
+        let line = line + usize::from(sql.contains('\n'));
+        assert!(
+            error.starts_with(&format!("bad.sql:{line}: ")),
+            "{sql}: {error}"
+        );
+        assert!(
+            error.to_lowercase().contains(&expected.to_lowercase()),
+            "{sql}: {error}"
+        );
+    }
+}

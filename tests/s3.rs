@@ -1,0 +1,626 @@
+//! wasql against a real S3-compatible server: s3s-fs, started in-process on
+//! 127.0.0.1 for each test, serving a temporary directory (a bucket is a
+//! subdirectory). The tests run the `wasql` binary the way a user does and
+//! check its output, exit status and error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BUCKET: &str = "bucket";
+const ACCESS_KEY: &str = "wasql-test-key";
+const SECRET_KEY: &str = "wasql-test-secret";
+
+const PEOPLE_CSV: &str = "name,age\nada,36\nalan,41\ngrace,85\n";
+
+/// An S3 server on 127.0.0.1 serving a temporary directory.
+struct Server {
+    port: u16,
+    root: TempDir,
+}
+
+impl Server {
+    /// Starts a server with one (empty) bucket, `bucket`.
+    fn start() -> Server {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+                let http = ConnBuilder::new(TokioExecutor::new());
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let conn = http
+                        .serve_connection(TokioIo::new(socket), service.clone())
+                        .into_owned();
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+            });
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("S3 server did not start");
+        Server { port, root }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Puts an object straight into the served directory.
+    fn put(&self, key: &str, body: impl AsRef<[u8]>) {
+        let path = self.root.path().join(BUCKET).join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+
+    /// The keys of every object in the bucket, as stored on disk, sorted.
+    fn keys(&self) -> Vec<String> {
+        let bucket = self.root.path().join(BUCKET);
+        let mut keys: Vec<String> = files_under(&bucket)
+            .into_iter()
+            .map(|p| {
+                p.strip_prefix(&bucket)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// `aws.*` statement options for this server.
+    fn options(&self, secret: &str) -> String {
+        format!(
+            "'aws.endpoint' '{}', 'aws.access_key_id' '{ACCESS_KEY}', \
+             'aws.secret_access_key' '{secret}', 'aws.region' 'us-east-1', \
+             'aws.allow_http' 'true'",
+            self.endpoint()
+        )
+    }
+
+    /// A wasql config file with a profile `local` for `s3://bucket` on this
+    /// server.
+    fn config(&self, home: &Path, secret: &str) -> PathBuf {
+        config_file(home, &self.endpoint(), &[BUCKET], secret)
+    }
+}
+
+fn config_file(home: &Path, endpoint: &str, buckets: &[&str], secret: &str) -> PathBuf {
+    let urls: Vec<String> = buckets.iter().map(|b| format!("\"s3://{b}\"")).collect();
+    let path = home.join("wasql-test.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[profiles.local]\nurls = [{}]\nendpoint = \"{endpoint}\"\n\
+             access_key_id = \"{ACCESS_KEY}\"\nsecret_access_key = \"{secret}\"\n\
+             region = \"us-east-1\"\nallow_http = true\n",
+            urls.join(", ")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// What a run of wasql did.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "wasql failed: {self:?}");
+        self.assert_clean();
+        self
+    }
+
+    /// Asserts exit status 1 and exactly one line on stderr; returns it.
+    #[track_caller]
+    fn failed(&self) -> &str {
+        assert_eq!(self.code, Some(1), "wasql should have failed: {self:?}");
+        self.assert_clean();
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line on stderr: {self:?}");
+        lines[0]
+    }
+
+    #[track_caller]
+    fn assert_clean(&self) {
+        let lower = self.stderr.to_lowercase();
+        assert!(
+            !lower.contains("panicked") && !lower.contains("backtrace"),
+            "{self:?}"
+        );
+    }
+
+    /// The CSV output as rows of cells, header first.
+    fn csv(&self) -> Vec<Vec<String>> {
+        self.stdout
+            .lines()
+            .map(|line| line.split(',').map(str::to_string).collect())
+            .collect()
+    }
+
+    fn json(&self) -> Vec<Value> {
+        match serde_json::from_str(&self.stdout) {
+            Ok(Value::Array(rows)) => rows,
+            other => panic!("not a JSON array: {other:?}: {self:?}"),
+        }
+    }
+}
+
+fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|row| row.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+/// A home directory and environment isolated from the user's.
+struct User {
+    home: TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl User {
+    fn new() -> User {
+        User {
+            home: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    fn env(mut self, key: &str, value: &str) -> User {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Runs `wasql -q --format FORMAT [extra args] -c SQL...`.
+    fn run(&self, format: &str, extra: &[&str], sql: &[&str]) -> Run {
+        let home = self.home.path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().to_string();
+            if key.starts_with("AWS_") || key.to_ascii_lowercase().ends_with("_proxy") {
+                command.env_remove(&key);
+            }
+        }
+        command
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
+            .args(["-q", "--format", format])
+            .args(extra);
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        for statement in sql {
+            command.args(["-c", statement]);
+        }
+        let start = Instant::now();
+        let output = command.output().expect("cannot run wasql");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: start.elapsed(),
+        }
+    }
+
+    /// Runs with the config file `config`.
+    fn run_with(&self, config: &Path, format: &str, sql: &[&str]) -> Run {
+        self.run(format, &["--config", config.to_str().unwrap()], sql)
+    }
+}
+
+#[test]
+fn profile_reads_one_csv_object() {
+    let server = Server::start();
+    server.put("data/people.csv", PEOPLE_CSV);
+    let user = User::new();
+    let config = server.config(user.home(), SECRET_KEY);
+    let run = user
+        .run_with(
+            &config,
+            "csv",
+            &["SELECT name, age FROM 's3://bucket/data/people.csv' ORDER BY age DESC"],
+        )
+        .ok();
+    assert_eq!(
+        run.csv(),
+        rows(&[
+            &["name", "age"],
+            &["grace", "85"],
+            &["alan", "41"],
+            &["ada", "36"]
+        ])
+    );
+}
+
+#[test]
+fn profile_chosen_by_option() {
+    let server = Server::start();
+    server.put("data/people.csv", PEOPLE_CSV);
+    let user = User::new();
+    // The profile lists no bucket: only OPTIONS ('profile' 'local') picks it.
+    let config = config_file(user.home(), &server.endpoint(), &[], SECRET_KEY);
+    let run = user
+        .run_with(
+            &config,
+            "csv",
+            &[
+                "CREATE EXTERNAL TABLE people STORED AS CSV \
+                 LOCATION 's3://bucket/data/people.csv' \
+                 OPTIONS ('profile' 'local', 'format.has_header' 'true')",
+                "SELECT sum(age) AS total FROM people",
+            ],
+        )
+        .ok();
+    assert_eq!(run.csv(), rows(&[&["total"], &["162"]]));
+}
+
+#[test]
+fn glob_reads_only_matching_objects() {
+    let server = Server::start();
+    server.put("data/a.csv", "id,v\n1,a\n2,a\n");
+    server.put("data/b.csv", "id,v\n3,b\n");
+    server.put("data/c.csv", "id,v\n4,c\n5,c\n");
+    // Same shape, but not matched by the glob.
+    server.put("data/skip.txt", "id,v\n100,skip\n");
+    server.put("other/d.csv", "id,v\n200,other\n");
+    let user = User::new();
+    let config = server.config(user.home(), SECRET_KEY);
+    let run = user
+        .run_with(
+            &config,
+            "csv",
+            &["SELECT id, v FROM 's3://bucket/data/*.csv' ORDER BY id"],
+        )
+        .ok();
+    assert_eq!(
+        run.csv(),
+        rows(&[
+            &["id", "v"],
+            &["1", "a"],
+            &["2", "a"],
+            &["3", "b"],
+            &["4", "c"],
+            &["5", "c"]
+        ])
+    );
+}
+
+#[test]
+fn create_external_table_with_statement_options() {
+    let server = Server::start();
+    server.put("data/people.csv", PEOPLE_CSV);
+    let user = User::new();
+    let create = format!(
+        "CREATE EXTERNAL TABLE people STORED AS CSV LOCATION 's3://bucket/data/' \
+         OPTIONS ({}, 'format.has_header' 'true')",
+        server.options(SECRET_KEY)
+    );
+    let run = user
+        .run(
+            "json",
+            &[],
+            &[
+                &create,
+                "SELECT name, age FROM people WHERE age > 40 ORDER BY name",
+            ],
+        )
+        .ok();
+    assert_eq!(
+        run.json(),
+        vec![
+            serde_json::json!({"name": "alan", "age": 41}),
+            serde_json::json!({"name": "grace", "age": 85}),
+        ]
+    );
+}
+
+#[test]
+fn environment_credentials() {
+    let server = Server::start();
+    server.put("data/people.csv", PEOPLE_CSV);
+    let user = User::new()
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT", &server.endpoint())
+        .env("AWS_ALLOW_HTTP", "true");
+    let run = user
+        .run(
+            "csv",
+            &[],
+            &["SELECT count(*) AS n, max(age) AS oldest FROM 's3://bucket/data/people.csv'"],
+        )
+        .ok();
+    assert_eq!(run.csv(), rows(&[&["n", "oldest"], &["3", "85"]]));
+}
+
+#[test]
+fn copy_parquet_then_read_back() {
+    let server = Server::start();
+    let user = User::new();
+    let copy = format!(
+        "COPY (SELECT x, x * x AS square, 'row ' || x AS label FROM generate_series(1, 1000) t(x)) \
+         TO 's3://bucket/out/result.parquet' OPTIONS ({})",
+        server.options(SECRET_KEY)
+    );
+    let run = user.run("csv", &[], &[&copy]).ok();
+    assert_eq!(run.csv(), rows(&[&["count"], &["1000"]]));
+    assert_eq!(server.keys(), vec!["out/result.parquet"]);
+    let bytes = std::fs::read(server.root.path().join("bucket/out/result.parquet")).unwrap();
+    assert_eq!(&bytes[..4], b"PAR1", "not a Parquet file");
+
+    // Read it back in another process, with a table over the object.
+    let create = format!(
+        "CREATE EXTERNAL TABLE result STORED AS PARQUET \
+         LOCATION 's3://bucket/out/result.parquet' OPTIONS ({})",
+        server.options(SECRET_KEY)
+    );
+    let run = user
+        .run(
+            "json",
+            &[],
+            &[
+                &create,
+                "SELECT count(*) AS n, sum(square) AS total FROM result",
+                "SELECT x, square, label FROM result WHERE x IN (1, 500, 1000) ORDER BY x",
+            ],
+        )
+        .ok();
+    // Two statements print two JSON arrays.
+    let arrays: Vec<Value> = serde_json::Deserializer::from_str(&run.stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("bad JSON {e}: {run:?}"));
+    assert_eq!(
+        arrays,
+        vec![
+            serde_json::json!([{"n": 1000, "total": 333_833_500}]),
+            serde_json::json!([
+                {"x": 1, "square": 1, "label": "row 1"},
+                {"x": 500, "square": 250_000, "label": "row 500"},
+                {"x": 1000, "square": 1_000_000, "label": "row 1000"},
+            ]),
+        ]
+    );
+}
+
+#[test]
+fn read_parquet_directory_written_by_copy() {
+    let server = Server::start();
+    let user = User::new();
+    let config = server.config(user.home(), SECRET_KEY);
+    user.run_with(
+        &config,
+        "csv",
+        &[
+            "COPY (SELECT x AS id, x % 3 AS bucket_no FROM generate_series(1, 30) t(x)) \
+           TO 's3://bucket/pq/' STORED AS PARQUET",
+        ],
+    )
+    .ok();
+    let keys = server.keys();
+    assert!(!keys.is_empty(), "COPY wrote nothing");
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("pq/") && k.ends_with(".parquet") && !k.contains(".wasql-copy")),
+        "{keys:?}"
+    );
+    let run = user
+        .run_with(
+            &config,
+            "csv",
+            &["SELECT bucket_no, count(*) AS n, sum(id) AS total \
+               FROM 's3://bucket/pq/' GROUP BY bucket_no ORDER BY bucket_no"],
+        )
+        .ok();
+    assert_eq!(
+        run.csv(),
+        rows(&[
+            &["bucket_no", "n", "total"],
+            &["0", "10", "165"],
+            &["1", "10", "145"],
+            &["2", "10", "155"]
+        ])
+    );
+}
+
+/// Asserts a failed COPY left no object under `out/` and no staging object.
+#[track_caller]
+fn assert_nothing_left(server: &Server, before: &[String]) {
+    let keys = server.keys();
+    let new: Vec<&String> = keys.iter().filter(|k| !before.contains(k)).collect();
+    assert!(new.is_empty(), "objects left by a failed COPY: {new:?}");
+    let staged: Vec<PathBuf> = files_under(server.root.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".wasql-copy-"))
+        .collect();
+    assert!(staged.is_empty(), "staging objects left: {staged:?}");
+}
+
+#[test]
+fn failed_copy_to_a_file_leaves_nothing() {
+    let server = Server::start();
+    server.put("data/people.csv", PEOPLE_CSV);
+    let before = server.keys();
+    let user = User::new();
+    let config = server.config(user.home(), SECRET_KEY);
+    let run = user.run_with(
+        &config,
+        "csv",
+        &[
+            "COPY (SELECT x, 1 / (x - 5000) AS y FROM generate_series(1, 100000) t(x)) \
+           TO 's3://bucket/out/result.parquet'",
+        ],
+    );
+    let line = run.failed();
+    assert!(line.contains("Divide by zero"), "{run:?}");
+    assert_nothing_left(&server, &before);
+}
+
+#[test]
+fn failed_copy_to_a_directory_leaves_nothing() {
+    let server = Server::start();
+    let user = User::new();
+    let config = server.config(user.home(), SECRET_KEY);
+    // Small output files, so that some are complete before the query fails
+    // late, at x = 90000.
+    let run = user.run_with(
+        &config,
+        "csv",
+        &[
+            "SET datafusion.execution.soft_max_rows_per_output_file = 1000",
+            "COPY (SELECT x, 1 / (x - 90000) AS y FROM generate_series(1, 100000) t(x)) \
+             TO 's3://bucket/out/' STORED AS CSV",
+        ],
+    );
+    let line = run.failed();
+    assert!(line.contains("Divide by zero"), "{run:?}");
+    assert_nothing_left(&server, &[]);
+}
+
+#[test]
+fn wrong_secret_is_refused() {
+    let server = Server::start();
+    server.put("data/people.csv", PEOPLE_CSV);
+    let user = User::new();
+    let config = server.config(user.home(), "not-the-secret");
+    let run = user.run_with(
+        &config,
+        "csv",
+        &["SELECT * FROM 's3://bucket/data/people.csv'"],
+    );
+    let line = run.failed();
+    assert!(line.contains("s3://bucket/data/people.csv"), "{run:?}");
+    assert!(line.contains("credentials refused"), "{run:?}");
+    assert!(line.contains("check the access key and secret"), "{run:?}");
+    assert!(!line.contains('<'), "XML in the message: {run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+}
+
+#[test]
+fn wrong_secret_on_copy_is_refused() {
+    let server = Server::start();
+    let user = User::new();
+    let copy = format!(
+        "COPY (SELECT 1 AS x) TO 's3://bucket/out/one.parquet' OPTIONS ({})",
+        server.options("not-the-secret")
+    );
+    let run = user.run("csv", &[], &[&copy]);
+    let line = run.failed();
+    assert!(line.contains("s3://bucket/out/"), "{run:?}");
+    assert!(line.contains("credentials refused"), "{run:?}");
+    assert!(!line.contains('<'), "XML in the message: {run:?}");
+    assert!(server.keys().is_empty(), "{:?}", server.keys());
+}
+
+#[test]
+fn missing_bucket_is_named() {
+    let server = Server::start();
+    let user = User::new();
+    let config = config_file(
+        user.home(),
+        &server.endpoint(),
+        &["no-such-bucket"],
+        SECRET_KEY,
+    );
+    let run = user.run_with(
+        &config,
+        "csv",
+        &["SELECT * FROM 's3://no-such-bucket/data/people.csv'"],
+    );
+    let line = run.failed();
+    assert!(
+        line.contains("s3://no-such-bucket/data/people.csv"),
+        "{run:?}"
+    );
+    assert!(
+        line.contains("bucket 'no-such-bucket' does not exist"),
+        "{run:?}"
+    );
+    assert!(!line.contains('<'), "XML in the message: {run:?}");
+}
+
+#[test]
+fn unreachable_endpoint_fails_fast() {
+    // A port nothing listens on.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let user = User::new();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let config = config_file(user.home(), &endpoint, &[BUCKET], SECRET_KEY);
+    let run = user.run_with(
+        &config,
+        "csv",
+        &["SELECT * FROM 's3://bucket/data/people.csv'"],
+    );
+    let line = run.failed();
+    assert!(line.contains("s3://bucket/data/people.csv"), "{run:?}");
+    assert!(
+        line.contains(&format!("cannot reach the endpoint {endpoint}")),
+        "{run:?}"
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(30),
+        "took {:?}",
+        run.elapsed
+    );
+}
