@@ -226,7 +226,7 @@ impl Runner {
             line.push_str(&format!(" in {:.3} s", done.elapsed.as_secs_f64()));
         }
         line.push('.');
-        if done.rows.is_some() && self.settings.format.is_for_people() {
+        if self.settings.format.is_for_people() {
             match &mut self.destination {
                 Destination::Stdout => writeln!(io::stdout(), "{line}"),
                 Destination::File(file) => writeln!(file, "{line}"),
@@ -274,10 +274,12 @@ impl Runner {
                     if self.settings.timing { "on" } else { "off" }
                 );
             }
-            Meta::Format(format) => match format {
-                Some(format) => self.settings.format = format,
-                None => eprintln!("Output format is {}.", self.settings.format.name()),
-            },
+            Meta::Format(format) => {
+                if let Some(format) = format {
+                    self.settings.format = format;
+                }
+                eprintln!("Output format is {}.", self.settings.format.name());
+            }
             Meta::MaxRows(limit) => match limit {
                 Some(0) => self.settings.maxrows = None,
                 Some(n) => self.settings.maxrows = Some(n),

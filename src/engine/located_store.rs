@@ -79,10 +79,11 @@ impl Site {
         }
     }
 
-    /// The full URL of a listing prefix, ending in `/`.
+    /// The full URL of a listing prefix (which may name a file: DataFusion
+    /// lists single files too).
     fn prefix(&self, prefix: Option<&Path>) -> String {
         match prefix {
-            Some(p) if !p.as_ref().is_empty() => format!("{}/{}/", self.base, p),
+            Some(p) if !p.as_ref().is_empty() => format!("{}/{}", self.base, p),
             _ => format!("{}/", self.base),
         }
     }
@@ -160,6 +161,10 @@ enum Cause {
         endpoint: Option<String>,
         reason: &'static str,
     },
+    /// An `http://` endpoint without `allow_http`.
+    HttpNotAllowed {
+        endpoint: Option<String>,
+    },
     /// Anything else, as one line without XML.
     Other(String),
 }
@@ -219,8 +224,33 @@ fn classify_text(text: &str, kind: Option<HttpErrorKind>) -> Cause {
             reason,
         };
     }
-    let first = text.lines().next().unwrap_or_default();
-    Cause::Other(strip_xml(first))
+    if lower.contains("url scheme is not allowed") {
+        return Cause::HttpNotAllowed {
+            endpoint: endpoint(text),
+        };
+    }
+    Cause::Other(tidy(text))
+}
+
+/// The first line of an error chain without object_store's request details
+/// and XML, followed by the innermost cause when the first line lacks it.
+fn tidy(text: &str) -> String {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or_default();
+    let last = lines.last().unwrap_or(first);
+    let mut head = first;
+    if let Some(rest) = head.strip_prefix("Generic ") {
+        head = rest.split_once(" error: ").map_or(head, |(_, rest)| rest);
+    }
+    if head.starts_with("Error performing ") {
+        head = head.split_once(" - ").map_or(head, |(_, rest)| rest);
+    }
+    let head = strip_xml(head);
+    if first.contains(last) {
+        head
+    } else {
+        format!("{head} ({})", strip_xml(last))
+    }
 }
 
 /// The `scheme://host[:port]` of the first URL in `text`.
@@ -265,6 +295,19 @@ fn describe(cause: Cause, scheme: &str, bucket: &str) -> String {
             "cannot reach the endpoint {} ({reason})",
             endpoint.as_deref().unwrap_or("of the store")
         ),
+        Cause::HttpNotAllowed { endpoint } => {
+            let prefix = match scheme {
+                "s3" | "s3a" => "aws",
+                "gs" | "gcs" => "gcp",
+                "http" | "https" => "http",
+                _ => "azure",
+            };
+            format!(
+                "the endpoint {} is http://, which is refused unless allowed: \
+                 set allow_http = true in the profile or OPTIONS ('{prefix}.allow_http' 'true')",
+                endpoint.as_deref().unwrap_or("of the store")
+            )
+        }
         Cause::Other(text) => text,
     }
 }
@@ -571,6 +614,25 @@ mod tests {
                  (InternalError: boom)"
                     .into()
             )
+        );
+        // object_store's request details go; the innermost cause stays.
+        let text = "Generic S3 error: Error performing HEAD http://h/b/x in 2ms - \
+                    HTTP error: builder error\nbuilder error\nsomething odd\n";
+        assert_eq!(
+            classify_text(text, None),
+            Cause::Other("HTTP error: builder error (something odd)".into())
+        );
+    }
+
+    #[test]
+    fn http_endpoint_without_allow_http() {
+        let text = "Error performing HEAD http://127.0.0.1:9000/b/x in 2ms - HTTP error: \
+                    builder error\nbuilder error\nURL scheme is not allowed\n";
+        let cause = classify_text(text, None);
+        assert_eq!(
+            describe(cause, "s3", "b"),
+            "the endpoint http://127.0.0.1:9000 is http://, which is refused unless allowed: \
+             set allow_http = true in the profile or OPTIONS ('aws.allow_http' 'true')"
         );
     }
 

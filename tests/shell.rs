@@ -1,0 +1,157 @@
+//! The interactive shell, driven through a real pseudo-terminal the way a
+//! person types into it.
+
+use std::path::Path;
+use std::process::Command;
+
+use rexpect::reader::Options;
+use rexpect::session::{PtySession, spawn_with_options};
+
+/// Generous: debug builds of DataFusion are slow to start.
+const TIMEOUT_MS: u64 = 60_000;
+
+fn start_shell(home: &Path) -> PtySession {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
+    command
+        .current_dir(home)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("TERM", "xterm");
+    let options = Options::new()
+        .timeout_ms(Some(TIMEOUT_MS))
+        .strip_ansi_escape_codes(true);
+    let mut shell = spawn_with_options(command, options).expect("start wasql in a pty");
+    shell.exp_string("type \\? for help").expect("banner");
+    shell.exp_string("wasql> ").expect("first prompt");
+    shell
+}
+
+/// Sends a line and waits until `marker` is printed; returns what came
+/// before it. (The prompt itself is no marker: rustyline redraws it as the
+/// line is typed.)
+fn run(shell: &mut PtySession, line: &str, marker: &str) -> String {
+    shell.send_line(line).expect("send");
+    let out = shell
+        .exp_string(marker)
+        .unwrap_or_else(|e| panic!("waiting for {marker:?} after {line:?}: {e}"));
+    assert!(!out.contains("panicked"), "{out}");
+    // Type the next line only at the next prompt: a terminal may drop
+    // type-ahead when the line editor switches modes.
+    shell.exp_string("wasql> ").expect("prompt after command");
+    out
+}
+
+#[test]
+fn multi_line_statements_meta_commands_and_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = start_shell(home.path());
+
+    // A statement spans lines until its semicolon.
+    shell.send_line("SELECT 40 +").unwrap();
+    let out = run(&mut shell, "  2 AS answer;", "1 row in");
+    assert!(
+        out.contains("| answer |") && out.contains("|     42 |"),
+        "{out}"
+    );
+
+    run(
+        &mut shell,
+        "CREATE TABLE birds AS VALUES ('wren', 10), ('owl', 300);",
+        "OK in",
+    );
+    let out = run(&mut shell, "\\d", "1 row in");
+    assert!(out.contains("| public | birds | BASE TABLE |"), "{out}");
+    let out = run(&mut shell, "\\d birds", "2 rows in");
+    assert!(out.contains("column1") && out.contains("Utf8"), "{out}");
+    let out = run(&mut shell, "\\df sqrt", "row");
+    assert!(out.contains("| sqrt "), "{out}");
+
+    // A bad statement prints one error and the shell goes on.
+    run(
+        &mut shell,
+        "SELEC 1;",
+        "Error: syntax error at line 1, column 1",
+    );
+    run(
+        &mut shell,
+        "SELECT nope FROM birds;",
+        "Error: Schema error: No field named nope",
+    );
+
+    run(&mut shell, "\\timing off", "Timing is off.");
+    run(&mut shell, "\\format csv", "Output format is csv.");
+    let out = run(
+        &mut shell,
+        "SELECT column1 AS bird FROM birds ORDER BY column2;",
+        "2 rows.",
+    );
+    assert!(out.contains("bird\r\nwren\r\nowl\r\n"), "{out}");
+
+    run(&mut shell, "\\nope", "unknown meta-command '\\nope'");
+    run(&mut shell, "\\?", "\\timing [on|off]");
+
+    shell.send_line("\\q").unwrap();
+    shell.exp_eof().unwrap();
+
+    // History lives in the data directory, not the working directory.
+    let history = std::fs::read_to_string(home.path().join("data/wasql/history")).unwrap();
+    assert!(history.contains("SELECT 40 +"), "{history}");
+    assert!(history.contains("\\df sqrt"), "{history}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_query_and_ctrl_d_exits() {
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = start_shell(home.path());
+
+    // Long enough to still be running when Ctrl-C arrives.
+    shell
+        .send_line("SELECT count(*) FROM generate_series(1, 20000000000) t(x) WHERE x % 7 = 3;")
+        .unwrap();
+    // After a second the terminal shows progress.
+    shell.exp_string("rows read").unwrap();
+    shell.send_control('c').unwrap();
+    shell.exp_string("Query cancelled.").unwrap();
+    shell.exp_string("wasql> ").unwrap();
+
+    // The shell is still usable.
+    let out = run(&mut shell, "SELECT 6 * 7 AS product;", "1 row in");
+    assert!(out.contains("|      42 |"), "{out}");
+
+    // Ctrl-C at the prompt clears the line; Ctrl-D exits.
+    shell.send("SELECT 'abandoned'").unwrap();
+    shell.send_control('c').unwrap();
+    shell.exp_string("wasql> ").unwrap();
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
+
+#[test]
+fn tab_completes_tables_and_keywords() {
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = start_shell(home.path());
+    run(
+        &mut shell,
+        "CREATE TABLE penguin_counts AS VALUES (1), (2), (3);",
+        "OK in",
+    );
+
+    // `penguin_c<TAB>` completes to the table name; `coun<TAB>` is ambiguous
+    // (count, ...), so type the function in full.
+    shell.send("SELECT count(*) AS n FROM penguin_c").unwrap();
+    shell.send("\t").unwrap();
+    let out = run(&mut shell, ";", "1 row in");
+    assert!(
+        out.contains("penguin_counts") && out.contains("| 3 |"),
+        "{out}"
+    );
+
+    // Keywords complete in the case they were started in.
+    shell.send("selec").unwrap();
+    shell.send("\t").unwrap();
+    let out = run(&mut shell, " 'done' AS status;", "1 row in");
+    assert!(out.contains("| done   |"), "{out}");
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
