@@ -39,21 +39,18 @@ pub fn describe(err: &DataFusionError) -> ErrorReport {
 
 /// Splits ` at Line: L, Column: C` off a parser message.
 fn syntax_error(text: &str) -> ErrorReport {
-    if let Some(at) = text.rfind(" at Line: ") {
-        let position = &text[at + " at Line: ".len()..];
-        if let Some((line, column)) = position.split_once(", Column: ") {
-            if let (Ok(line), Ok(column)) =
-                (line.trim().parse::<usize>(), column.trim().parse::<usize>())
-            {
-                return ErrorReport {
-                    message: format!(
-                        "syntax error at line {line}, column {column}: {}",
-                        one_line(&text[..at])
-                    ),
-                    line: Some(line),
-                };
-            }
-        }
+    if let Some(at) = text.rfind(" at Line: ")
+        && let Some((line, column)) = text[at + " at Line: ".len()..].split_once(", Column: ")
+        && let (Ok(line), Ok(column)) =
+            (line.trim().parse::<usize>(), column.trim().parse::<usize>())
+    {
+        return ErrorReport {
+            message: format!(
+                "syntax error at line {line}, column {column}: {}",
+                one_line(&text[..at])
+            ),
+            line: Some(line),
+        };
     }
     ErrorReport::new(format!("syntax error: {}", one_line(text)))
 }

@@ -67,10 +67,10 @@ pub fn main() -> ExitCode {
         return usage_error("target partitions must be at least 1");
     }
     for input in &inputs {
-        if let Input::File(path) = input {
-            if let Err(e) = std::fs::metadata(path) {
-                return usage_error(format!("cannot read script {}: {e}", path.display()));
-            }
+        if let Input::File(path) = input
+            && let Err(e) = std::fs::metadata(path)
+        {
+            return usage_error(format!("cannot read script {}: {e}", path.display()));
         }
     }
 
@@ -108,10 +108,10 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(errors::describe(&e).message),
     };
     let mut runner = Runner::new(engine, runtime, settings);
-    if let Some(path) = &args.output {
-        if let Err(e) = runner.set_output(Some(&path.to_string_lossy())) {
-            return usage_error(e);
-        }
+    if let Some(path) = &args.output
+        && let Err(e) = runner.set_output(Some(&path.to_string_lossy()))
+    {
+        return usage_error(e);
     }
 
     if !inputs.is_empty() {

@@ -266,10 +266,10 @@ pub fn run(mut runner: Runner) -> rustyline::Result<()> {
             continue;
         }
         editor.add_history_entry(input.as_str())?;
-        if let Some(path) = &history {
-            if let Err(e) = editor.save_history(path) {
-                eprintln!("warning: cannot save history to {}: {e}", path.display());
-            }
+        if let Some(path) = &history
+            && let Err(e) = editor.save_history(path)
+        {
+            eprintln!("warning: cannot save history to {}: {e}", path.display());
         }
         if run_input(&mut runner, &input) == Flow::Quit {
             break;

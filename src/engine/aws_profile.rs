@@ -12,35 +12,46 @@ pub fn settings(profile: Option<&str>) -> Vec<(String, String)> {
         .map(str::to_string)
         .or_else(|| std::env::var("AWS_PROFILE").ok())
         .unwrap_or_else(|| "default".to_string());
+    let config_section = if name == "default" {
+        name.clone()
+    } else {
+        format!("profile {name}")
+    };
     let mut out = Vec::new();
-    if let Some(config) = read_ini(file_path("AWS_CONFIG_FILE", "config")) {
-        let section = if name == "default" {
-            name.clone()
-        } else {
-            format!("profile {name}")
-        };
-        if let Some(values) = config.get(&section) {
-            for (from, to) in [("region", "region"), ("endpoint_url", "endpoint")] {
-                if let Some(v) = values.get(from) {
-                    out.push((to.to_string(), v.clone()));
-                }
-            }
-        }
-    }
-    if let Some(credentials) = read_ini(file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials")) {
-        if let Some(values) = credentials.get(&name) {
-            for (from, to) in [
-                ("aws_access_key_id", "access_key_id"),
-                ("aws_secret_access_key", "secret_access_key"),
-                ("aws_session_token", "token"),
-            ] {
-                if let Some(v) = values.get(from) {
-                    out.push((to.to_string(), v.clone()));
-                }
-            }
-        }
-    }
+    copy_keys(
+        read_ini(file_path("AWS_CONFIG_FILE", "config")),
+        &config_section,
+        &[("region", "region"), ("endpoint_url", "endpoint")],
+        &mut out,
+    );
+    copy_keys(
+        read_ini(file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials")),
+        &name,
+        &[
+            ("aws_access_key_id", "access_key_id"),
+            ("aws_secret_access_key", "secret_access_key"),
+            ("aws_session_token", "token"),
+        ],
+        &mut out,
+    );
     out
+}
+
+/// Appends the `(file key, store key)` pairs found in `section`.
+fn copy_keys(
+    file: Option<Sections>,
+    section: &str,
+    keys: &[(&str, &str)],
+    out: &mut Vec<(String, String)>,
+) {
+    let Some(values) = file.as_ref().and_then(|f| f.get(section)) else {
+        return;
+    };
+    for (from, to) in keys {
+        if let Some(value) = values.get(*from) {
+            out.push((to.to_string(), value.clone()));
+        }
+    }
 }
 
 fn file_path(env_var: &str, file: &str) -> Option<PathBuf> {
