@@ -34,7 +34,7 @@ pub fn describe(err: &DataFusionError) -> ErrorReport {
         return syntax_error(text);
     }
     let text = err.strip_backtrace();
-    ErrorReport::new(one_line(&text))
+    ErrorReport::new(one_line(&without_repeated_prefixes(&text)))
 }
 
 /// Splits ` at Line: L, Column: C` off a parser message.
@@ -53,6 +53,14 @@ fn syntax_error(text: &str) -> ErrorReport {
         };
     }
     ErrorReport::new(format!("syntax error: {}", one_line(text)))
+}
+
+/// Drops a part of the message that repeats right after itself, as in
+/// `Parquet error: Parquet error: Corrupt footer`.
+fn without_repeated_prefixes(text: &str) -> String {
+    let mut parts: Vec<&str> = text.split(": ").collect();
+    parts.dedup();
+    parts.join(": ")
 }
 
 /// Collapses a multi-line message into one line.
@@ -78,6 +86,16 @@ mod tests {
         assert_eq!(
             report.message,
             "syntax error at line 2, column 8: Expected: an expression, found: FROM"
+        );
+    }
+
+    #[test]
+    fn repeated_categories_are_dropped() {
+        assert_eq!(
+            without_repeated_prefixes(
+                "cannot read 'x': Parquet error: Parquet error: Corrupt footer"
+            ),
+            "cannot read 'x': Parquet error: Corrupt footer"
         );
     }
 

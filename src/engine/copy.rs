@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::context::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 /// A COPY destination redirected to a staging directory.
 pub struct CopyStaging {
@@ -28,9 +28,10 @@ pub struct CopyStaging {
 }
 
 impl CopyStaging {
-    /// Plans the staging of `output_url`; returns the staging and the URL the
-    /// COPY should write to instead.
-    pub fn new(ctx: &SessionContext, output_url: &str) -> Result<(CopyStaging, String)> {
+    /// Plans the staging of `output_url` and checks that the destination can
+    /// be written (before any query runs); returns the staging and the URL
+    /// the COPY should write to instead.
+    pub async fn new(ctx: &SessionContext, output_url: &str) -> Result<(CopyStaging, String)> {
         let target = ListingTableUrl::parse(output_url)?;
         let url = target.as_str();
         // Split `scheme://bucket/dir/` from the last path segment (a file
@@ -54,7 +55,19 @@ impl CopyStaging {
             local_dir,
             committed: false,
         };
+        staging.probe().await.map_err(|e| {
+            DataFusionError::Execution(format!("cannot write to '{output_url}': {e}"))
+        })?;
         Ok((staging, staged_url))
+    }
+
+    /// Writes and removes an empty object in the staging directory, so that
+    /// a destination that cannot be written fails before the query runs,
+    /// with the store's own reason.
+    async fn probe(&self) -> object_store::Result<()> {
+        let marker = self.staging_dir.clone().join(".probe");
+        self.store.put(&marker, PutPayload::new()).await?;
+        self.store.delete(&marker).await
     }
 
     /// Moves every staged file to its final place.

@@ -98,8 +98,13 @@ fn looks_like_a_path(reference: &str) -> bool {
 #[async_trait]
 impl UrlTableFactory for FileTableFactory {
     async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let found = self.inner.try_new(url).await?;
-        if found.is_some() || !looks_like_a_path(url) {
+        if !looks_like_a_path(url) {
+            return self.inner.try_new(url).await;
+        }
+        let found = self.inner.try_new(url).await.map_err(|e| {
+            DataFusionError::Plan(format!("cannot read '{url}': {}", e.strip_backtrace()))
+        })?;
+        if found.is_some() {
             return Ok(found);
         }
         // Find out why the path could not be read.

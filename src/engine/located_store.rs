@@ -237,7 +237,7 @@ fn classify_text(text: &str, kind: Option<HttpErrorKind>) -> Cause {
 fn tidy(text: &str) -> String {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or_default();
-    let last = lines.last().unwrap_or(first);
+    let last = lines.next_back().unwrap_or(first);
     let mut head = first;
     if let Some(rest) = head.strip_prefix("Generic ") {
         head = rest.split_once(" error: ").map_or(head, |(_, rest)| rest);

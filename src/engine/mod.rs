@@ -18,8 +18,8 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::LogicalPlan;
 use datafusion::logical_expr::dml::CopyTo;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -92,7 +92,7 @@ impl Engine {
         let mut plan = state.statement_to_plan(statement).await?;
         let mut staging = None;
         if let LogicalPlan::Copy(copy) = &plan {
-            let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url)?;
+            let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url).await?;
             staging = Some(stage);
             plan = LogicalPlan::Copy(CopyTo::new(
                 Arc::clone(&copy.input),
@@ -102,7 +102,25 @@ impl Engine {
                 copy.options.clone(),
             ));
         }
-        let frame = self.ctx.execute_logical_plan(plan).await?;
+        // DDL runs here; say which table and files a failure is about.
+        let creating = match &plan {
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => Some(format!(
+                "cannot create table {} from '{}'",
+                create.name,
+                create.locations.join("', '")
+            )),
+            _ => None,
+        };
+        let frame = self
+            .ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| match creating {
+                Some(context) => {
+                    DataFusionError::Plan(format!("{context}: {}", e.strip_backtrace()))
+                }
+                None => e,
+            })?;
         let task_ctx = Arc::new(frame.task_ctx());
         let plan = frame.create_physical_plan().await?;
         Ok(Query {
