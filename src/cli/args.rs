@@ -22,7 +22,12 @@ Config: --config FILE, or ~/.config/wasql/config.toml when it exists.";
 #[command(name = "wasql", version, after_help = EXAMPLES)]
 pub struct Args {
     /// Run SQL (repeatable; runs in order with -f)
-    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        allow_hyphen_values = true
+    )]
     pub commands: Vec<String>,
 
     /// Run a SQL script file (repeatable; runs in order with -c)

@@ -33,6 +33,13 @@ pub fn describe(err: &DataFusionError) -> ErrorReport {
             .unwrap_or(&text);
         return syntax_error(text);
     }
+    if let DataFusionError::ResourcesExhausted(detail) = root {
+        let reason = detail.rsplit("Error: ").next().unwrap_or(detail);
+        return ErrorReport::new(format!(
+            "query ran out of memory: {} (raise --memory-limit or memory_limit in the config)",
+            one_line(reason)
+        ));
+    }
     let text = err.strip_backtrace();
     ErrorReport::new(one_line(&without_repeated_prefixes(&text)))
 }

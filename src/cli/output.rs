@@ -256,7 +256,12 @@ impl Printer for GridPrinter {
         if take == 0 {
             return Ok(());
         }
-        let rows = format_rows(&batch.slice(0, take))?;
+        let mut rows = format_rows(&batch.slice(0, take))?;
+        if self.style == GridStyle::Markdown {
+            rows.iter_mut()
+                .flatten()
+                .for_each(|cell| *cell = cell.replace('|', "\\|"));
+        }
         self.shown += take;
         if self.widths.is_none() {
             self.pending.extend(rows);
@@ -300,13 +305,17 @@ impl DelimitedPrinter {
 
 impl Printer for DelimitedPrinter {
     fn batch(&mut self, out: &mut dyn Write, batch: &RecordBatch) -> io::Result<()> {
-        let mut writer = CsvWriterBuilder::new()
+        // Encode into a buffer: the CSV writer turns I/O errors into text,
+        // which would hide a closed pipe from the caller.
+        let mut encoded = Vec::new();
+        CsvWriterBuilder::new()
             .with_header(!self.header_written)
             .with_delimiter(self.delimiter)
-            .build(out);
-        writer.write(batch).map_err(to_io)?;
+            .build(&mut encoded)
+            .write(batch)
+            .map_err(to_io)?;
         self.header_written = true;
-        Ok(())
+        out.write_all(&encoded)
     }
 
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<usize> {

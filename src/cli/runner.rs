@@ -269,28 +269,36 @@ impl Runner {
             }
             Meta::Timing(on) => {
                 self.settings.timing = on.unwrap_or(!self.settings.timing);
-                eprintln!(
-                    "Timing is {}.",
-                    if self.settings.timing { "on" } else { "off" }
-                );
+                let state = if self.settings.timing { "on" } else { "off" };
+                self.note(&format!("Timing is {state}."));
             }
             Meta::Format(format) => {
                 if let Some(format) = format {
                     self.settings.format = format;
                 }
-                eprintln!("Output format is {}.", self.settings.format.name());
+                self.note(&format!(
+                    "Output format is {}.",
+                    self.settings.format.name()
+                ));
             }
             Meta::MaxRows(limit) => match limit {
                 Some(0) => self.settings.maxrows = None,
                 Some(n) => self.settings.maxrows = Some(n),
                 None => match self.settings.maxrows {
-                    Some(n) => eprintln!("Table output shows at most {n} rows."),
-                    None => eprintln!("Table output shows all rows."),
+                    Some(n) => self.note(&format!("Table output shows at most {n} rows.")),
+                    None => self.note("Table output shows all rows."),
                 },
             },
             Meta::Output(path) => self.set_output(path.as_deref()).map_err(ErrorReport::new)?,
         }
         Ok(Flow::Continue)
+    }
+
+    /// Tells the user about a changed setting, unless asked to be quiet.
+    fn note(&self, message: &str) {
+        if !self.settings.quiet {
+            eprintln!("{message}");
+        }
     }
 
     /// Runs a script file; errors are printed as `FILE:LINE: message`.
