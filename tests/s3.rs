@@ -345,6 +345,29 @@ fn glob_reads_only_matching_objects() {
 }
 
 #[test]
+fn external_table_over_a_glob() {
+    let server = Server::start();
+    server.put("logs/2024-01.csv", "day,hits\n1,10\n2,20\n");
+    server.put("logs/2024-02.csv", "day,hits\n1,5\n");
+    // Not matched by the glob: another year, and a different layout.
+    server.put("logs/2023-12.csv", "day,hits\n31,1000\n");
+    server.put("logs/notes.csv", "text\nhello\n");
+    let user = User::new();
+    let config = server.config(user.home(), SECRET_KEY);
+    let run = user
+        .run_with(
+            &config,
+            "csv",
+            &[
+                "CREATE EXTERNAL TABLE hits STORED AS CSV LOCATION 's3://bucket/logs/2024-*.csv'",
+                "SELECT count(*) AS files_rows, sum(hits) AS hits FROM hits",
+            ],
+        )
+        .ok();
+    assert_eq!(run.csv(), rows(&[&["files_rows", "hits"], &["3", "35"]]));
+}
+
+#[test]
 fn create_external_table_with_statement_options() {
     let server = Server::start();
     server.put("data/people.csv", PEOPLE_CSV);

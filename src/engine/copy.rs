@@ -24,7 +24,8 @@ pub struct CopyStaging {
     final_dir: Path,
     /// The staging directory on the local file system, for clean-up.
     local_dir: Option<std::path::PathBuf>,
-    committed: bool,
+    /// Committed or discarded: nothing left to clean up.
+    settled: bool,
 }
 
 impl CopyStaging {
@@ -53,7 +54,7 @@ impl CopyStaging {
             staging_dir: staging.prefix().clone(),
             final_dir: final_dir.prefix().clone(),
             local_dir,
-            committed: false,
+            settled: false,
         };
         staging.probe().await.map_err(|e| {
             DataFusionError::Execution(format!("cannot write to '{output_url}': {e}"))
@@ -83,9 +84,18 @@ impl CopyStaging {
             let destination: Path = self.final_dir.parts().chain(relative).collect();
             self.store.rename(&object.location, &destination).await?;
         }
-        self.committed = true;
+        self.settled = true;
         self.remove_local_dir();
         Ok(())
+    }
+
+    /// Removes everything staged; used when the COPY failed.
+    pub async fn discard(mut self) {
+        self.settled = true;
+        match self.local_dir {
+            Some(_) => self.remove_local_dir(),
+            None => delete_all(&self.store, &self.staging_dir).await,
+        }
     }
 
     fn remove_local_dir(&self) {
@@ -96,24 +106,28 @@ impl CopyStaging {
     }
 }
 
+/// Deletes every object under `prefix`, best effort.
+async fn delete_all(store: &Arc<dyn ObjectStore>, prefix: &Path) {
+    let locations = store
+        .list(Some(prefix))
+        .map_ok(|meta| meta.location)
+        .boxed();
+    let _ = store.delete_stream(locations).try_collect::<Vec<_>>().await;
+}
+
+/// A COPY dropped before it settled (e.g. cancelled with Ctrl-C) cleans up
+/// after itself: at once on local disk, in the background elsewhere.
 impl Drop for CopyStaging {
     fn drop(&mut self) {
-        if self.committed {
+        if self.settled {
             return;
         }
         if self.local_dir.is_some() {
             self.remove_local_dir();
         } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            // Remote stores: delete the staged objects in the background.
             let store = Arc::clone(&self.store);
             let prefix = self.staging_dir.clone();
-            runtime.spawn(async move {
-                let locations = store
-                    .list(Some(&prefix))
-                    .map_ok(|meta| meta.location)
-                    .boxed();
-                let _ = store.delete_stream(locations).try_collect::<Vec<_>>().await;
-            });
+            runtime.spawn(async move { delete_all(&store, &prefix).await });
         }
     }
 }

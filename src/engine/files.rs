@@ -6,15 +6,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::catalog::{Session, TableProvider, UrlTableFactory};
+use datafusion::arrow::datatypes::Schema;
+use datafusion::catalog::{Session, TableProvider, TableProviderFactory, UrlTableFactory};
 use datafusion::common::{DataFusionError, GetExt, Result};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::datasource::file_format::csv::CsvFormatFactory;
 use datafusion::datasource::file_format::json::JsonFormatFactory;
-use datafusion::datasource::listing::{ListingTableConfig, ListingTableConfigExt, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingTable, ListingTableConfig, ListingTableConfigExt, ListingTableUrl,
+};
 use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::CreateExternalTable;
 
 /// A file extension read with another format's reader and default options,
 /// e.g. `.tsv` as CSV with a tab delimiter.
@@ -73,9 +77,43 @@ impl FileFormatFactory for FormatAlias {
     }
 }
 
-/// DataFusion's file-as-table factory, except that a reference that is
-/// clearly a path or URL and cannot be read is an error saying why, not
-/// "table not found".
+/// Characters that start a glob pattern.
+const GLOB_CHARS: [char; 3] = ['*', '?', '['];
+
+/// Parses a table location like DataFusion's `ListingTableUrl::parse`, but
+/// also understands globs in URLs (`s3://bucket/logs/*.parquet`), which
+/// DataFusion only expands in local paths.
+pub fn parse_location(location: &str) -> Result<ListingTableUrl> {
+    let Some(scheme_end) = location.find("://") else {
+        return ListingTableUrl::parse(location);
+    };
+    let path_start = location[scheme_end + 3..]
+        .find('/')
+        .map_or(location.len(), |i| scheme_end + 3 + i);
+    let Some(glob_start) = location[path_start..]
+        .find(GLOB_CHARS)
+        .map(|i| path_start + i)
+    else {
+        return ListingTableUrl::parse(location);
+    };
+    let split = location[..glob_start]
+        .rfind('/')
+        .map_or(glob_start, |i| i + 1);
+    let (prefix, pattern) = location.split_at(split);
+    let url = url::Url::parse(prefix)
+        .map_err(|e| DataFusionError::Plan(format!("invalid location '{location}': {e}")))?;
+    let pattern = glob::Pattern::new(pattern)
+        .map_err(|e| DataFusionError::Plan(format!("invalid glob in '{location}': {e}")))?;
+    ListingTableUrl::try_new(url, Some(pattern))
+}
+
+fn has_url_glob(location: &str) -> bool {
+    location.contains("://") && location.contains(GLOB_CHARS)
+}
+
+/// Lets queries name files as tables, like DataFusion's
+/// `DynamicListTableFactory`, with globs in URLs and with errors that say why
+/// a path cannot be read instead of "table not found".
 #[derive(Debug, Default)]
 pub struct FileTableFactory {
     inner: DynamicListTableFactory,
@@ -87,6 +125,16 @@ impl FileTableFactory {
     pub fn inner(&self) -> &DynamicListTableFactory {
         &self.inner
     }
+
+    fn state(&self) -> Option<SessionState> {
+        let session = self.inner.session_store().get_session().upgrade()?;
+        let state = session
+            .read()
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .cloned();
+        state
+    }
 }
 
 /// True for table references that can only mean a file: they contain a path
@@ -97,58 +145,126 @@ fn looks_like_a_path(reference: &str) -> bool {
 
 #[async_trait]
 impl UrlTableFactory for FileTableFactory {
-    async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if !looks_like_a_path(url) {
-            return self.inner.try_new(url).await;
+    async fn try_new(&self, reference: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if !looks_like_a_path(reference) {
+            return self.inner.try_new(reference).await;
         }
-        let found = self.inner.try_new(url).await.map_err(|e| {
-            DataFusionError::Plan(format!("cannot read '{url}': {}", e.strip_backtrace()))
-        })?;
-        if found.is_some() {
-            return Ok(found);
-        }
-        // Find out why the path could not be read.
-        let table_url = ListingTableUrl::parse(url)?;
-        let state = self
-            .inner
-            .session_store()
-            .get_session()
-            .upgrade()
-            .and_then(|session| {
-                session
-                    .read()
-                    .as_any()
-                    .downcast_ref::<SessionState>()
-                    .cloned()
-            });
-        let Some(state) = state else { return Ok(None) };
-        let cause = match ListingTableConfig::new(table_url)
+        let Some(state) = self.state() else {
+            return Ok(None);
+        };
+        let cannot_read =
+            |reason: String| DataFusionError::Plan(format!("cannot read '{reference}': {reason}"));
+        let config = ListingTableConfig::new(parse_location(reference)?)
             .infer_options(&state)
             .await
-        {
-            Ok(_) => return Ok(None),
-            Err(e) => e,
+            .map_err(|e| {
+                let message = e.strip_backtrace();
+                cannot_read(if message.contains("No files for table") {
+                    "no such file, or no files match".to_string()
+                } else if let Some(ext) = message.split("No file_format found with extension ").nth(1) {
+                    format!(
+                        "unknown file type '.{}': name the format with CREATE EXTERNAL TABLE ... STORED AS",
+                        ext.trim()
+                    )
+                } else {
+                    message
+                })
+            })?;
+        let config = async {
+            config
+                .infer_partitions_from_path(&state)
+                .await?
+                .infer_schema(&state)
+                .await
+        }
+        .await
+        .map_err(|e| cannot_read(e.strip_backtrace()))?;
+        Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+    }
+}
+
+/// Wraps a `CREATE EXTERNAL TABLE` factory so that its locations may be URL
+/// globs: the table is created on the directories, then narrowed to the
+/// files the globs match.
+#[derive(Debug)]
+struct GlobLocations {
+    inner: Arc<dyn TableProviderFactory>,
+}
+
+#[async_trait]
+impl TableProviderFactory for GlobLocations {
+    async fn create(
+        &self,
+        state: &dyn Session,
+        cmd: &CreateExternalTable,
+    ) -> Result<Arc<dyn TableProvider>> {
+        if !cmd.locations.iter().any(|l| has_url_glob(l)) {
+            return self.inner.create(state, cmd).await;
+        }
+        let urls = cmd
+            .locations
+            .iter()
+            .map(|l| parse_location(l))
+            .collect::<Result<Vec<_>>>()?;
+        let mut on_directories = cmd.clone();
+        on_directories.locations = urls.iter().map(|u| u.as_str().to_string()).collect();
+        let table = self.inner.create(state, &on_directories).await?;
+        let Some(listing) = table.downcast_ref::<ListingTable>() else {
+            return Ok(table);
         };
-        let message = cause.strip_backtrace();
-        let reason = if message.contains("No files for table") {
-            "no such file, or no files match".to_string()
-        } else if let Some(ext) = message.split("No file_format found with extension ").nth(1) {
-            format!(
-                "unknown file type '.{}': name the format with CREATE EXTERNAL TABLE ... STORED AS",
-                ext.trim()
-            )
+        let options = listing.options().clone();
+        let config =
+            ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options.clone());
+        let config = if cmd.schema.fields().is_empty() {
+            // Inferred: look only at the files the globs match.
+            config.infer_schema(state).await?
         } else {
-            message
+            // Declared: the columns as created, less the partition columns.
+            let partitions: Vec<&String> = options
+                .table_partition_cols
+                .iter()
+                .map(|(name, _)| name)
+                .collect();
+            let file_fields: Vec<_> = listing
+                .schema()
+                .fields()
+                .iter()
+                .filter(|f| !partitions.contains(&f.name()))
+                .cloned()
+                .collect();
+            config.with_schema(Arc::new(Schema::new(file_fields)))
         };
-        Err(DataFusionError::Plan(format!(
-            "cannot read '{url}': {reason}"
-        )))
+        let table = ListingTable::try_new(config)?
+            .with_cache(state.runtime_env().cache_manager.get_file_statistic_cache())
+            .with_definition(cmd.definition.clone())
+            .with_constraints(cmd.constraints.clone())
+            .with_column_defaults(cmd.column_defaults.clone());
+        Ok(Arc::new(table))
+    }
+}
+
+/// Lets every `CREATE EXTERNAL TABLE` format take URL globs.
+pub fn allow_url_globs(state: &mut SessionState) {
+    for factory in state.table_factories_mut().values_mut() {
+        *factory = Arc::new(GlobLocations {
+            inner: Arc::clone(factory),
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_a_path;
+    use super::{looks_like_a_path, parse_location};
+
+    #[test]
+    fn url_globs_split_at_the_last_directory() {
+        let url = parse_location("s3://bucket/logs/2024-*.csv").unwrap();
+        assert_eq!(url.as_str(), "s3://bucket/logs/");
+        assert!(url.contains(&"logs/2024-01.csv".into(), true));
+        assert!(!url.contains(&"logs/2023-01.csv".into(), true));
+        let plain = parse_location("s3://bucket/logs/").unwrap();
+        assert_eq!(plain.as_str(), "s3://bucket/logs/");
+    }
 
     #[test]
     fn paths_and_names() {

@@ -68,8 +68,13 @@ impl Engine {
             runtime = runtime.with_memory_limit(limit, 1.0);
         }
         let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
-        for alias in files::format_aliases() {
-            ctx.state_ref().write().register_file_format(alias, false)?;
+        {
+            let state = ctx.state_ref();
+            let mut state = state.write();
+            for alias in files::format_aliases() {
+                state.register_file_format(alias, false)?;
+            }
+            files::allow_url_globs(&mut state);
         }
         Ok(Engine {
             ctx: with_file_tables(ctx),
@@ -209,7 +214,13 @@ impl Query {
         // move the staged files into place before handing it out.
         let schema = stream.schema();
         let finished = async move {
-            let batches: Vec<RecordBatch> = stream.try_collect().await?;
+            let batches: Vec<RecordBatch> = match stream.try_collect().await {
+                Ok(batches) => batches,
+                Err(e) => {
+                    staging.discard().await;
+                    return Err(e);
+                }
+            };
             staging.commit().await?;
             Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
         };

@@ -158,19 +158,9 @@ impl StoreRegistry {
                 }
             }
         }
-        let bad_key = |key: &str| {
-            DataFusionError::Configuration(format!(
-                "unknown {} store option '{key}' for '{url}'",
-                kind.option_prefix()
-            ))
-        };
-        let wrap = |e: object_store::Error| {
-            DataFusionError::Configuration(format!("cannot set up the store for '{url}': {e}"))
-        };
         let bucket = url.host_str().unwrap_or_default();
-        let store: Arc<dyn ObjectStore> = match kind {
+        let store = match kind {
             StoreKind::S3 => {
-                let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
                 let profile_name = settings
                     .iter()
                     .rev()
@@ -180,60 +170,78 @@ impl StoreRegistry {
                     .into_iter()
                     .chain(aws_env_settings())
                     .chain(settings.into_iter().filter(|(k, _)| k != "profile"));
-                for (key, value) in layered {
-                    let parsed: AmazonS3ConfigKey = key.parse().map_err(|_| bad_key(&key))?;
-                    builder = builder.with_config(parsed, value);
-                }
-                Arc::new(
-                    builder
-                        .with_retry(retry_config())
-                        .with_client_options(client_options())
-                        .build()
-                        .map_err(wrap)?,
-                )
+                configure(
+                    AmazonS3Builder::new().with_bucket_name(bucket),
+                    layered,
+                    url,
+                )?
             }
-            StoreKind::Gcs => {
-                let mut builder = GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
-                for (key, value) in settings {
-                    let parsed: GoogleConfigKey = key.parse().map_err(|_| bad_key(&key))?;
-                    builder = builder.with_config(parsed, value);
-                }
-                Arc::new(
-                    builder
-                        .with_retry(retry_config())
-                        .with_client_options(client_options())
-                        .build()
-                        .map_err(wrap)?,
-                )
-            }
-            StoreKind::Azure => {
-                let mut builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (key, value) in settings {
-                    let parsed: AzureConfigKey = key.parse().map_err(|_| bad_key(&key))?;
-                    builder = builder.with_config(parsed, value);
-                }
-                Arc::new(
-                    builder
-                        .with_retry(retry_config())
-                        .with_client_options(client_options())
-                        .build()
-                        .map_err(wrap)?,
-                )
-            }
+            StoreKind::Gcs => configure(
+                GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket),
+                settings,
+                url,
+            )?,
+            StoreKind::Azure => configure(
+                MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
+                settings,
+                url,
+            )?,
             StoreKind::Http => {
-                let mut builder = HttpBuilder::new()
-                    .with_url(store_key(url))
-                    .with_client_options(client_options());
-                for (key, value) in settings {
-                    let parsed: ClientConfigKey = key.parse().map_err(|_| bad_key(&key))?;
-                    builder = builder.with_config(parsed, value);
-                }
-                Arc::new(builder.with_retry(retry_config()).build().map_err(wrap)?)
+                configure(HttpBuilder::new().with_url(store_key(url)), settings, url)?
             }
             StoreKind::Local => unreachable!("handled above"),
         };
         Ok(Arc::new(LocatedStore::new(url, store)))
     }
+}
+
+/// The object_store builders, configured the same way.
+trait StoreBuilder: Sized {
+    type Key: std::str::FromStr;
+    fn client(self, retry: RetryConfig, options: ClientOptions) -> Self;
+    fn set(self, key: Self::Key, value: String) -> Self;
+    fn finish(self) -> object_store::Result<Arc<dyn ObjectStore>>;
+}
+
+macro_rules! store_builder {
+    ($builder:ty, $key:ty) => {
+        impl StoreBuilder for $builder {
+            type Key = $key;
+            fn client(self, retry: RetryConfig, options: ClientOptions) -> Self {
+                self.with_retry(retry).with_client_options(options)
+            }
+            fn set(self, key: $key, value: String) -> Self {
+                self.with_config(key, value)
+            }
+            fn finish(self) -> object_store::Result<Arc<dyn ObjectStore>> {
+                Ok(Arc::new(self.build()?))
+            }
+        }
+    };
+}
+
+store_builder!(AmazonS3Builder, AmazonS3ConfigKey);
+store_builder!(GoogleCloudStorageBuilder, GoogleConfigKey);
+store_builder!(MicrosoftAzureBuilder, AzureConfigKey);
+store_builder!(HttpBuilder, ClientConfigKey);
+
+/// Applies wasql's client defaults, then `settings` (so that settings such
+/// as `allow_http` or `timeout` win), and builds the store for `url`.
+fn configure<B: StoreBuilder>(
+    builder: B,
+    settings: impl IntoIterator<Item = (String, String)>,
+    url: &Url,
+) -> Result<Arc<dyn ObjectStore>> {
+    let mut builder = builder.client(retry_config(), client_options());
+    for (key, value) in settings {
+        let parsed = key.parse().map_err(|_| {
+            DataFusionError::Configuration(format!("unknown store option '{key}' for '{url}'"))
+        })?;
+        builder = builder.set(parsed, value);
+    }
+    builder.finish().map_err(|e| {
+        DataFusionError::Configuration(format!("cannot set up the store for '{url}': {e}"))
+    })
 }
 
 /// `AWS_*` environment variables as S3 settings (`AWS_REGION` ->
