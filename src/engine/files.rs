@@ -128,12 +128,11 @@ impl FileTableFactory {
 
     fn state(&self) -> Option<SessionState> {
         let session = self.inner.session_store().get_session().upgrade()?;
-        let state = session
+        session
             .read()
             .as_any()
             .downcast_ref::<SessionState>()
-            .cloned();
-        state
+            .cloned()
     }
 }
 
