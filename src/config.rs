@@ -24,6 +24,22 @@ pub struct Config {
     /// Named object-store profiles: endpoint, credentials and client options.
     #[serde(default)]
     pub profiles: BTreeMap<String, StoreProfile>,
+    /// Directories of WASM UDF modules loaded at start-up.
+    #[serde(default)]
+    pub udf_dirs: Vec<PathBuf>,
+    /// Sandbox limits for WASM UDFs.
+    #[serde(default)]
+    pub udf: UdfConfig,
+}
+
+/// The `[udf]` table: sandbox limits for every module.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdfConfig {
+    /// Linear memory cap per instance, e.g. `"256M"`.
+    pub memory_limit: Option<String>,
+    /// Wall-time deadline per call, in seconds.
+    pub timeout_seconds: Option<f64>,
 }
 
 /// A named object-store profile.
@@ -137,6 +153,10 @@ mod tests {
             r#"
             format = "csv"
             maxrows = 10
+            udf_dirs = ["udfs/dist"]
+            [udf]
+            memory_limit = "64M"
+            timeout_seconds = 2.5
             [profiles.local]
             urls = ["s3://bucket"]
             endpoint = "http://127.0.0.1:9000"
@@ -145,6 +165,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.format.as_deref(), Some("csv"));
+        assert_eq!(config.udf_dirs, vec![PathBuf::from("udfs/dist")]);
+        assert_eq!(config.udf.timeout_seconds, Some(2.5));
         let local = &config.profiles["local"];
         assert_eq!(local.urls, vec!["s3://bucket"]);
         let options: BTreeMap<_, _> = local.string_options().collect();

@@ -13,6 +13,7 @@ Examples:
   wasql -f setup.sql -f report.sql --format csv -o report.csv
   echo \"SELECT 1\" | wasql --format json
   wasql -c \"COPY (SELECT * FROM 'in.csv') TO 's3://bucket/out.parquet'\"
+  wasql --udfs udfs/dist -c \"SELECT slugify(name) FROM 'cities.csv'\"
 
 Exit status: 0 on success, 1 if a statement failed, 2 on bad usage.
 Config: --config FILE, or ~/.config/wasql/config.toml when it exists.";
@@ -61,6 +62,10 @@ pub struct Args {
     /// Memory limit for queries, e.g. 4G or 512M
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+
+    /// Load every WASM UDF module in DIR (repeatable)
+    #[arg(long = "udfs", value_name = "DIR")]
+    pub udf_dirs: Vec<PathBuf>,
 
     /// Partitions a query is split into (default: the number of cores)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]

@@ -23,6 +23,12 @@ pub enum Meta {
     MaxRows(Option<usize>),
     /// `\o [FILE]`; `None` sends results back to standard output.
     Output(Option<String>),
+    /// `\udf load DIR`: register the WASM modules in DIR.
+    UdfLoad(String),
+    /// `\udf list`: the loaded modules and their functions.
+    UdfList,
+    /// `\udf log [NAME]`: captured guest output, of one module or function.
+    UdfLog(Option<String>),
 }
 
 /// The help text printed by `\?`.
@@ -38,6 +44,9 @@ Meta-commands:
   \\format [NAME]   output format: table, csv, tsv, json, ndjson, markdown, vertical
   \\maxrows [N]     rows shown by the table format (0: all)
   \\o [FILE]        write results to FILE (no FILE: back to the terminal)
+  \\udf load DIR    register the WASM UDF modules in DIR
+  \\udf list        list loaded WASM modules and their functions
+  \\udf log [NAME]  show what WASM functions printed (stdout and stderr)
 SQL statements end with ';' and may span lines. Ctrl-C cancels a running query.";
 
 /// Parses a meta-command line such as `\d my_table`.
@@ -74,6 +83,25 @@ pub fn parse(line: &str) -> Result<Meta, String> {
             .transpose()?,
         ),
         "o" | "output" => Meta::Output(arg),
+        "udf" => {
+            let arg = arg.unwrap_or_default();
+            let (sub, rest) = match arg.split_once(char::is_whitespace) {
+                Some((sub, rest)) => (sub, Some(rest.trim().to_string()).filter(|r| !r.is_empty())),
+                None => (arg.as_str(), None),
+            };
+            match sub {
+                "load" => {
+                    Meta::UdfLoad(rest.ok_or_else(|| "\\udf load needs a directory".to_string())?)
+                }
+                "list" | "" => Meta::UdfList,
+                "log" => Meta::UdfLog(rest),
+                other => {
+                    return Err(format!(
+                        "unknown \\udf command '{other}': use load, list or log"
+                    ));
+                }
+            }
+        }
         _ => {
             return Err(format!(
                 "unknown meta-command '\\{name}': type \\? for the list"
@@ -112,6 +140,17 @@ mod tests {
         );
         assert_eq!(parse("\\o").unwrap(), Meta::Output(None));
         assert_eq!(parse("\\q").unwrap(), Meta::Quit);
+        assert_eq!(
+            parse("\\udf load udfs/dist").unwrap(),
+            Meta::UdfLoad("udfs/dist".into())
+        );
+        assert_eq!(parse("\\udf list").unwrap(), Meta::UdfList);
+        assert_eq!(
+            parse("\\udf log slugify").unwrap(),
+            Meta::UdfLog(Some("slugify".into()))
+        );
+        assert!(parse("\\udf load").is_err());
+        assert!(parse("\\udf nope").is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod split;
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use args::{Args, Input};
 use output::Format;
@@ -18,6 +19,7 @@ use runner::{Runner, ScriptOutcome, Settings, Source};
 
 use crate::config::{Config, parse_byte_size};
 use crate::engine::{Engine, EngineSettings};
+use crate::udf;
 
 /// Exit status when a statement failed.
 const EXIT_FAILED: u8 = 1;
@@ -87,10 +89,28 @@ pub fn main() -> ExitCode {
         quiet: args.quiet,
         continue_on_error: args.continue_on_error,
     };
+    let mut udf_limits = udf::Limits::default();
+    if let Some(size) = &config.udf.memory_limit {
+        match parse_byte_size(size) {
+            Ok(bytes) => udf_limits.memory_bytes = bytes,
+            Err(e) => return usage_error(format!("config: udf memory limit: {e}")),
+        }
+    }
+    if let Some(seconds) = config.udf.timeout_seconds {
+        match Duration::try_from_secs_f64(seconds) {
+            Ok(timeout) if seconds > 0.0 => udf_limits.call_timeout = timeout,
+            _ => {
+                return usage_error(format!(
+                    "config: udf timeout_seconds must be positive, not {seconds}"
+                ));
+            }
+        }
+    }
     let engine_settings = EngineSettings {
         memory_limit,
         target_partitions,
         profiles: config.profiles,
+        udf_limits,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -107,6 +127,11 @@ pub fn main() -> ExitCode {
         Ok(engine) => engine,
         Err(e) => return usage_error(errors::describe(&e).message),
     };
+    for dir in config.udf_dirs.iter().chain(&args.udf_dirs) {
+        if let Err(e) = engine.load_udf_dir(dir) {
+            return usage_error(errors::describe(&e).message);
+        }
+    }
     let mut runner = Runner::new(engine, runtime, settings);
     if let Some(path) = &args.output
         && let Err(e) = runner.set_output(Some(&path.to_string_lossy()))

@@ -6,6 +6,9 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use futures::StreamExt;
 use tokio::runtime::Runtime;
 
@@ -15,6 +18,7 @@ use super::output::{self, Format};
 use super::progress::Progress;
 use super::split::{Item, split};
 use crate::engine::Engine;
+use crate::udf::WasmModule;
 
 /// What the user chose about output.
 #[derive(Debug, Clone)]
@@ -290,8 +294,69 @@ impl Runner {
                 },
             },
             Meta::Output(path) => self.set_output(path.as_deref()).map_err(ErrorReport::new)?,
+            Meta::UdfLoad(dir) => {
+                let count = self
+                    .engine
+                    .load_udf_dir(Path::new(&dir))
+                    .map_err(|e| describe(&e))?;
+                self.note(&format!("Loaded {count} functions from {dir}."));
+            }
+            Meta::UdfList => self.print_batch(udf_list(&self.engine.udf_modules()))?,
+            Meta::UdfLog(name) => {
+                for module in self.engine.udf_modules() {
+                    let stem = module
+                        .path
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy();
+                    let matches = name
+                        .as_deref()
+                        .is_none_or(|n| stem == n || module.functions.iter().any(|f| f.name == n));
+                    if matches {
+                        println!(
+                            "-- {} stdout:\n{}",
+                            module.path.display(),
+                            module.output.stdout.text()
+                        );
+                        println!(
+                            "-- {} stderr:\n{}",
+                            module.path.display(),
+                            module.output.stderr.text()
+                        );
+                    }
+                }
+            }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Prints rows made by wasql itself (not by a query) in the current format.
+    fn print_batch(&mut self, batch: RecordBatch) -> Result<(), Failure> {
+        let started = Instant::now();
+        let mut printer =
+            output::printer(self.settings.format, batch.schema(), self.settings.maxrows);
+        let hidden = {
+            let mut stdout;
+            let out: &mut dyn Write = match &mut self.destination {
+                Destination::Stdout => {
+                    stdout = io::stdout().lock();
+                    &mut stdout
+                }
+                Destination::File(file) => file,
+            };
+            printer.batch(out, &batch)?;
+            let hidden = printer.finish(out)?;
+            out.flush()?;
+            hidden
+        };
+        if !self.settings.quiet {
+            self.print_summary(&Done {
+                rows: Some(batch.num_rows()),
+                hidden,
+                elapsed: started.elapsed(),
+            })?;
+        }
+        Ok(())
     }
 
     /// Tells the user about a changed setting, unless asked to be quiet.
@@ -358,6 +423,27 @@ impl Runner {
             ScriptOutcome::Succeeded(Flow::Continue)
         }
     }
+}
+
+/// One row per function of the loaded WASM modules.
+fn udf_list(modules: &[Arc<WasmModule>]) -> RecordBatch {
+    let rows: Vec<(&WasmModule, &crate::udf::FunctionSpec)> = modules
+        .iter()
+        .flat_map(|m| m.functions.iter().map(move |f| (m.as_ref(), f)))
+        .collect();
+    let column = |value: &dyn Fn(&WasmModule, &crate::udf::FunctionSpec) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(m, f)| value(m, f)),
+        ))
+    };
+    RecordBatch::try_from_iter([
+        ("function", column(&|_, f| f.name.clone())),
+        ("signature", column(&|_, f| f.signature())),
+        ("module", column(&|m, _| m.path.display().to_string())),
+        ("sha256", column(&|m, _| m.sha256[..16].to_string())),
+        ("capabilities", column(&|_, f| f.capabilities.join(", "))),
+    ])
+    .expect("columns of equal length")
 }
 
 /// Plans and runs `sql`, streaming its rows to `out`.

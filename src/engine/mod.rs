@@ -9,6 +9,7 @@ mod located_store;
 mod stores;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -28,6 +29,7 @@ use datafusion::sql::sqlparser::ast::Value;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::config::StoreProfile;
+use crate::udf::{self, UdfRegistry, WasmModule};
 pub use copy::CopyStaging;
 pub use stores::StoreRegistry;
 
@@ -40,12 +42,16 @@ pub struct EngineSettings {
     pub target_partitions: Option<usize>,
     /// Named object-store profiles from the config file.
     pub profiles: BTreeMap<String, StoreProfile>,
+    /// Sandbox limits for WASM UDFs.
+    pub udf_limits: udf::Limits,
 }
 
 /// A wasql session: the DataFusion context and its object stores.
 pub struct Engine {
     ctx: SessionContext,
     stores: Arc<StoreRegistry>,
+    udfs: UdfRegistry,
+    udf_limits: udf::Limits,
 }
 
 /// A planned statement, ready to run.
@@ -79,12 +85,39 @@ impl Engine {
         Ok(Engine {
             ctx: with_file_tables(ctx),
             stores,
+            udfs: UdfRegistry::default(),
+            udf_limits: settings.udf_limits,
         })
     }
 
     /// The underlying DataFusion context.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Registers the functions of every WASM module in `dir`; returns how
+    /// many. Nothing is registered if any module is refused.
+    pub fn load_udf_dir(&self, dir: &Path) -> Result<usize> {
+        let state = self.ctx.state();
+        let taken = |name: &str| {
+            state.scalar_functions().contains_key(name)
+                || state.aggregate_functions().contains_key(name)
+                || state.window_functions().contains_key(name)
+        };
+        let udfs = self
+            .udfs
+            .load_dir(dir, self.udf_limits, &taken)
+            .map_err(DataFusionError::Plan)?;
+        let count = udfs.len();
+        for udf in udfs {
+            self.ctx.register_udf(udf);
+        }
+        Ok(count)
+    }
+
+    /// The WASM modules loaded so far.
+    pub fn udf_modules(&self) -> Vec<Arc<WasmModule>> {
+        self.udfs.modules()
     }
 
     /// Parses and plans one SQL statement. DDL takes effect here; queries run

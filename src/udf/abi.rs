@@ -1,0 +1,332 @@
+//! Moving Arrow arrays into and out of a guest (udfs/ABI.md §3–§5).
+//!
+//! Inputs: one block is allocated in the guest per call holding the
+//! `ArrowArray` structs, the result and error slots, and every argument's
+//! buffers, copied in Arrow's layout. Output: the guest's result buffers are
+//! bounds-checked against its memory, copied out, and fully validated by
+//! Arrow before they become an array.
+
+use datafusion::arrow::array::{Array, ArrayData, ArrayRef, MutableArrayData, make_array};
+use datafusion::arrow::buffer::Buffer;
+
+use super::describe::WasmType;
+use super::sandbox::GuestInstance;
+
+/// Size of the wasm32 `ArrowArray` struct.
+const ARRAY_STRUCT: usize = 64;
+/// Size of the `WasqlError` struct.
+const ERROR_STRUCT: usize = 8;
+/// Alignment of every buffer in the input block.
+const ALIGN: usize = 16;
+/// Longest error message taken from a guest.
+const MAX_ERROR: usize = 64 * 1024;
+
+/// Why a call failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// The guest trapped, timed out or could not be called: the instance
+    /// must not be reused.
+    Broken(String),
+    /// The guest reported an error, or returned an invalid result; the
+    /// instance is fine.
+    Failed(String),
+}
+
+/// The buffers of one argument, as they go into guest memory.
+struct ArgLayout {
+    data: ArrayData,
+    buffers: Vec<Vec<u8>>,
+}
+
+fn round_up(n: usize) -> usize {
+    n.div_ceil(ALIGN) * ALIGN
+}
+
+/// The argument's buffers in ABI order: validity (empty when all valid),
+/// then the type's value buffers.
+fn layout(array: &ArrayRef) -> ArgLayout {
+    let mut data = array.to_data();
+    if data.offset() != 0 {
+        // The ABI passes offset 0: copy a sliced array into a fresh one.
+        let mut copy = MutableArrayData::new(vec![&data], false, data.len());
+        copy.try_extend(0, 0, data.len())
+            .expect("copying an array into one of its own length");
+        data = copy.freeze();
+    }
+    let len = data.len();
+    let validity = data
+        .nulls()
+        .filter(|n| n.null_count() > 0)
+        .map(|n| n.buffer().as_slice()[..len.div_ceil(8)].to_vec())
+        .unwrap_or_default();
+    let mut buffers = vec![validity];
+    buffers.extend(data.buffers().iter().map(|b| b.as_slice().to_vec()));
+    ArgLayout { data, buffers }
+}
+
+fn write(memory: &mut [u8], at: usize, bytes: &[u8]) {
+    memory[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+fn read_u32(memory: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(memory[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn read_i64(memory: &[u8], at: usize) -> i64 {
+    i64::from_le_bytes(memory[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Calls the scalar export `export` on `args` (each `nrows` long, or 1 for a
+/// constant) and returns its result of type `returns`.
+pub fn call_scalar(
+    instance: &mut GuestInstance,
+    export: &str,
+    args: &[ArrayRef],
+    nrows: usize,
+    returns: WasmType,
+) -> Result<ArrayRef, CallError> {
+    let function = instance.scalar_export(export).map_err(CallError::Broken)?;
+    let layouts: Vec<ArgLayout> = args.iter().map(layout).collect();
+
+    // Block layout: [arg structs][out struct][err struct][per arg: buffer
+    // pointer table, then each buffer].
+    let structs = ARRAY_STRUCT * args.len();
+    let out_at = structs;
+    let err_at = out_at + ARRAY_STRUCT;
+    let mut size = round_up(err_at + ERROR_STRUCT);
+    let mut placements = Vec::with_capacity(layouts.len());
+    for arg in &layouts {
+        let table = size;
+        size = round_up(size + 4 * arg.buffers.len());
+        let mut at = Vec::with_capacity(arg.buffers.len());
+        for buffer in &arg.buffers {
+            at.push(size);
+            size = round_up(size + buffer.len());
+        }
+        placements.push((table, at));
+    }
+    let too_big = || {
+        CallError::Failed(format!(
+            "a batch of {size} bytes does not fit a 32-bit guest"
+        ))
+    };
+    let size_i32 = i32::try_from(size).map_err(|_| too_big())?;
+    instance.arm_deadline();
+    let base = instance
+        .alloc
+        .call(&mut instance.store, (size_i32, ALIGN as i32))
+        .map_err(|e| CallError::Broken(format!("wasql_alloc failed: {}", instance.explain(&e))))?;
+    if base == 0 {
+        return Err(CallError::Failed(format!(
+            "the guest could not allocate {size} bytes for its arguments"
+        )));
+    }
+    let base = base as u32 as usize;
+    {
+        let memory = instance.memory.data_mut(&mut instance.store);
+        if base.checked_add(size).is_none_or(|end| end > memory.len()) {
+            return Err(CallError::Broken(
+                "wasql_alloc returned memory out of bounds".into(),
+            ));
+        }
+        let block = &mut memory[base..base + size];
+        block[..round_up(err_at + ERROR_STRUCT)].fill(0);
+        for (index, (arg, (table, at))) in layouts.iter().zip(&placements).enumerate() {
+            let header = index * ARRAY_STRUCT;
+            write(block, header, &(arg.data.len() as i64).to_le_bytes());
+            write(
+                block,
+                header + 8,
+                &(arg.data.null_count() as i64).to_le_bytes(),
+            );
+            write(
+                block,
+                header + 24,
+                &(arg.buffers.len() as i64).to_le_bytes(),
+            );
+            write(block, header + 40, &((base + table) as u32).to_le_bytes());
+            for (slot, (buffer, offset)) in arg.buffers.iter().zip(at).enumerate() {
+                let pointer = if buffer.is_empty() && slot == 0 {
+                    0
+                } else {
+                    (base + offset) as u32
+                };
+                write(block, table + 4 * slot, &pointer.to_le_bytes());
+                write(block, *offset, buffer);
+            }
+        }
+    }
+
+    let call = function.call(
+        &mut instance.store,
+        (
+            base as i32,
+            args.len() as i32,
+            nrows as i32,
+            (base + out_at) as i32,
+            (base + err_at) as i32,
+        ),
+    );
+    let status = call.map_err(|e| CallError::Broken(instance.explain(&e)))?;
+    let result = if status == 0 {
+        let result = read_result(instance, base + out_at, nrows, returns);
+        instance
+            .release
+            .call(&mut instance.store, (base + out_at) as i32)
+            .map_err(|e| {
+                CallError::Broken(format!("wasql_release failed: {}", instance.explain(&e)))
+            })?;
+        result.map_err(|e| CallError::Failed(format!("invalid result: {e}")))
+    } else {
+        Err(CallError::Failed(read_error(instance, base + err_at)?))
+    };
+    instance
+        .free
+        .call(&mut instance.store, (base as i32, size_i32, ALIGN as i32))
+        .map_err(|e| CallError::Broken(format!("wasql_free failed: {}", instance.explain(&e))))?;
+    result
+}
+
+/// Reads, frees and returns the guest's error message.
+fn read_error(instance: &mut GuestInstance, at: usize) -> Result<String, CallError> {
+    let memory = instance.memory.data(&instance.store);
+    let (ptr, len) = (
+        read_u32(memory, at) as usize,
+        read_u32(memory, at + 4) as usize,
+    );
+    if ptr == 0 || len == 0 {
+        return Ok("the function failed without a message".into());
+    }
+    let message = match guest_slice(memory, ptr, len.min(MAX_ERROR)) {
+        Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Err(_) => return Ok("the function failed (its error message is out of bounds)".into()),
+    };
+    instance
+        .free
+        .call(&mut instance.store, (ptr as i32, len as i32, 1))
+        .map_err(|e| CallError::Broken(format!("wasql_free failed: {}", instance.explain(&e))))?;
+    Ok(message)
+}
+
+/// `len` bytes of guest memory at `ptr`, if all inside it.
+fn guest_slice(memory: &[u8], ptr: usize, len: usize) -> Result<&[u8], String> {
+    match ptr.checked_add(len) {
+        Some(end) if end <= memory.len() => Ok(&memory[ptr..end]),
+        _ => Err(format!(
+            "buffer at {ptr:#x} of {len} bytes is outside guest memory ({} bytes)",
+            memory.len()
+        )),
+    }
+}
+
+/// Reads and validates the result struct at `at`.
+fn read_result(
+    instance: &GuestInstance,
+    at: usize,
+    nrows: usize,
+    returns: WasmType,
+) -> Result<ArrayRef, String> {
+    let memory = instance.memory.data(&instance.store);
+    let header = guest_slice(memory, at, ARRAY_STRUCT)?;
+    let length = read_i64(header, 0);
+    let null_count = read_i64(header, 8);
+    let offset = read_i64(header, 16);
+    let n_buffers = read_i64(header, 24);
+    let n_children = read_i64(header, 32);
+    let table = read_u32(header, 40) as usize;
+    let (children, dictionary) = (read_u32(header, 44), read_u32(header, 48));
+    if length != nrows as i64 {
+        return Err(format!("length is {length}, expected {nrows}"));
+    }
+    if offset != 0 || n_children != 0 || children != 0 || dictionary != 0 {
+        return Err("offset, children and dictionary must be 0".into());
+    }
+    let expected_buffers = match returns {
+        WasmType::Utf8 | WasmType::Binary => 3,
+        _ => 2,
+    };
+    if n_buffers != expected_buffers {
+        return Err(format!(
+            "{n_buffers} buffers, expected {expected_buffers} for {returns:?}"
+        ));
+    }
+    let pointers = guest_slice(memory, table, 4 * expected_buffers as usize)?;
+    let pointer = |i: usize| read_u32(pointers, 4 * i) as usize;
+    let bitmap_len = nrows.div_ceil(8);
+    let validity = match pointer(0) {
+        0 => None,
+        ptr => Some(Buffer::from_slice_ref(guest_slice(
+            memory, ptr, bitmap_len,
+        )?)),
+    };
+    let required = |what: &str, ptr: usize| {
+        if ptr == 0 {
+            Err(format!("the {what} buffer pointer is null"))
+        } else {
+            Ok(ptr)
+        }
+    };
+    let buffers = match returns {
+        WasmType::Utf8 | WasmType::Binary => {
+            let offsets_ptr = required("offsets", pointer(1))?;
+            let offsets = guest_slice(memory, offsets_ptr, 4 * (nrows + 1))?;
+            let last = i32::from_le_bytes(offsets[4 * nrows..].try_into().expect("4 bytes"));
+            let data_len =
+                usize::try_from(last).map_err(|_| format!("last offset {last} is negative"))?;
+            let data = guest_slice(memory, required("data", pointer(2))?, data_len)?;
+            vec![
+                Buffer::from_slice_ref(offsets),
+                Buffer::from_slice_ref(data),
+            ]
+        }
+        WasmType::Boolean => vec![Buffer::from_slice_ref(guest_slice(
+            memory,
+            required("values", pointer(1))?,
+            bitmap_len,
+        )?)],
+        other => {
+            let width = other.value_width().expect("fixed-width type");
+            vec![Buffer::from_slice_ref(guest_slice(
+                memory,
+                required("values", pointer(1))?,
+                width * nrows,
+            )?)]
+        }
+    };
+    let data = ArrayData::try_new(returns.data_type(), nrows, validity, 0, buffers, vec![])
+        .map_err(|e| e.to_string())?;
+    data.validate_full().map_err(|e| e.to_string())?;
+    if null_count != -1 && null_count != data.null_count() as i64 {
+        return Err(format!(
+            "null_count is {null_count} but the validity bitmap has {} nulls",
+            data.null_count()
+        ));
+    }
+    Ok(make_array(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn layouts_follow_the_abi() {
+        let strings: ArrayRef = Arc::new(StringArray::from(vec![Some("ab"), None, Some("c")]));
+        let arg = layout(&strings);
+        assert_eq!(arg.buffers.len(), 3);
+        assert_eq!(arg.buffers[0], vec![0b101]);
+        assert_eq!(arg.buffers[1].len(), 16);
+        assert_eq!(arg.buffers[2], b"abc");
+
+        let ints: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3, 4]));
+        let sliced = layout(&ints.slice(1, 2));
+        assert_eq!(sliced.data.offset(), 0);
+        assert!(sliced.buffers[0].is_empty(), "no nulls, no bitmap");
+        assert_eq!(
+            sliced.buffers[1],
+            [2i64.to_le_bytes(), 3i64.to_le_bytes()].concat()
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! User-defined functions as sandboxed WebAssembly modules.
+//!
+//! A module describes its functions in a custom section (udfs/ABI.md); the
+//! host compiles it (or loads cached code), and each function becomes a
+//! DataFusion scalar UDF that calls the guest once per batch.
+
+mod abi;
+mod capture;
+mod describe;
+mod module;
+mod sandbox;
+mod scalar;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use datafusion::logical_expr::ScalarUDF;
+
+pub use describe::{FunctionSpec, WasmType};
+pub use module::WasmModule;
+pub use sandbox::Limits;
+pub use scalar::WasmScalarUdf;
+
+/// The modules of a session and which function comes from which module.
+#[derive(Debug, Default)]
+pub struct UdfRegistry {
+    modules: Mutex<Vec<Arc<WasmModule>>>,
+}
+
+impl UdfRegistry {
+    /// Every loaded module, in load order.
+    pub fn modules(&self) -> Vec<Arc<WasmModule>> {
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Loads every `*.wasm` file in `dir` (sorted by name) and returns the
+    /// functions to register. `taken` says whether a function name is already
+    /// used by something else. Nothing is registered if any module fails.
+    pub fn load_dir(
+        &self,
+        dir: &Path,
+        limits: Limits,
+        taken: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<ScalarUDF>, String> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read UDF directory '{}': {e}", dir.display()))?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        paths.sort();
+        self.load_files(&paths, limits, taken)
+    }
+
+    /// Loads the given module files; see [`UdfRegistry::load_dir`].
+    pub fn load_files(
+        &self,
+        paths: &[PathBuf],
+        limits: Limits,
+        taken: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<ScalarUDF>, String> {
+        let mut loaded = Vec::new();
+        let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for module in self.modules() {
+            for function in &module.functions {
+                owners.insert(function.name.clone(), module.path.clone());
+            }
+        }
+        for path in paths {
+            let module = module::load(path, limits)
+                .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
+            for function in &module.functions {
+                if let Some(other) = owners.get(&function.name) {
+                    return Err(format!(
+                        "UDF module '{}': function '{}' is already defined by module '{}'",
+                        path.display(),
+                        function.name,
+                        other.display()
+                    ));
+                }
+                if taken(&function.name) {
+                    return Err(format!(
+                        "UDF module '{}': function '{}' has the name of a built-in function",
+                        path.display(),
+                        function.name
+                    ));
+                }
+                owners.insert(function.name.clone(), path.clone());
+            }
+            loaded.push(module);
+        }
+        let udfs = loaded
+            .iter()
+            .flat_map(|module| {
+                module.functions.iter().map(move |spec| {
+                    ScalarUDF::new_from_impl(WasmScalarUdf::new(Arc::clone(module), spec.clone()))
+                })
+            })
+            .collect();
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(loaded);
+        Ok(udfs)
+    }
+}

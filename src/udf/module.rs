@@ -1,0 +1,191 @@
+//! Loading a module: read it, check what it imports and exports, read its
+//! self-description, and compile it — or load the compiled code from the
+//! on-disk cache, keyed by the module's sha256 and the wasmtime version.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+
+use super::describe::{self, FunctionSpec};
+use super::sandbox::{self, Limits, Output};
+
+/// Bumped when the compiled-code format may change: part of the cache key.
+const ENGINE_TAG: &str = "wasmtime-48";
+
+/// A loaded module and the functions it offers.
+pub struct WasmModule {
+    /// Unique in this process; keys the instance pools.
+    pub id: u64,
+    pub path: PathBuf,
+    /// Hex sha256 of the module's bytes.
+    pub sha256: String,
+    pub functions: Vec<FunctionSpec>,
+    pub limits: Limits,
+    pub output: Output,
+    pub(super) compiled: wasmtime::Module,
+}
+
+impl std::fmt::Debug for WasmModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmModule")
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a module says about itself before it is compiled.
+struct Inspection {
+    description: String,
+    exports: Vec<String>,
+}
+
+/// Reads imports, exports and description; refuses imports other than WASI.
+fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
+    let mut description = String::new();
+    let mut exports = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| format!("not a valid WebAssembly module: {e}"))? {
+            Payload::CustomSection(section) if section.name() == describe::SECTION => {
+                let text = std::str::from_utf8(section.data())
+                    .map_err(|_| format!("the {} section is not UTF-8", describe::SECTION))?;
+                description.push_str(text);
+                if !text.ends_with('\n') {
+                    description.push('\n');
+                }
+            }
+            Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    let import = import.map_err(|e| format!("bad import section: {e}"))?;
+                    let is_function = matches!(import.ty, TypeRef::Func(_) | TypeRef::FuncExact(_));
+                    if import.module != "wasi_snapshot_preview1" || !is_function {
+                        return Err(format!(
+                            "it imports '{}::{}': only wasi_snapshot_preview1 functions may be imported",
+                            import.module, import.name
+                        ));
+                    }
+                }
+            }
+            Payload::ExportSection(section) => {
+                for export in section {
+                    let export = export.map_err(|e| format!("bad export section: {e}"))?;
+                    if export.kind == ExternalKind::Func {
+                        exports.push(export.name.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Inspection {
+        description,
+        exports,
+    })
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    Some(dirs::cache_dir()?.join("wasql").join("modules"))
+}
+
+/// Compiles `bytes`, or loads the compiled code from the cache.
+fn compile(bytes: &[u8], sha256: &str) -> Result<wasmtime::Module, String> {
+    let engine = &sandbox::runtime()?.engine;
+    let cached = cache_dir().map(|dir| dir.join(format!("{sha256}-{ENGINE_TAG}.cwasm")));
+    if let Some(path) = &cached
+        && path.exists()
+    {
+        // SAFETY: the file was written by `Module::serialize` of this same
+        // engine version into wasql's own cache directory, under the sha256
+        // of its source; wasmtime also checks the engine version and config
+        // before it loads anything, and we recompile if it refuses.
+        if let Ok(module) = unsafe { wasmtime::Module::deserialize_file(engine, path) } {
+            return Ok(module);
+        }
+    }
+    let module =
+        wasmtime::Module::new(engine, bytes).map_err(|e| format!("cannot compile: {e:#}"))?;
+    if let (Some(path), Ok(serialized)) = (&cached, module.serialize()) {
+        // Best effort: a cache that cannot be written only costs time.
+        let _ = write_atomically(path, &serialized);
+    }
+    Ok(module)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path)
+}
+
+/// Loads the module at `path`. Errors say what is wrong without the path;
+/// the caller names the module.
+pub fn load(path: &Path, limits: Limits) -> Result<Arc<WasmModule>, String> {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let inspection = inspect(&bytes)?;
+    if inspection.description.trim().is_empty() {
+        return Err(format!(
+            "it has no {} section describing its functions (see udfs/ABI.md)",
+            describe::SECTION
+        ));
+    }
+    let functions = describe::parse_description(&inspection.description)?;
+    let required = ["wasql_alloc", "wasql_free", "wasql_release"];
+    for export in required
+        .iter()
+        .copied()
+        .chain(functions.iter().map(|f| f.export.as_str()))
+    {
+        if !inspection.exports.iter().any(|e| e == export) {
+            return Err(format!("it does not export the function '{export}'"));
+        }
+    }
+    let compiled = compile(&bytes, &sha256)?;
+    Ok(Arc::new(WasmModule {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        path: path.to_path_buf(),
+        sha256,
+        functions,
+        limits,
+        output: Output::default(),
+        compiled,
+    }))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_garbage_and_foreign_imports() {
+        assert!(
+            inspect(b"not wasm at all")
+                .unwrap_err()
+                .contains("not a valid WebAssembly module")
+        );
+        // (module (import "env" "f" (func)))
+        let foreign = [
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+            0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
+            0x02, 0x09, 0x01, 0x03, b'e', b'n', b'v', 0x01, b'f', 0x00, 0x00, // import env.f
+        ];
+        let err = inspect(&foreign).err().expect("refused");
+        assert!(err.contains("imports 'env::f'"), "{err}");
+    }
+
+    #[test]
+    fn hex_digits() {
+        assert_eq!(hex(&[0x00, 0xab, 0x10]), "00ab10");
+    }
+}

@@ -1,0 +1,233 @@
+//! The sandbox guests run in: one wasmtime engine for the process, with an
+//! epoch ticker for per-call deadlines; per-instance memory caps; WASI with
+//! empty args and environment, no files, no sockets, and captured output.
+//! Instances are pooled per module per thread and reused across batches.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wasmtime::{
+    Config, Engine, Instance, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    TypedFunc,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use super::capture::Captured;
+
+/// How often the deadline clock ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits for a module's instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory cap per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-time deadline per call.
+    pub call_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 256 << 20,
+            call_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The process-wide wasmtime engine and WASI linker.
+pub struct Runtime {
+    pub engine: Engine,
+    linker: Linker<GuestState>,
+}
+
+/// The runtime, created (and its deadline clock started) on first use.
+pub fn runtime() -> Result<&'static Runtime, String> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let mut config = Config::new();
+            config.epoch_interruption(true);
+            let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
+            let mut linker = Linker::new(&engine);
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut GuestState| {
+                &mut state.wasi
+            })
+            .map_err(|e| format!("cannot set up WASI: {e}"))?;
+            let ticker = engine.weak();
+            std::thread::Builder::new()
+                .name("wasql-udf-deadline".into())
+                .spawn(move || {
+                    while let Some(engine) = ticker.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(TICK);
+                    }
+                })
+                .map_err(|e| format!("cannot start the deadline clock: {e}"))?;
+            Ok(Runtime { engine, linker })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// What a store holds for its guest.
+pub struct GuestState {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// Where a module's guests write their stdout and stderr.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+/// A live instance of a module, ready for calls.
+pub struct GuestInstance {
+    pub store: Store<GuestState>,
+    pub memory: Memory,
+    pub alloc: TypedFunc<(i32, i32), i32>,
+    pub free: TypedFunc<(i32, i32, i32), ()>,
+    pub release: TypedFunc<i32, ()>,
+    instance: Instance,
+    exports: HashMap<String, ScalarExport>,
+    limits: Limits,
+}
+
+/// The signature of a scalar function export (udfs/ABI.md §3).
+pub type ScalarExport = TypedFunc<(i32, i32, i32, i32, i32), i32>;
+
+impl GuestInstance {
+    /// Instantiates `module` under `limits`, its output going to `output`.
+    pub fn new(module: &Module, limits: Limits, output: &Output) -> Result<GuestInstance, String> {
+        let runtime = runtime()?;
+        let wasi = WasiCtxBuilder::new()
+            .stdout(output.stdout.clone())
+            .stderr(output.stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build_p1();
+        let limits_state = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(
+            &runtime.engine,
+            GuestState {
+                wasi,
+                limits: limits_state,
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+        let instance = runtime
+            .linker
+            .instantiate(&mut store, module)
+            .map_err(|e| format!("cannot instantiate: {}", describe_trap(&e, limits)))?;
+        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            init.call(&mut store, ())
+                .map_err(|e| format!("_initialize failed: {}", describe_trap(&e, limits)))?;
+        }
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or("the module exports no memory named 'memory'")?;
+        let typed = |store: &mut Store<GuestState>, name: &str| {
+            instance
+                .get_func(&mut *store, name)
+                .ok_or_else(|| format!("the module does not export '{name}'"))
+        };
+        let alloc = typed(&mut store, "wasql_alloc")?
+            .typed(&store)
+            .map_err(|e| format!("wasql_alloc has the wrong signature: {e}"))?;
+        let free = typed(&mut store, "wasql_free")?
+            .typed(&store)
+            .map_err(|e| format!("wasql_free has the wrong signature: {e}"))?;
+        let release = typed(&mut store, "wasql_release")?
+            .typed(&store)
+            .map_err(|e| format!("wasql_release has the wrong signature: {e}"))?;
+        Ok(GuestInstance {
+            store,
+            memory,
+            alloc,
+            free,
+            release,
+            instance,
+            exports: HashMap::new(),
+            limits,
+        })
+    }
+
+    /// The scalar function exported as `name`.
+    pub fn scalar_export(&mut self, name: &str) -> Result<ScalarExport, String> {
+        if let Some(export) = self.exports.get(name) {
+            return Ok(export.clone());
+        }
+        let export: ScalarExport = self
+            .instance
+            .get_func(&mut self.store, name)
+            .ok_or_else(|| format!("the module does not export '{name}'"))?
+            .typed(&self.store)
+            .map_err(|e| format!("export '{name}' has the wrong signature: {e}"))?;
+        self.exports.insert(name.to_string(), export.clone());
+        Ok(export)
+    }
+
+    /// Starts the deadline for the next call.
+    pub fn arm_deadline(&mut self) {
+        self.store
+            .set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
+    }
+
+    /// Explains a failed call in words.
+    pub fn explain(&self, error: &wasmtime::Error) -> String {
+        describe_trap(error, self.limits)
+    }
+}
+
+fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_millis() / TICK.as_millis()).max(1) as u64
+}
+
+/// A trap in words: timeouts and memory limits name the limit.
+fn describe_trap(error: &wasmtime::Error, limits: Limits) -> String {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!(
+            "timed out after {:.1} s (the per-call deadline)",
+            limits.call_timeout.as_secs_f64()
+        ),
+        Some(Trap::StackOverflow) => "stack overflow".to_string(),
+        Some(trap) => format!("trapped: {trap}"),
+        None => {
+            let text = format!("{error:#}");
+            if text.contains("exceed") && text.contains("limit") {
+                format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20)
+            } else {
+                text
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Idle instances of this thread, by module id.
+    static POOL: RefCell<HashMap<u64, GuestInstance>> = RefCell::new(HashMap::new());
+}
+
+/// Takes this thread's idle instance of module `id`, if any.
+pub fn take_pooled(id: u64) -> Option<GuestInstance> {
+    POOL.with(|pool| pool.borrow_mut().remove(&id))
+}
+
+/// Returns an instance to this thread's pool after a successful call.
+pub fn put_back(id: u64, instance: GuestInstance) {
+    POOL.with(|pool| {
+        pool.borrow_mut().insert(id, instance);
+    });
+}

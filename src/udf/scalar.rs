@@ -1,0 +1,152 @@
+//! A WASM function as a DataFusion scalar UDF: one guest call per batch, on a
+//! pooled instance of the executor thread.
+
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature,
+};
+
+use super::abi::{self, CallError};
+use super::describe::FunctionSpec;
+use super::module::WasmModule;
+use super::sandbox::{self, GuestInstance};
+
+/// One function of a WASM module.
+#[derive(Debug)]
+pub struct WasmScalarUdf {
+    module: Arc<WasmModule>,
+    spec: FunctionSpec,
+    signature: Signature,
+    documentation: OnceLock<Documentation>,
+}
+
+impl PartialEq for WasmScalarUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.module.id == other.module.id && self.spec.name == other.spec.name
+    }
+}
+
+impl Eq for WasmScalarUdf {}
+
+impl std::hash::Hash for WasmScalarUdf {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.module.id.hash(state);
+        self.spec.name.hash(state);
+    }
+}
+
+impl WasmScalarUdf {
+    /// The function `spec` of `module`.
+    pub fn new(module: Arc<WasmModule>, spec: FunctionSpec) -> Self {
+        let types: Vec<DataType> = spec.args.iter().map(|t| t.data_type()).collect();
+        let type_signature = if types.is_empty() {
+            TypeSignature::Nullary
+        } else {
+            TypeSignature::Exact(types)
+        };
+        let signature = Signature::new(type_signature, spec.volatility.into());
+        WasmScalarUdf {
+            module,
+            spec,
+            signature,
+            documentation: OnceLock::new(),
+        }
+    }
+
+    fn fail(&self, cause: &str) -> DataFusionError {
+        let mut message = format!(
+            "function {} (module {}): {cause}",
+            self.spec.name,
+            self.module.path.display()
+        );
+        let stderr = self.module.output.stderr.tail(3);
+        if !stderr.is_empty() {
+            message.push_str(&format!(" [guest stderr: {}]", stderr.replace('\n', " | ")));
+        }
+        DataFusionError::Execution(message)
+    }
+
+    fn call(&self, args: &[ArrayRef], nrows: usize) -> Result<ArrayRef> {
+        let module = &self.module;
+        let mut instance = match sandbox::take_pooled(module.id) {
+            Some(instance) => instance,
+            None => GuestInstance::new(&module.compiled, module.limits, &module.output)
+                .map_err(|e| self.fail(&e))?,
+        };
+        match abi::call_scalar(
+            &mut instance,
+            &self.spec.export,
+            args,
+            nrows,
+            self.spec.returns,
+        ) {
+            Ok(result) => {
+                sandbox::put_back(module.id, instance);
+                Ok(result)
+            }
+            Err(CallError::Failed(cause)) => {
+                sandbox::put_back(module.id, instance);
+                Err(self.fail(&cause))
+            }
+            // A trapped instance may be in any state: drop it.
+            Err(CallError::Broken(cause)) => Err(self.fail(&cause)),
+        }
+    }
+}
+
+impl ScalarUDFImpl for WasmScalarUdf {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.spec.returns.data_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let nrows = args.number_rows;
+        let arrays = args
+            .args
+            .iter()
+            .map(|arg| match arg {
+                ColumnarValue::Array(array) => Ok(Arc::clone(array)),
+                ColumnarValue::Scalar(value) => value.to_array_of_size(1),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if nrows == 0 {
+            return Ok(ColumnarValue::Array(
+                datafusion::arrow::array::new_empty_array(&self.spec.returns.data_type()),
+            ));
+        }
+        Ok(ColumnarValue::Array(self.call(&arrays, nrows)?))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(self.documentation.get_or_init(|| {
+            let description = format!(
+                "WASM {}: {} (sha256 {})",
+                self.spec.doc.as_deref().unwrap_or("scalar function"),
+                self.module.path.display(),
+                &self.module.sha256[..16]
+            );
+            Documentation::builder(
+                datafusion::logical_expr::DocSection {
+                    include: true,
+                    label: "WASM Functions",
+                    description: None,
+                },
+                description,
+                self.spec.signature(),
+            )
+            .build()
+        }))
+    }
+}
