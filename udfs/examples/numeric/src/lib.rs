@@ -1,0 +1,191 @@
+//! Small functions for the benchmarks: per-row (`#[udf]`) and whole-batch
+//! versions of the same work.
+
+use wasql_udf::{ArrayData, ArrayView, StringBuilder, all_valid, udf};
+
+/// The net price: extendedprice * (1 - discount) * (1 + tax).
+#[udf]
+pub fn price_net(extendedprice: f64, discount: f64, tax: f64) -> f64 {
+    extendedprice * (1.0 - discount) * (1.0 + tax)
+}
+
+/// The string with ASCII letters uppercased; other bytes unchanged.
+#[udf]
+pub fn upper_ascii(s: &str) -> String {
+    s.to_ascii_uppercase()
+}
+
+/// price_net over whole arrays.
+#[udf(batch, args = ["float64", "float64", "float64"], returns = "float64")]
+pub fn price_net_batch(args: &[ArrayView], nrows: usize) -> Result<ArrayData, String> {
+    let [p, d, t] = args else {
+        return Err(format!("expected 3 arguments, got {}", args.len()));
+    };
+    let (p, d, t) = (p.values::<f64>(), d.values::<f64>(), t.values::<f64>());
+    let values: Vec<f64> = if p.len() == nrows && d.len() == nrows && t.len() == nrows {
+        let (p, d, t) = (&p[..nrows], &d[..nrows], &t[..nrows]);
+        (0..nrows)
+            .map(|i| p[i] * (1.0 - d[i]) * (1.0 + t[i]))
+            .collect()
+    } else {
+        // Some argument is a constant: read its only value for every row.
+        let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+        (0..nrows)
+            .map(|i| at(p, i) * (1.0 - at(d, i)) * (1.0 + at(t, i)))
+            .collect()
+    };
+    Ok(ArrayData::primitive(values, all_valid(args, nrows)))
+}
+
+/// ASCII-uppercases 8 bytes at once (SWAR): bytes 'a'..='z' lose their 0x20
+/// bit, all others are unchanged. No carry crosses a byte: every sum below
+/// stays under 0x100 per byte.
+const fn upper8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let low7 = x & !HIGH;
+    let at_least_a = low7 + ONES * (0x80 - b'a' as u64);
+    let above_z = low7 + ONES * (0x7F - b'z' as u64);
+    let lowercase = at_least_a & !above_z & !x & HIGH;
+    x ^ (lowercase >> 2)
+}
+
+/// `src` with ASCII letters uppercased, 8 bytes per step.
+fn upper_ascii_bytes(src: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; src.len()];
+    let mut from = src.chunks_exact(8);
+    let mut to = out.chunks_exact_mut(8);
+    for (o, i) in (&mut to).zip(&mut from) {
+        let word = u64::from_le_bytes(i.try_into().expect("8 bytes"));
+        o.copy_from_slice(&upper8(word).to_le_bytes());
+    }
+    for (o, i) in to.into_remainder().iter_mut().zip(from.remainder()) {
+        *o = i.to_ascii_uppercase();
+    }
+    out
+}
+
+/// upper_ascii over whole arrays: one pass over the data buffer.
+#[udf(batch, args = ["utf8"], returns = "utf8")]
+pub fn upper_ascii_batch(args: &[ArrayView], nrows: usize) -> Result<ArrayData, String> {
+    let s = &args[0];
+    if s.len() == nrows {
+        let offsets = s.offsets();
+        let (first, last) = (offsets[0], offsets[nrows]);
+        let data = upper_ascii_bytes(&s.data()[first as usize..last as usize]);
+        let offsets = offsets.iter().map(|o| o - first).collect();
+        // SAFETY: the input's offsets, shifted to start at 0, over its data
+        // with ASCII letters changed: still valid UTF-8 at the same places.
+        Ok(unsafe {
+            ArrayData::utf8_from_parts_unchecked(offsets, data, s.validity().map(|v| v.to_bitmap()))
+        })
+    } else {
+        // A constant.
+        let mut out = StringBuilder::with_capacity(nrows, nrows * s.data().len());
+        let value = s.is_valid(0).then(|| s.str_value(0).to_ascii_uppercase());
+        for _ in 0..nrows {
+            out.push_option(value.as_deref());
+        }
+        Ok(out.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasql_udf::{Bitmap, PrimitiveBuilder};
+
+    #[test]
+    fn scalar_forms() {
+        assert_eq!(price_net(100.0, 0.1, 0.05), 100.0 * 0.9 * 1.05);
+        assert_eq!(upper_ascii("héllo, wörld 1"), "HéLLO, WöRLD 1");
+    }
+
+    #[test]
+    fn swar_upper_matches_std_for_every_byte() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut bytes = *b"a{Z`z@\xffq";
+                bytes[pos] = b;
+                let got = upper8(u64::from_le_bytes(bytes)).to_le_bytes();
+                assert_eq!(
+                    got,
+                    bytes.map(|c| c.to_ascii_uppercase()),
+                    "byte {b:#x} at {pos}"
+                );
+            }
+        }
+        for len in 0..20 {
+            let text: Vec<u8> = (0..len).map(|i| b"aZ9\xc3\xa9z{`"[i % 8]).collect();
+            assert_eq!(upper_ascii_bytes(&text), text.to_ascii_uppercase());
+        }
+    }
+
+    #[test]
+    fn batch_price_matches_scalar() {
+        let p = [100.0, 200.0, 300.0];
+        let d = [0.1, 0.2, 0.3];
+        let t = [0.05];
+        let validity = Bitmap::from_iter([true, false, true]);
+        let args = [
+            ArrayView::from_values(&p, Some(validity.as_ref())),
+            ArrayView::from_values(&d, None),
+            ArrayView::from_values(&t, None),
+        ];
+        let out = __wasql_udf_body_price_net_batch(&args, 3).unwrap();
+        let view = out.view();
+        assert_eq!(view.values::<f64>()[0], price_net(100.0, 0.1, 0.05));
+        assert_eq!(view.values::<f64>()[2], price_net(300.0, 0.3, 0.05));
+        assert!(view.is_null(1));
+
+        let t3 = [0.05, 0.0, 0.5];
+        let args = [
+            ArrayView::from_values(&p, None),
+            ArrayView::from_values(&d, None),
+            ArrayView::from_values(&t3, None),
+        ];
+        let out = __wasql_udf_body_price_net_batch(&args, 3).unwrap();
+        let expected: Vec<f64> = (0..3).map(|i| price_net(p[i], d[i], t3[i])).collect();
+        assert_eq!(out.view().values::<f64>(), expected.as_slice());
+        assert_eq!(out.null_count(), 0);
+    }
+
+    #[test]
+    fn batch_upper_matches_scalar() {
+        let mut b = StringBuilder::with_capacity(3, 0);
+        b.push("abc");
+        b.push_null();
+        b.push("ünï x");
+        let input = b.finish();
+        let out = __wasql_udf_body_upper_ascii_batch(&[input.view()], 3).unwrap();
+        let view = out.view();
+        assert_eq!(view.str_value(0), "ABC");
+        assert!(view.is_null(1));
+        assert_eq!(view.str_value(2), upper_ascii("ünï x"));
+
+        let mut b = StringBuilder::with_capacity(1, 0);
+        b.push("q");
+        let constant = b.finish();
+        let out = __wasql_udf_body_upper_ascii_batch(&[constant.view()], 4).unwrap();
+        assert_eq!(out.len(), 4);
+        assert_eq!(out.view().str_value(3), "Q");
+    }
+
+    #[test]
+    fn scalar_price_expansion_handles_nulls() {
+        let mut b = PrimitiveBuilder::<f64>::with_capacity(2);
+        b.push(10.0);
+        b.push_null();
+        let p = b.finish();
+        let d = [0.5];
+        let t = [0.0];
+        let args = [
+            p.view(),
+            ArrayView::from_values(&d, None),
+            ArrayView::from_values(&t, None),
+        ];
+        let out = __wasql_udf_body_price_net(&args, 2).unwrap();
+        assert_eq!(out.view().values::<f64>()[0], 5.0);
+        assert!(out.view().is_null(1));
+    }
+}

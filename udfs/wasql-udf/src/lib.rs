@@ -1,0 +1,75 @@
+//! The Rust SDK for wasql user-defined functions (udfs/ABI.md, ABI v1).
+//!
+//! Write plain functions and mark them `#[udf]`:
+//!
+//! ```ignore
+//! use wasql_udf::udf;
+//!
+//! /// Distance between two points, in km.
+//! #[udf]
+//! fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 { /* ... */ 0.0 }
+//!
+//! #[udf(volatility = "stable")]
+//! fn parse(s: &str) -> Result<Option<i64>, String> { /* ... */ Ok(None) }
+//! ```
+//!
+//! The attribute exports `wasql_udf_<name>`, which the host calls once per
+//! batch; it loops over the rows reading values straight from the Arrow
+//! buffers. It also writes the function's description into the module's
+//! `wasql.udfs` custom section. This crate exports `wasql_alloc`,
+//! `wasql_free` and `wasql_release`.
+//!
+//! For whole-array work (SIMD, a loop of your own), the batch form hands over
+//! [`ArrayView`]s and takes an [`ArrayData`]:
+//!
+//! ```ignore
+//! #[udf(batch, args = ["float64"], returns = "float64")]
+//! fn double(args: &[ArrayView], nrows: usize) -> Result<ArrayData, String> { /* ... */ }
+//! ```
+//!
+//! See udfs/README.md for the type mapping and the null and error rules.
+
+// Lets `::wasql_udf::...` paths from `#[udf]` resolve inside this crate too.
+extern crate self as wasql_udf;
+
+mod array;
+mod bitmap;
+pub mod ffi;
+mod types;
+
+#[doc(hidden)]
+#[path = "rt.rs"]
+pub mod __private;
+
+pub use array::{
+    ArrayData, ArrayView, BinaryBuilder, BooleanBuilder, Buffer, PrimitiveBuilder, RowWriter,
+    StringBuilder, all_valid,
+};
+pub use bitmap::{Bitmap, BitmapRef};
+pub use types::{
+    DataType, Date32, NativeType, Physical, PrimitiveType, TimestampMicros, TimestampMicrosUtc,
+};
+pub use wasql_udf_macros::udf;
+
+/// The ABI version this SDK implements.
+pub const ABI_VERSION: u32 = 1;
+
+/// Adds hand-written description lines (JSON objects, without the trailing
+/// newline) to the module's `wasql.udfs` section. `#[udf]` writes its own;
+/// this is for exports implemented by hand against [`ffi`].
+///
+/// ```ignore
+/// wasql_udf::raw_section!(r#"{"abi":1,"name":"f","kind":"scalar","export":"f","args":[],"returns":"int64"}"#);
+/// ```
+#[macro_export]
+macro_rules! raw_section {
+    ($($line:expr),+ $(,)?) => {
+        const _: () = {
+            const PARTS: &[&str] = &[$($line, "\n"),+];
+            #[used]
+            #[cfg_attr(target_family = "wasm", unsafe(link_section = "wasql.udfs"))]
+            static SECTION: [u8; $crate::__private::json_len(PARTS)] =
+                $crate::__private::json_bytes(PARTS);
+        };
+    };
+}

@@ -1,0 +1,791 @@
+//! What `#[udf]` expands to calls: argument readers, result builders, the
+//! call driver and the const-evaluated description line. Not a stable API.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::marker::PhantomData;
+
+use crate::array::{
+    ArrayData, ArrayView, BinaryBuilder, BooleanBuilder, PrimitiveBuilder, StringBuilder,
+};
+use crate::bitmap::BitmapRef;
+use crate::ffi::{ArrowArray, export_array, guest_ptr, write_error};
+use crate::types::{DataType, Date32, PrimitiveType, TimestampMicros, TimestampMicrosUtc};
+
+/// A Rust argument type: its ABI type and how to read it row by row.
+pub trait FromArg<'a>: Sized {
+    /// The ABI type string.
+    const TYPE: &'static str;
+    /// The ABI type.
+    const DATA_TYPE: DataType;
+    /// Reads values of this type.
+    type Reader: ArgReader<'a, Item = Self>;
+}
+
+/// Reads one argument row by row.
+pub trait ArgReader<'a>: Sized {
+    /// What a row reads as.
+    type Item;
+    /// A reader of `view`, which must have 1 or `nrows` rows.
+    fn new(view: &'a ArrayView<'a>, nrows: usize) -> Result<Self, String>;
+    /// `nrows` rows and no nulls: [`ArgReader::get_dense`] may be used.
+    fn dense(&self) -> bool;
+    /// Row `row` (row 0 for a constant); `None` when it is null and the
+    /// type has no null of its own, so the result row is null.
+    ///
+    /// # Safety
+    /// `row < nrows`.
+    unsafe fn get(&self, row: usize) -> Option<Self::Item>;
+    /// Row `row`, knowing the reader is dense.
+    ///
+    /// # Safety
+    /// `row < nrows` and [`ArgReader::dense`] is true.
+    unsafe fn get_dense(&self, row: usize) -> Self::Item;
+}
+
+/// Checks an argument and returns its row step: 1, or 0 for a constant.
+fn step(view: &ArrayView<'_>, nrows: usize, expected: DataType) -> Result<usize, String> {
+    if view.data_type() != expected {
+        return Err(format!(
+            "an argument of type {} where {expected} was declared",
+            view.data_type()
+        ));
+    }
+    if view.len() == nrows {
+        Ok(1)
+    } else if view.len() == 1 {
+        Ok(0)
+    } else {
+        Err(format!(
+            "an argument of {} rows in a batch of {nrows}",
+            view.len()
+        ))
+    }
+}
+
+/// Reads fixed-width values. A non-null constant is broadcast into a
+/// buffer of `nrows` values once per batch, so that the row loop stays the
+/// plain indexed one.
+pub struct PrimReader<'a, T> {
+    /// `nrows` values (step 1), or one (step 0).
+    values: *const T,
+    validity: Option<BitmapRef<'a>>,
+    step: usize,
+    /// Backs `values` for a broadcast constant.
+    _broadcast: Vec<T>,
+    _life: PhantomData<&'a [T]>,
+}
+
+impl<'a, T: PrimitiveType> ArgReader<'a> for PrimReader<'a, T> {
+    type Item = T;
+
+    fn new(view: &'a ArrayView<'a>, nrows: usize) -> Result<Self, String> {
+        let mut step = step(view, nrows, T::DATA_TYPE)?;
+        let values = view.values::<T>();
+        let validity = view.validity();
+        let mut broadcast = Vec::new();
+        if step == 0 && validity.is_none() {
+            broadcast = vec![values[0]; nrows];
+            step = 1;
+        }
+        Ok(PrimReader {
+            values: if broadcast.is_empty() {
+                values.as_ptr()
+            } else {
+                broadcast.as_ptr()
+            },
+            validity,
+            step,
+            _broadcast: broadcast,
+            _life: PhantomData,
+        })
+    }
+
+    #[inline(always)]
+    fn dense(&self) -> bool {
+        self.validity.is_none() && self.step == 1
+    }
+
+    #[inline(always)]
+    unsafe fn get(&self, row: usize) -> Option<T> {
+        let row = row * self.step;
+        // SAFETY: row < nrows, and values holds nrows values (or 1, step 0).
+        unsafe {
+            if let Some(validity) = self.validity
+                && !validity.get_unchecked(row)
+            {
+                return None;
+            }
+            Some(*self.values.add(row))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn get_dense(&self, row: usize) -> T {
+        // SAFETY: dense: nrows values, and row < nrows.
+        unsafe { *self.values.add(row) }
+    }
+}
+
+/// Reads booleans.
+pub struct BoolReader<'a> {
+    values: BitmapRef<'a>,
+    validity: Option<BitmapRef<'a>>,
+    step: usize,
+}
+
+impl<'a> ArgReader<'a> for BoolReader<'a> {
+    type Item = bool;
+
+    fn new(view: &'a ArrayView<'a>, nrows: usize) -> Result<Self, String> {
+        let step = step(view, nrows, DataType::Boolean)?;
+        Ok(BoolReader {
+            values: view.bool_values(),
+            validity: view.validity(),
+            step,
+        })
+    }
+
+    #[inline(always)]
+    fn dense(&self) -> bool {
+        self.validity.is_none() && self.step == 1
+    }
+
+    #[inline(always)]
+    unsafe fn get(&self, row: usize) -> Option<bool> {
+        let row = row * self.step;
+        // SAFETY: row is inside the view.
+        unsafe {
+            if let Some(validity) = self.validity
+                && !validity.get_unchecked(row)
+            {
+                return None;
+            }
+            Some(self.values.get_unchecked(row))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn get_dense(&self, row: usize) -> bool {
+        // SAFETY: row < nrows = len.
+        unsafe { self.values.get_unchecked(row) }
+    }
+}
+
+/// Reads utf8 or binary rows as byte slices.
+pub struct BytesReader<'a> {
+    offsets: &'a [i32],
+    data: &'a [u8],
+    validity: Option<BitmapRef<'a>>,
+    step: usize,
+}
+
+impl<'a> BytesReader<'a> {
+    fn with_type(view: &'a ArrayView<'a>, nrows: usize, dt: DataType) -> Result<Self, String> {
+        let step = step(view, nrows, dt)?;
+        Ok(BytesReader {
+            offsets: view.offsets(),
+            data: view.data(),
+            validity: view.validity(),
+            step,
+        })
+    }
+
+    #[inline(always)]
+    fn dense(&self) -> bool {
+        self.validity.is_none() && self.step == 1
+    }
+
+    /// # Safety
+    /// `row` is inside the view.
+    #[inline(always)]
+    unsafe fn at(&self, row: usize) -> &'a [u8] {
+        // SAFETY: offsets holds len + 1 entries; the data range is checked.
+        let (start, end) = unsafe {
+            (
+                *self.offsets.get_unchecked(row) as usize,
+                *self.offsets.get_unchecked(row + 1) as usize,
+            )
+        };
+        &self.data[start..end]
+    }
+
+    /// # Safety
+    /// `row < nrows`.
+    #[inline(always)]
+    unsafe fn get(&self, row: usize) -> Option<&'a [u8]> {
+        let row = row * self.step;
+        // SAFETY: row is inside the view.
+        unsafe {
+            if let Some(validity) = self.validity
+                && !validity.get_unchecked(row)
+            {
+                return None;
+            }
+            Some(self.at(row))
+        }
+    }
+}
+
+macro_rules! bytes_reader {
+    ($name:ident, $item:ty, $dt:expr, |$b:ident| $map:expr) => {
+        /// Reads utf8 or binary rows.
+        pub struct $name<'a>(BytesReader<'a>);
+
+        impl<'a> ArgReader<'a> for $name<'a> {
+            type Item = $item;
+
+            fn new(view: &'a ArrayView<'a>, nrows: usize) -> Result<Self, String> {
+                BytesReader::with_type(view, nrows, $dt).map($name)
+            }
+
+            #[inline(always)]
+            fn dense(&self) -> bool {
+                self.0.dense()
+            }
+
+            #[inline(always)]
+            unsafe fn get(&self, row: usize) -> Option<$item> {
+                // SAFETY: passed on.
+                unsafe { self.0.get(row) }.map(|$b| $map)
+            }
+
+            #[inline(always)]
+            unsafe fn get_dense(&self, row: usize) -> $item {
+                // SAFETY: passed on.
+                let $b = unsafe { self.0.at(row) };
+                $map
+            }
+        }
+    };
+}
+
+// SAFETY (of from_utf8_unchecked below): the host passes Arrow string arrays,
+// valid UTF-8 per row (udfs/ABI.md §5).
+bytes_reader!(StrReader, &'a str, DataType::Utf8, |b| unsafe {
+    std::str::from_utf8_unchecked(b)
+});
+bytes_reader!(StringReader, String, DataType::Utf8, |b| unsafe {
+    std::str::from_utf8_unchecked(b)
+}
+.to_owned());
+bytes_reader!(BinReader, &'a [u8], DataType::Binary, |b| b);
+bytes_reader!(VecReader, Vec<u8>, DataType::Binary, |b| b.to_vec());
+
+/// Reads `Option<T>`: a null row is `Some(None)`, never a null result.
+pub struct OptionReader<R>(R);
+
+impl<'a, R: ArgReader<'a>> ArgReader<'a> for OptionReader<R> {
+    type Item = Option<R::Item>;
+
+    fn new(view: &'a ArrayView<'a>, nrows: usize) -> Result<Self, String> {
+        R::new(view, nrows).map(OptionReader)
+    }
+
+    #[inline(always)]
+    fn dense(&self) -> bool {
+        self.0.dense()
+    }
+
+    #[inline(always)]
+    unsafe fn get(&self, row: usize) -> Option<Option<R::Item>> {
+        // SAFETY: passed on.
+        Some(unsafe { self.0.get(row) })
+    }
+
+    #[inline(always)]
+    unsafe fn get_dense(&self, row: usize) -> Option<R::Item> {
+        // SAFETY: passed on.
+        Some(unsafe { self.0.get_dense(row) })
+    }
+}
+
+macro_rules! prim_arg {
+    ($($t:ty),*) => {$(
+        impl<'a> FromArg<'a> for $t {
+            const TYPE: &'static str = <$t as PrimitiveType>::TYPE_NAME;
+            const DATA_TYPE: DataType = <$t as PrimitiveType>::DATA_TYPE;
+            type Reader = PrimReader<'a, $t>;
+        }
+    )*};
+}
+
+prim_arg!(
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    Date32,
+    TimestampMicros,
+    TimestampMicrosUtc
+);
+
+impl<'a> FromArg<'a> for bool {
+    const TYPE: &'static str = "boolean";
+    const DATA_TYPE: DataType = DataType::Boolean;
+    type Reader = BoolReader<'a>;
+}
+
+impl<'a> FromArg<'a> for &'a str {
+    const TYPE: &'static str = "utf8";
+    const DATA_TYPE: DataType = DataType::Utf8;
+    type Reader = StrReader<'a>;
+}
+
+impl<'a> FromArg<'a> for String {
+    const TYPE: &'static str = "utf8";
+    const DATA_TYPE: DataType = DataType::Utf8;
+    type Reader = StringReader<'a>;
+}
+
+impl<'a> FromArg<'a> for &'a [u8] {
+    const TYPE: &'static str = "binary";
+    const DATA_TYPE: DataType = DataType::Binary;
+    type Reader = BinReader<'a>;
+}
+
+impl<'a> FromArg<'a> for Vec<u8> {
+    const TYPE: &'static str = "binary";
+    const DATA_TYPE: DataType = DataType::Binary;
+    type Reader = VecReader<'a>;
+}
+
+impl<'a, T: FromArg<'a>> FromArg<'a> for Option<T> {
+    const TYPE: &'static str = T::TYPE;
+    const DATA_TYPE: DataType = T::DATA_TYPE;
+    type Reader = OptionReader<T::Reader>;
+}
+
+/// Builds a result column; the macro sizes it for `nrows`.
+pub trait RetBuilder: Sized {
+    /// Room for `nrows` rows; variable-length builders also reserve
+    /// `data_hint` bytes (see [`data_hint`]).
+    fn with_rows(nrows: usize, data_hint: usize) -> Self;
+    /// Appends a null row.
+    fn push_null(&mut self);
+    /// The array.
+    fn finish(self) -> ArrayData;
+}
+
+impl<T: PrimitiveType> RetBuilder for PrimitiveBuilder<T> {
+    fn with_rows(nrows: usize, _: usize) -> Self {
+        PrimitiveBuilder::with_capacity(nrows)
+    }
+    #[inline(always)]
+    fn push_null(&mut self) {
+        PrimitiveBuilder::push_null(self)
+    }
+    fn finish(self) -> ArrayData {
+        PrimitiveBuilder::finish(self)
+    }
+}
+
+impl RetBuilder for BooleanBuilder {
+    fn with_rows(nrows: usize, _: usize) -> Self {
+        BooleanBuilder::with_capacity(nrows)
+    }
+    #[inline(always)]
+    fn push_null(&mut self) {
+        BooleanBuilder::push_null(self)
+    }
+    fn finish(self) -> ArrayData {
+        BooleanBuilder::finish(self)
+    }
+}
+
+impl RetBuilder for StringBuilder {
+    fn with_rows(nrows: usize, data_hint: usize) -> Self {
+        StringBuilder::with_capacity(nrows, data_hint)
+    }
+    #[inline(always)]
+    fn push_null(&mut self) {
+        StringBuilder::push_null(self)
+    }
+    fn finish(self) -> ArrayData {
+        StringBuilder::finish(self)
+    }
+}
+
+impl RetBuilder for BinaryBuilder {
+    fn with_rows(nrows: usize, data_hint: usize) -> Self {
+        BinaryBuilder::with_capacity(nrows, data_hint)
+    }
+    #[inline(always)]
+    fn push_null(&mut self) {
+        BinaryBuilder::push_null(self)
+    }
+    fn finish(self) -> ArrayData {
+        BinaryBuilder::finish(self)
+    }
+}
+
+/// A Rust return type: its ABI type and how to append it to the result.
+pub trait IntoRet: Sized {
+    /// The ABI type string.
+    const TYPE: &'static str;
+    /// The ABI type.
+    const DATA_TYPE: DataType;
+    /// Builds the result column.
+    type Builder: RetBuilder;
+    /// Appends one row; `Err` fails the whole call with that message.
+    fn push(self, builder: &mut Self::Builder) -> Result<(), String>;
+
+    /// The result of `f(0)`, `f(1)`, ... `f(nrows - 1)`, called in that
+    /// order and only for those rows (generated code relies on it). Plain
+    /// fixed-width values override this with a straight collect into a Vec.
+    #[inline(always)]
+    fn collect_rows<F: FnMut(usize) -> Self>(
+        nrows: usize,
+        data_hint: usize,
+        mut f: F,
+    ) -> Result<ArrayData, String> {
+        let mut builder = Self::Builder::with_rows(nrows, data_hint);
+        for row in 0..nrows {
+            f(row).push(&mut builder)?;
+        }
+        Ok(builder.finish())
+    }
+}
+
+macro_rules! prim_ret {
+    ($($t:ty),*) => {$(
+        impl IntoRet for $t {
+            const TYPE: &'static str = <$t as PrimitiveType>::TYPE_NAME;
+            const DATA_TYPE: DataType = <$t as PrimitiveType>::DATA_TYPE;
+            type Builder = PrimitiveBuilder<$t>;
+            #[inline(always)]
+            fn push(self, builder: &mut Self::Builder) -> Result<(), String> {
+                builder.push(self);
+                Ok(())
+            }
+            #[inline(always)]
+            fn collect_rows<F: FnMut(usize) -> Self>(
+                nrows: usize,
+                _: usize,
+                f: F,
+            ) -> Result<ArrayData, String> {
+                // A trusted-length collect: no capacity check per row.
+                let values: Vec<$t> = (0..nrows).map(f).collect();
+                Ok(ArrayData::primitive(values, None))
+            }
+        }
+    )*};
+}
+
+prim_ret!(
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    Date32,
+    TimestampMicros,
+    TimestampMicrosUtc
+);
+
+impl IntoRet for bool {
+    const TYPE: &'static str = "boolean";
+    const DATA_TYPE: DataType = DataType::Boolean;
+    type Builder = BooleanBuilder;
+    #[inline(always)]
+    fn push(self, builder: &mut BooleanBuilder) -> Result<(), String> {
+        builder.push(self);
+        Ok(())
+    }
+}
+
+macro_rules! var_ret {
+    ($builder:ident, $name:literal, $dt:expr, $($t:ty => |$v:ident| $as:expr;)*) => {$(
+        impl<'a> IntoRet for $t {
+            const TYPE: &'static str = $name;
+            const DATA_TYPE: DataType = $dt;
+            type Builder = $builder;
+            #[inline(always)]
+            fn push(self, builder: &mut $builder) -> Result<(), String> {
+                let $v = &self;
+                builder.push($as);
+                Ok(())
+            }
+        }
+    )*};
+}
+
+var_ret!(StringBuilder, "utf8", DataType::Utf8,
+    String => |v| v.as_str();
+    &'a str => |v| v;
+    Cow<'a, str> => |v| v.as_ref();
+    Box<str> => |v| v.as_ref();
+);
+var_ret!(BinaryBuilder, "binary", DataType::Binary,
+    Vec<u8> => |v| v.as_slice();
+    &'a [u8] => |v| v;
+    Cow<'a, [u8]> => |v| v.as_ref();
+    Box<[u8]> => |v| v.as_ref();
+);
+
+impl<T: IntoRet> IntoRet for Option<T> {
+    const TYPE: &'static str = T::TYPE;
+    const DATA_TYPE: DataType = T::DATA_TYPE;
+    type Builder = T::Builder;
+    #[inline(always)]
+    fn push(self, builder: &mut T::Builder) -> Result<(), String> {
+        match self {
+            Some(value) => value.push(builder),
+            None => {
+                builder.push_null();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<T: IntoRet, E: Display> IntoRet for Result<T, E> {
+    const TYPE: &'static str = T::TYPE;
+    const DATA_TYPE: DataType = T::DATA_TYPE;
+    type Builder = T::Builder;
+    #[inline(always)]
+    fn push(self, builder: &mut T::Builder) -> Result<(), String> {
+        match self {
+            Ok(value) => value.push(builder),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Bytes to reserve for a variable-length result: as many as the largest
+/// utf8/binary argument holds (a constant counted once per row), at least 8
+/// per row, at most 64 MiB. Most string functions return about what they
+/// read, and one reservation beats growing the buffer row by row.
+pub fn data_hint(views: &[ArrayView<'_>], nrows: usize) -> usize {
+    let largest = views
+        .iter()
+        .filter(|v| v.data_type().is_variable())
+        .map(|v| {
+            if v.len() == nrows {
+                v.data().len()
+            } else {
+                v.data().len().saturating_mul(nrows)
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    largest.max(nrows.saturating_mul(8)).min(64 << 20)
+}
+
+/// What a batch function may return.
+pub trait IntoBatchResult {
+    /// The result, or the message that fails the call.
+    fn into_batch_result(self) -> Result<ArrayData, String>;
+}
+
+impl IntoBatchResult for ArrayData {
+    fn into_batch_result(self) -> Result<ArrayData, String> {
+        Ok(self)
+    }
+}
+
+impl<E: Display> IntoBatchResult for Result<ArrayData, E> {
+    fn into_batch_result(self) -> Result<ArrayData, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// The body of one function: the arguments (checked against the declared
+/// types, each 1 or `nrows` rows long) to the result.
+pub type Body = for<'a> fn(&'a [ArrayView<'a>], usize) -> Result<ArrayData, String>;
+
+/// Runs one call of a function export (udfs/ABI.md §3): reads the
+/// arguments, runs `body`, checks and exports the result or writes the error.
+///
+/// # Safety
+/// The arguments are the export's, from a host keeping to the ABI.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn run(
+    args: i32,
+    nargs: i32,
+    nrows: i32,
+    out: i32,
+    err: i32,
+    arg_types: &[DataType],
+    returns: DataType,
+    body: Body,
+) -> i32 {
+    // SAFETY: passed on.
+    match unsafe { call(args, nargs, nrows, arg_types, returns, body) } {
+        Ok(data) => {
+            // SAFETY: out is the host's result struct.
+            unsafe { export_array(guest_ptr(out as u32), data) };
+            0
+        }
+        Err(message) => {
+            // SAFETY: err is the host's error struct.
+            unsafe { write_error(guest_ptr(err as u32), &message) };
+            1
+        }
+    }
+}
+
+/// # Safety
+/// As [`run`].
+unsafe fn call(
+    args: i32,
+    nargs: i32,
+    nrows: i32,
+    arg_types: &[DataType],
+    returns: DataType,
+    body: Body,
+) -> Result<ArrayData, String> {
+    let nrows = usize::try_from(nrows).map_err(|_| format!("called with {nrows} rows"))?;
+    if usize::try_from(nargs).ok() != Some(arg_types.len()) {
+        return Err(format!(
+            "called with {nargs} arguments, the function takes {}",
+            arg_types.len()
+        ));
+    }
+    let mut views: Vec<ArrayView<'_>> = Vec::with_capacity(arg_types.len());
+    for (i, &data_type) in arg_types.iter().enumerate() {
+        // SAFETY: args points to nargs structs.
+        let array = unsafe { guest_ptr::<ArrowArray>(args as u32).add(i) };
+        // SAFETY: the host keeps the struct and its buffers alive for the call.
+        let view = unsafe { ArrayView::from_ffi(array, data_type) }
+            .map_err(|e| format!("argument {}: {e}", i + 1))?;
+        if view.len() != nrows && view.len() != 1 {
+            return Err(format!(
+                "argument {} has {} rows in a batch of {nrows}",
+                i + 1,
+                view.len()
+            ));
+        }
+        views.push(view);
+    }
+    let data = body(&views, nrows)?;
+    if data.len() != nrows {
+        return Err(format!(
+            "the function returned {} rows for a batch of {nrows}",
+            data.len()
+        ));
+    }
+    if data.data_type() != returns {
+        return Err(format!(
+            "the function returned {} but declared {returns}",
+            data.data_type()
+        ));
+    }
+    Ok(data)
+}
+
+/// Total length of `parts`.
+pub const fn json_len(parts: &[&str]) -> usize {
+    let mut total = 0;
+    let mut i = 0;
+    while i < parts.len() {
+        total += parts[i].len();
+        i += 1;
+    }
+    total
+}
+
+/// `parts` concatenated into `N` bytes (`N` must be [`json_len`]).
+pub const fn json_bytes<const N: usize>(parts: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut at = 0;
+    let mut i = 0;
+    while i < parts.len() {
+        let bytes = parts[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            out[at] = bytes[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(at == N, "description length mismatch");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitmap::Bitmap;
+
+    #[test]
+    fn json_concatenation() {
+        const PARTS: &[&str] = &["{\"a\":", "1", "}\n"];
+        const LEN: usize = json_len(PARTS);
+        static BYTES: [u8; LEN] = json_bytes(PARTS);
+        assert_eq!(&BYTES, b"{\"a\":1}\n");
+    }
+
+    #[test]
+    fn readers_broadcast_constants_and_propagate_nulls() {
+        let validity = Bitmap::from_iter([true, false, true]);
+        let column = ArrayView::from_values(&[1i64, 2, 3], Some(validity.as_ref()));
+        let constant = ArrayView::from_values(&[10i64], None);
+        let r = PrimReader::<i64>::new(&column, 3).unwrap();
+        let c = PrimReader::<i64>::new(&constant, 3).unwrap();
+        assert!(!r.dense(), "a column with nulls");
+        assert!(c.dense(), "a non-null constant is broadcast");
+        // SAFETY: row < 3, dense.
+        assert_eq!(unsafe { c.get_dense(2) }, 10);
+        // SAFETY: rows < 3.
+        unsafe {
+            assert_eq!(
+                (0..3).map(|i| r.get(i)).collect::<Vec<_>>(),
+                [Some(1), None, Some(3)]
+            );
+            assert_eq!((0..3).map(|i| c.get(i)).collect::<Vec<_>>(), [Some(10); 3]);
+        }
+        let o = OptionReader::<PrimReader<'_, i64>>::new(&column, 3).unwrap();
+        // SAFETY: row < 3.
+        assert_eq!(unsafe { o.get(1) }, Some(None));
+        assert!(PrimReader::<i64>::new(&column, 4).is_err());
+        assert!(PrimReader::<f64>::new(&column, 3).is_err());
+    }
+
+    #[test]
+    fn string_reader() {
+        let mut b = StringBuilder::with_capacity(2, 0);
+        b.push("ab");
+        b.push("cde");
+        let data = b.finish();
+        let view = data.view();
+        let r = StrReader::new(&view, 2).unwrap();
+        assert!(r.dense());
+        // SAFETY: rows < 2, dense.
+        unsafe {
+            assert_eq!(r.get_dense(1), "cde");
+            assert_eq!(r.get(0), Some("ab"));
+        }
+        assert!(BinReader::new(&view, 2).is_err(), "utf8 is not binary");
+    }
+
+    #[test]
+    fn results_push_values_nulls_and_errors() {
+        let mut b = <Option<f64> as IntoRet>::Builder::with_rows(3, 0);
+        Some(1.0).push(&mut b).unwrap();
+        None::<f64>.push(&mut b).unwrap();
+        let err = Err::<f64, _>("bad row").push(&mut b).unwrap_err();
+        assert_eq!(err, "bad row");
+        Ok::<_, String>(Some(2.0)).push(&mut b).unwrap();
+        let data = b.finish();
+        assert_eq!(data.view().values::<f64>(), &[1.0, 0.0, 2.0]);
+        assert_eq!(data.null_count(), 1);
+        assert_eq!(<Result<Option<&str>, String> as IntoRet>::TYPE, "utf8");
+        assert_eq!(
+            <Option<Cow<'_, [u8]>> as IntoRet>::DATA_TYPE,
+            DataType::Binary
+        );
+    }
+}
