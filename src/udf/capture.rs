@@ -2,14 +2,7 @@
 //! shared by all instances of a module, shown with errors and by `\udf log`.
 //! Writes never fail, so a chatty guest never breaks because of its output.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
 /// How much of each stream is kept.
 pub const CAPTURE_BYTES: usize = 64 * 1024;
@@ -21,7 +14,8 @@ pub struct Captured {
 }
 
 impl Captured {
-    fn push(&self, bytes: &[u8]) {
+    /// Appends output, dropping the oldest beyond the bound.
+    pub fn push(&self, bytes: &[u8]) {
         let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         buffer.extend_from_slice(bytes);
         if buffer.len() > CAPTURE_BYTES {
@@ -41,62 +35,6 @@ impl Captured {
         let text = self.text();
         let kept: Vec<&str> = text.lines().rev().take(lines).collect();
         kept.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl IsTerminal for Captured {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for Captured {
-    fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(self.clone())
-    }
-
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(self.clone())
-    }
-}
-
-#[async_trait::async_trait]
-impl OutputStream for Captured {
-    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
-        self.push(&bytes);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), StreamError> {
-        Ok(())
-    }
-
-    fn check_write(&mut self) -> Result<usize, StreamError> {
-        Ok(CAPTURE_BYTES)
-    }
-}
-
-#[async_trait::async_trait]
-impl Pollable for Captured {
-    async fn ready(&mut self) {}
-}
-
-impl tokio::io::AsyncWrite for Captured {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.push(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
     }
 }
 

@@ -10,6 +10,7 @@ mod describe;
 mod module;
 mod sandbox;
 mod scalar;
+mod wasi;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

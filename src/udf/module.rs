@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
 use super::describe::{self, FunctionSpec};
-use super::sandbox::{self, Limits, Output};
+use super::sandbox::{self, GuestState, Limits, Output};
 
 /// Bumped when the compiled-code format may change: part of the cache key.
 const ENGINE_TAG: &str = "wasmtime-48";
@@ -25,7 +25,7 @@ pub struct WasmModule {
     pub functions: Vec<FunctionSpec>,
     pub limits: Limits,
     pub output: Output,
-    pub(super) compiled: wasmtime::Module,
+    pub(super) prepared: wasmtime::InstancePre<GuestState>,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -61,7 +61,7 @@ fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
                 for import in imports.into_imports() {
                     let import = import.map_err(|e| format!("bad import section: {e}"))?;
                     let is_function = matches!(import.ty, TypeRef::Func(_) | TypeRef::FuncExact(_));
-                    if import.module != "wasi_snapshot_preview1" || !is_function {
+                    if import.module != super::wasi::MODULE || !is_function {
                         return Err(format!(
                             "it imports '{}::{}': only wasi_snapshot_preview1 functions may be imported",
                             import.module, import.name
@@ -147,7 +147,7 @@ pub fn load(path: &Path, limits: Limits) -> Result<Arc<WasmModule>, String> {
             return Err(format!("it does not export the function '{export}'"));
         }
     }
-    let compiled = compile(&bytes, &sha256)?;
+    let prepared = sandbox::prepare(&compile(&bytes, &sha256)?)?;
     Ok(Arc::new(WasmModule {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         path: path.to_path_buf(),
@@ -155,7 +155,7 @@ pub fn load(path: &Path, limits: Limits) -> Result<Arc<WasmModule>, String> {
         functions,
         limits,
         output: Output::default(),
-        compiled,
+        prepared,
     }))
 }
 

@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use std::time::Instant;
+
 use wasmtime::{
-    Config, Engine, Instance, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
-    TypedFunc,
+    Config, Engine, Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits,
+    StoreLimitsBuilder, Trap, TypedFunc,
 };
-use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p1::WasiP1Ctx;
 
 use super::capture::Captured;
+use super::wasi::{self, HasWasi, WasiState};
 
 /// How often the deadline clock ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -53,10 +54,7 @@ pub fn runtime() -> Result<&'static Runtime, String> {
             config.epoch_interruption(true);
             let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
             let mut linker = Linker::new(&engine);
-            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut GuestState| {
-                &mut state.wasi
-            })
-            .map_err(|e| format!("cannot set up WASI: {e}"))?;
+            wasi::add_to_linker(&mut linker).map_err(|e| format!("cannot set up WASI: {e}"))?;
             let ticker = engine.weak();
             std::thread::Builder::new()
                 .name("wasql-udf-deadline".into())
@@ -76,8 +74,24 @@ pub fn runtime() -> Result<&'static Runtime, String> {
 
 /// What a store holds for its guest.
 pub struct GuestState {
-    wasi: WasiP1Ctx,
+    wasi: WasiState,
     limits: StoreLimits,
+}
+
+impl HasWasi for GuestState {
+    fn wasi(&mut self) -> &mut WasiState {
+        &mut self.wasi
+    }
+}
+
+/// Links `module` against wasql's WASI ahead of instantiation; fails if it
+/// imports something wasql does not provide.
+pub fn prepare(module: &Module) -> Result<InstancePre<GuestState>, String> {
+    let mut linker = runtime()?.linker.clone();
+    wasi::add_unimplemented(&mut linker, module).map_err(|e| format!("cannot link: {e}"))?;
+    linker
+        .instantiate_pre(module)
+        .map_err(|e| format!("cannot link: {e:#}"))
 }
 
 /// Where a module's guests write their stdout and stderr.
@@ -103,16 +117,19 @@ pub struct GuestInstance {
 pub type ScalarExport = TypedFunc<(i32, i32, i32, i32, i32), i32>;
 
 impl GuestInstance {
-    /// Instantiates `module` under `limits`, its output going to `output`.
-    pub fn new(module: &Module, limits: Limits, output: &Output) -> Result<GuestInstance, String> {
+    /// Instantiates a prepared module under `limits`, its output going to
+    /// `output`.
+    pub fn new(
+        module: &InstancePre<GuestState>,
+        limits: Limits,
+        output: &Output,
+    ) -> Result<GuestInstance, String> {
         let runtime = runtime()?;
-        let wasi = WasiCtxBuilder::new()
-            .stdout(output.stdout.clone())
-            .stderr(output.stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build_p1();
+        let wasi = WasiState {
+            stdout: output.stdout.clone(),
+            stderr: output.stderr.clone(),
+            started: Instant::now(),
+        };
         let limits_state = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
             .trap_on_grow_failure(true)
@@ -127,9 +144,8 @@ impl GuestInstance {
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
-        let instance = runtime
-            .linker
-            .instantiate(&mut store, module)
+        let instance = module
+            .instantiate(&mut store)
             .map_err(|e| format!("cannot instantiate: {}", describe_trap(&e, limits)))?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ())
@@ -203,13 +219,17 @@ fn describe_trap(error: &wasmtime::Error, limits: Limits) -> String {
             limits.call_timeout.as_secs_f64()
         ),
         Some(Trap::StackOverflow) => "stack overflow".to_string(),
+        Some(Trap::MemoryOutOfBounds) => {
+            "trapped: out of bounds memory access (a guest stack overflow looks like this too)"
+                .to_string()
+        }
         Some(trap) => format!("trapped: {trap}"),
         None => {
-            let text = format!("{error:#}");
-            if text.contains("exceed") && text.contains("limit") {
+            let cause = error.root_cause().to_string();
+            if cause.contains("growing memory") {
                 format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20)
             } else {
-                text
+                cause
             }
         }
     }

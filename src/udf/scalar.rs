@@ -74,7 +74,7 @@ impl WasmScalarUdf {
         let module = &self.module;
         let mut instance = match sandbox::take_pooled(module.id) {
             Some(instance) => instance,
-            None => GuestInstance::new(&module.compiled, module.limits, &module.output)
+            None => GuestInstance::new(&module.prepared, module.limits, &module.output)
                 .map_err(|e| self.fail(&e))?,
         };
         match abi::call_scalar(
