@@ -4,6 +4,7 @@
 
 mod aws_profile;
 mod copy;
+mod create_function;
 mod files;
 mod located_store;
 mod stores;
@@ -50,7 +51,7 @@ pub struct EngineSettings {
 pub struct Engine {
     ctx: SessionContext,
     stores: Arc<StoreRegistry>,
-    udfs: UdfRegistry,
+    udfs: Arc<UdfRegistry>,
     udf_limits: udf::Limits,
 }
 
@@ -82,10 +83,15 @@ impl Engine {
             }
             files::allow_url_globs(&mut state);
         }
+        let udfs = Arc::new(UdfRegistry::default());
+        let factory = create_function::WasmFunctionFactory {
+            udfs: Arc::clone(&udfs),
+            limits: settings.udf_limits,
+        };
         Ok(Engine {
-            ctx: with_file_tables(ctx),
+            ctx: with_file_tables(ctx).with_function_factory(Arc::new(factory)),
             stores,
-            udfs: UdfRegistry::default(),
+            udfs,
             udf_limits: settings.udf_limits,
         })
     }

@@ -57,6 +57,48 @@ impl UdfRegistry {
         self.load_files(&paths, limits, taken)
     }
 
+    /// Loads one function from the module at `path` under the SQL name
+    /// `sql_name`, for `CREATE FUNCTION`. `selector` names the function in
+    /// the module (its name or export); without it the module must describe
+    /// a function called `sql_name`, or exactly one function.
+    pub fn load_function(
+        &self,
+        path: &Path,
+        selector: Option<&str>,
+        sql_name: &str,
+        limits: Limits,
+    ) -> Result<(ScalarUDF, FunctionSpec), String> {
+        let module = module::load(path, limits)
+            .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
+        let wanted = selector.unwrap_or(sql_name);
+        let found = module
+            .functions
+            .iter()
+            .find(|f| f.name == wanted || f.export == wanted)
+            .or(match (selector, module.functions.as_slice()) {
+                (None, [only]) => Some(only),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                let names: Vec<&str> = module.functions.iter().map(|f| f.name.as_str()).collect();
+                format!(
+                    "UDF module '{}' has no function '{wanted}' (it has: {})",
+                    path.display(),
+                    names.join(", ")
+                )
+            })?;
+        let spec = FunctionSpec {
+            name: sql_name.to_string(),
+            ..found.clone()
+        };
+        let udf = ScalarUDF::new_from_impl(WasmScalarUdf::new(Arc::clone(&module), spec.clone()));
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(module);
+        Ok((udf, spec))
+    }
+
     /// Loads the given module files; see [`UdfRegistry::load_dir`].
     pub fn load_files(
         &self,
