@@ -32,6 +32,18 @@ FROM '/tmp/wasql-demo/cities/'
 WHERE country IN ('FR', 'IT')
 ORDER BY name;
 
+-- WebAssembly UDFs from udfs/dist (the demo command passes --udfs udfs/dist):
+-- Rust examples and one in C, each called once per batch in a sandbox.
+SELECT name,
+       slugify(name || ' (' || country || ')') AS slug,
+       round(haversine_km(lat, lon, 48.8566, 2.3522), 1) AS km_from_paris
+FROM 'sql/data/cities.csv'
+ORDER BY km_from_paris;
+
+SELECT card, luhn_valid(card) AS valid
+FROM (VALUES ('4539 3195 0343 6467'), ('8273 1232 7352 0569'), ('79927398713')) t(card);
+
+\udf list
 \d
 \format vertical
 SELECT * FROM 'sql/data/cities.csv' WHERE name = 'Lisbon';
