@@ -32,36 +32,42 @@ pub enum CallError {
     Failed(String),
 }
 
-/// The buffers of one argument, as they go into guest memory.
+/// One argument, ready to go into guest memory.
 struct ArgLayout {
     data: ArrayData,
-    buffers: Vec<Vec<u8>>,
+}
+
+impl ArgLayout {
+    /// The argument's buffers in ABI order, borrowed from the array:
+    /// validity (empty when all rows are valid), then the type's buffers.
+    fn buffers(&self) -> Vec<&[u8]> {
+        let len = self.data.len();
+        let validity = self
+            .data
+            .nulls()
+            .filter(|n| n.null_count() > 0)
+            .map_or(&[][..], |n| &n.buffer().as_slice()[..len.div_ceil(8)]);
+        std::iter::once(validity)
+            .chain(self.data.buffers().iter().map(|b| b.as_slice()))
+            .collect()
+    }
 }
 
 fn round_up(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
-/// The argument's buffers in ABI order: validity (empty when all valid),
-/// then the type's value buffers.
+/// Prepares an argument; the ABI passes arrays at offset 0, so a sliced
+/// array is copied into a fresh one first.
 fn layout(array: &ArrayRef) -> ArgLayout {
     let mut data = array.to_data();
     if data.offset() != 0 {
-        // The ABI passes offset 0: copy a sliced array into a fresh one.
         let mut copy = MutableArrayData::new(vec![&data], false, data.len());
         copy.try_extend(0, 0, data.len())
             .expect("copying an array into one of its own length");
         data = copy.freeze();
     }
-    let len = data.len();
-    let validity = data
-        .nulls()
-        .filter(|n| n.null_count() > 0)
-        .map(|n| n.buffer().as_slice()[..len.div_ceil(8)].to_vec())
-        .unwrap_or_default();
-    let mut buffers = vec![validity];
-    buffers.extend(data.buffers().iter().map(|b| b.as_slice().to_vec()));
-    ArgLayout { data, buffers }
+    ArgLayout { data }
 }
 
 fn write(memory: &mut [u8], at: usize, bytes: &[u8]) {
@@ -87,6 +93,7 @@ pub fn call_scalar(
 ) -> Result<ArrayRef, CallError> {
     let function = instance.scalar_export(export).map_err(CallError::Broken)?;
     let layouts: Vec<ArgLayout> = args.iter().map(layout).collect();
+    let buffers: Vec<Vec<&[u8]>> = layouts.iter().map(ArgLayout::buffers).collect();
 
     // Block layout: [arg structs][out struct][err struct][per arg: buffer
     // pointer table, then each buffer].
@@ -95,11 +102,11 @@ pub fn call_scalar(
     let err_at = out_at + ARRAY_STRUCT;
     let mut size = round_up(err_at + ERROR_STRUCT);
     let mut placements = Vec::with_capacity(layouts.len());
-    for arg in &layouts {
+    for arg in &buffers {
         let table = size;
-        size = round_up(size + 4 * arg.buffers.len());
-        let mut at = Vec::with_capacity(arg.buffers.len());
-        for buffer in &arg.buffers {
+        size = round_up(size + 4 * arg.len());
+        let mut at = Vec::with_capacity(arg.len());
+        for buffer in arg {
             at.push(size);
             size = round_up(size + buffer.len());
         }
@@ -131,7 +138,8 @@ pub fn call_scalar(
         }
         let block = &mut memory[base..base + size];
         block[..round_up(err_at + ERROR_STRUCT)].fill(0);
-        for (index, (arg, (table, at))) in layouts.iter().zip(&placements).enumerate() {
+        let args = layouts.iter().zip(&buffers).zip(&placements);
+        for (index, ((arg, arg_buffers), (table, at))) in args.enumerate() {
             let header = index * ARRAY_STRUCT;
             write(block, header, &(arg.data.len() as i64).to_le_bytes());
             write(
@@ -142,10 +150,10 @@ pub fn call_scalar(
             write(
                 block,
                 header + 24,
-                &(arg.buffers.len() as i64).to_le_bytes(),
+                &(arg_buffers.len() as i64).to_le_bytes(),
             );
             write(block, header + 40, &((base + table) as u32).to_le_bytes());
-            for (slot, (buffer, offset)) in arg.buffers.iter().zip(at).enumerate() {
+            for (slot, (buffer, offset)) in arg_buffers.iter().zip(at).enumerate() {
                 let pointer = if buffer.is_empty() && slot == 0 {
                     0
                 } else {
