@@ -32,13 +32,25 @@ pub struct Config {
     pub udf: UdfConfig,
 }
 
-/// The `[udf]` table: sandbox limits for every module.
+/// The `[udf]` table: sandbox limits for every module, and
+/// `[udf.modules.NAME]` tables overriding them for the module `NAME.wasm`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UdfConfig {
     /// Linear memory cap per instance, e.g. `"256M"`.
     pub memory_limit: Option<String>,
     /// Wall-time deadline per call, in seconds.
+    pub timeout_seconds: Option<f64>,
+    /// Per-module overrides, by module file name without `.wasm`.
+    #[serde(default)]
+    pub modules: BTreeMap<String, UdfLimitsConfig>,
+}
+
+/// Limits for one module; unset keys keep the `[udf]` defaults.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdfLimitsConfig {
+    pub memory_limit: Option<String>,
     pub timeout_seconds: Option<f64>,
 }
 
@@ -157,6 +169,8 @@ mod tests {
             [udf]
             memory_limit = "64M"
             timeout_seconds = 2.5
+            [udf.modules.png_edge_color]
+            memory_limit = "512M"
             [profiles.local]
             urls = ["s3://bucket"]
             endpoint = "http://127.0.0.1:9000"
@@ -167,6 +181,10 @@ mod tests {
         assert_eq!(config.format.as_deref(), Some("csv"));
         assert_eq!(config.udf_dirs, vec![PathBuf::from("udfs/dist")]);
         assert_eq!(config.udf.timeout_seconds, Some(2.5));
+        assert_eq!(
+            config.udf.modules["png_edge_color"].memory_limit.as_deref(),
+            Some("512M")
+        );
         let local = &config.profiles["local"];
         assert_eq!(local.urls, vec!["s3://bucket"]);
         let options: BTreeMap<_, _> = local.string_options().collect();

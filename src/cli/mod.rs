@@ -17,7 +17,7 @@ use args::{Args, Input};
 use output::Format;
 use runner::{Runner, ScriptOutcome, Settings, Source};
 
-use crate::config::{Config, parse_byte_size};
+use crate::config::{Config, UdfConfig, parse_byte_size};
 use crate::engine::{Engine, EngineSettings};
 use crate::udf;
 
@@ -89,23 +89,10 @@ pub fn main() -> ExitCode {
         quiet: args.quiet,
         continue_on_error: args.continue_on_error,
     };
-    let mut udf_limits = udf::Limits::default();
-    if let Some(size) = &config.udf.memory_limit {
-        match parse_byte_size(size) {
-            Ok(bytes) => udf_limits.memory_bytes = bytes,
-            Err(e) => return usage_error(format!("config: udf memory limit: {e}")),
-        }
-    }
-    if let Some(seconds) = config.udf.timeout_seconds {
-        match Duration::try_from_secs_f64(seconds) {
-            Ok(timeout) if seconds > 0.0 => udf_limits.call_timeout = timeout,
-            _ => {
-                return usage_error(format!(
-                    "config: udf timeout_seconds must be positive, not {seconds}"
-                ));
-            }
-        }
-    }
+    let udf_limits = match udf_limit_policy(&config.udf) {
+        Ok(policy) => policy,
+        Err(e) => return usage_error(format!("config: {e}")),
+    };
     let engine_settings = EngineSettings {
         memory_limit,
         target_partitions,
@@ -157,6 +144,43 @@ pub fn main() -> ExitCode {
         return ExitCode::from(EXIT_FAILED);
     }
     exit_code(runner.run_script(Source::Named("<stdin>"), &text))
+}
+
+/// The `[udf]` limits, with `[udf.modules.NAME]` overrides.
+fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
+    fn apply(
+        mut limits: udf::Limits,
+        memory: &Option<String>,
+        timeout: Option<f64>,
+    ) -> Result<udf::Limits, String> {
+        if let Some(size) = memory {
+            limits.memory_bytes =
+                parse_byte_size(size).map_err(|e| format!("udf memory_limit: {e}"))?;
+        }
+        if let Some(seconds) = timeout {
+            limits.call_timeout = Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| format!("udf timeout_seconds must be positive, not {seconds}"))?;
+        }
+        Ok(limits)
+    }
+    let default = apply(
+        udf::Limits::default(),
+        &config.memory_limit,
+        config.timeout_seconds,
+    )?;
+    let modules = config
+        .modules
+        .iter()
+        .map(|(name, m)| {
+            Ok((
+                name.clone(),
+                apply(default, &m.memory_limit, m.timeout_seconds)?,
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(udf::LimitPolicy { default, modules })
 }
 
 /// Runs `-c` and `-f` inputs in order.

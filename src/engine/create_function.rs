@@ -12,13 +12,12 @@ use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::{FunctionFactory, RegisterFunction, SessionState};
 use datafusion::logical_expr::{CreateFunction, Expr};
 
-use crate::udf::{Limits, UdfRegistry};
+use crate::udf::UdfRegistry;
 
 /// Creates WASM functions from `CREATE FUNCTION ... LANGUAGE wasm`.
 #[derive(Debug)]
 pub struct WasmFunctionFactory {
     pub udfs: Arc<UdfRegistry>,
-    pub limits: Limits,
 }
 
 #[async_trait]
@@ -55,7 +54,7 @@ impl FunctionFactory for WasmFunctionFactory {
         };
         let (udf, spec) = self
             .udfs
-            .load_function(Path::new(path), selector, &statement.name, self.limits)
+            .load_function(Path::new(path), selector, &statement.name)
             .map_err(plan_error)?;
         // Declared types, when given, must be the module's own.
         let described: Vec<_> = spec.args.iter().map(|t| t.data_type()).collect();

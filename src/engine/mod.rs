@@ -44,7 +44,7 @@ pub struct EngineSettings {
     /// Named object-store profiles from the config file.
     pub profiles: BTreeMap<String, StoreProfile>,
     /// Sandbox limits for WASM UDFs.
-    pub udf_limits: udf::Limits,
+    pub udf_limits: udf::LimitPolicy,
 }
 
 /// A wasql session: the DataFusion context and its object stores.
@@ -52,7 +52,6 @@ pub struct Engine {
     ctx: SessionContext,
     stores: Arc<StoreRegistry>,
     udfs: Arc<UdfRegistry>,
-    udf_limits: udf::Limits,
 }
 
 /// A planned statement, ready to run.
@@ -83,16 +82,14 @@ impl Engine {
             }
             files::allow_url_globs(&mut state);
         }
-        let udfs = Arc::new(UdfRegistry::default());
+        let udfs = Arc::new(UdfRegistry::new(settings.udf_limits.clone()));
         let factory = create_function::WasmFunctionFactory {
             udfs: Arc::clone(&udfs),
-            limits: settings.udf_limits,
         };
         Ok(Engine {
             ctx: with_file_tables(ctx).with_function_factory(Arc::new(factory)),
             stores,
             udfs,
-            udf_limits: settings.udf_limits,
         })
     }
 
@@ -112,7 +109,7 @@ impl Engine {
         };
         let udfs = self
             .udfs
-            .load_dir(dir, self.udf_limits, &taken)
+            .load_dir(dir, &taken)
             .map_err(DataFusionError::Plan)?;
         let count = udfs.len();
         for udf in udfs {

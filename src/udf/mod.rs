@@ -20,16 +20,25 @@ use datafusion::logical_expr::ScalarUDF;
 
 pub use describe::{FunctionSpec, WasmType};
 pub use module::WasmModule;
-pub use sandbox::Limits;
+pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
 
 /// The modules of a session and which function comes from which module.
 #[derive(Debug, Default)]
 pub struct UdfRegistry {
     modules: Mutex<Vec<Arc<WasmModule>>>,
+    limits: LimitPolicy,
 }
 
 impl UdfRegistry {
+    /// An empty registry whose modules get `limits`.
+    pub fn new(limits: LimitPolicy) -> Self {
+        UdfRegistry {
+            modules: Mutex::default(),
+            limits,
+        }
+    }
+
     /// Every loaded module, in load order.
     pub fn modules(&self) -> Vec<Arc<WasmModule>> {
         self.modules
@@ -44,7 +53,6 @@ impl UdfRegistry {
     pub fn load_dir(
         &self,
         dir: &Path,
-        limits: Limits,
         taken: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<ScalarUDF>, String> {
         let entries = std::fs::read_dir(dir)
@@ -54,7 +62,7 @@ impl UdfRegistry {
             .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
             .collect();
         paths.sort();
-        self.load_files(&paths, limits, taken)
+        self.load_files(&paths, taken)
     }
 
     /// Loads one function from the module at `path` under the SQL name
@@ -66,9 +74,8 @@ impl UdfRegistry {
         path: &Path,
         selector: Option<&str>,
         sql_name: &str,
-        limits: Limits,
     ) -> Result<(ScalarUDF, FunctionSpec), String> {
-        let module = module::load(path, limits)
+        let module = module::load(path, self.limits.for_module(path))
             .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
         let wanted = selector.unwrap_or(sql_name);
         let found = module
@@ -103,7 +110,6 @@ impl UdfRegistry {
     pub fn load_files(
         &self,
         paths: &[PathBuf],
-        limits: Limits,
         taken: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<ScalarUDF>, String> {
         let mut loaded = Vec::new();
@@ -114,7 +120,7 @@ impl UdfRegistry {
             }
         }
         for path in paths {
-            let module = module::load(path, limits)
+            let module = module::load(path, self.limits.for_module(path))
                 .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
             for function in &module.functions {
                 if let Some(other) = owners.get(&function.name) {

@@ -30,6 +30,24 @@ pub struct Limits {
     pub call_timeout: Duration,
 }
 
+/// The limits of every module: defaults, and overrides by module name (the
+/// file name without `.wasm`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitPolicy {
+    pub default: Limits,
+    pub modules: std::collections::BTreeMap<String, Limits>,
+}
+
+impl LimitPolicy {
+    /// The limits for the module at `path`.
+    pub fn for_module(&self, path: &std::path::Path) -> Limits {
+        path.file_stem()
+            .and_then(|stem| self.modules.get(stem.to_string_lossy().as_ref()))
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
