@@ -70,9 +70,9 @@ fn udf_dist() -> PathBuf {
 
 /// `lineitem` as (p, d, t, c): extended price, discount, tax, comment.
 fn lineitem(rt: &Runtime, engine: &Engine, sf: f64) -> datafusion::error::Result<()> {
-    let batches: Vec<RecordBatch> = LineItemArrow::new(LineItemGenerator::new(sf, 1, 1))
+    let batches = LineItemArrow::new(LineItemGenerator::new(sf, 1, 1))
         .with_batch_size(8192)
-        .collect();
+        .collect::<Result<Vec<RecordBatch>, _>>()?;
     let raw = MemTable::try_new(batches[0].schema(), vec![batches])?;
     let ctx = engine.context();
     ctx.register_table("lineitem_raw", Arc::new(raw))?;

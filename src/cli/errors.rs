@@ -41,7 +41,14 @@ pub fn describe(err: &DataFusionError) -> ErrorReport {
         ));
     }
     let text = err.strip_backtrace();
-    ErrorReport::new(one_line(&without_repeated_prefixes(&text)))
+    let text = without_repeated_prefixes(&text);
+    // DataFusion's generic categories say nothing the message does not.
+    let text = ["Error during planning: ", "Execution error: "]
+        .iter()
+        .fold(text.as_str(), |t, prefix| {
+            t.strip_prefix(prefix).unwrap_or(t)
+        });
+    ErrorReport::new(one_line(text))
 }
 
 /// Splits ` at Line: L, Column: C` off a parser message.

@@ -299,7 +299,8 @@ impl Runner {
                     .engine
                     .load_udf_dir(Path::new(&dir))
                     .map_err(|e| describe(&e))?;
-                self.note(&format!("Loaded {count} functions from {dir}."));
+                let noun = if count == 1 { "function" } else { "functions" };
+                self.note(&format!("Loaded {count} {noun} from {dir}."));
             }
             Meta::UdfList => self.print_batch(udf_list(&self.engine.udf_modules()))?,
             Meta::UdfLog(name) => {

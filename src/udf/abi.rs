@@ -323,17 +323,19 @@ mod tests {
     fn layouts_follow_the_abi() {
         let strings: ArrayRef = Arc::new(StringArray::from(vec![Some("ab"), None, Some("c")]));
         let arg = layout(&strings);
-        assert_eq!(arg.buffers.len(), 3);
-        assert_eq!(arg.buffers[0], vec![0b101]);
-        assert_eq!(arg.buffers[1].len(), 16);
-        assert_eq!(arg.buffers[2], b"abc");
+        let buffers = arg.buffers();
+        assert_eq!(buffers.len(), 3);
+        assert_eq!(buffers[0], [0b101]);
+        assert_eq!(buffers[1].len(), 16);
+        assert_eq!(buffers[2], b"abc");
 
         let ints: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3, 4]));
         let sliced = layout(&ints.slice(1, 2));
         assert_eq!(sliced.data.offset(), 0);
-        assert!(sliced.buffers[0].is_empty(), "no nulls, no bitmap");
+        let buffers = sliced.buffers();
+        assert!(buffers[0].is_empty(), "no nulls, no bitmap");
         assert_eq!(
-            sliced.buffers[1],
+            buffers[1],
             [2i64.to_le_bytes(), 3i64.to_le_bytes()].concat()
         );
     }

@@ -38,6 +38,7 @@ impl std::fmt::Debug for WasmModule {
 }
 
 /// What a module says about itself before it is compiled.
+#[derive(Debug)]
 struct Inspection {
     description: String,
     exports: Vec<String>,
@@ -180,7 +181,7 @@ mod tests {
             0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
             0x02, 0x09, 0x01, 0x03, b'e', b'n', b'v', 0x01, b'f', 0x00, 0x00, // import env.f
         ];
-        let err = inspect(&foreign).err().expect("refused");
+        let err = inspect(&foreign).expect_err("refused");
         assert!(err.contains("imports 'env::f'"), "{err}");
     }
 

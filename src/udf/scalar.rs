@@ -4,16 +4,39 @@
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::TimeUnit;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature,
 };
 
 use super::abi::{self, CallError};
-use super::describe::FunctionSpec;
+use super::describe::{FunctionSpec, WasmType};
 use super::module::WasmModule;
 use super::sandbox::{self, GuestInstance};
+
+/// The SQL type of an ABI type: timestamps cross the ABI in microseconds but
+/// are nanoseconds in SQL, like DataFusion's own; everything else is the same.
+fn sql_type(abi: WasmType) -> DataType {
+    match abi {
+        WasmType::TimestampMicros => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        WasmType::TimestampMicrosUtc => {
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+        }
+        other => other.data_type(),
+    }
+}
+
+/// Casts between the SQL and the ABI representations where they differ.
+fn to_abi_type(array: ArrayRef, wanted: &DataType) -> Result<ArrayRef> {
+    if array.data_type() == wanted {
+        Ok(array)
+    } else {
+        Ok(cast(&array, wanted)?)
+    }
+}
 
 /// One function of a WASM module.
 #[derive(Debug)]
@@ -42,11 +65,11 @@ impl std::hash::Hash for WasmScalarUdf {
 impl WasmScalarUdf {
     /// The function `spec` of `module`.
     pub fn new(module: Arc<WasmModule>, spec: FunctionSpec) -> Self {
-        let types: Vec<DataType> = spec.args.iter().map(|t| t.data_type()).collect();
-        let type_signature = if types.is_empty() {
+        let exact: Vec<DataType> = spec.args.iter().map(|t| sql_type(*t)).collect();
+        let type_signature = if exact.is_empty() {
             TypeSignature::Nullary
         } else {
-            TypeSignature::Exact(types)
+            TypeSignature::Exact(exact)
         };
         let signature = Signature::new(type_signature, spec.volatility.into());
         WasmScalarUdf {
@@ -63,7 +86,17 @@ impl WasmScalarUdf {
             self.spec.name,
             self.module.path.display()
         );
-        let stderr = self.module.output.stderr.tail(3);
+        // The guest's own hint about RUST_BACKTRACE cannot apply: its
+        // environment is empty.
+        let stderr = self
+            .module
+            .output
+            .stderr
+            .tail(4)
+            .lines()
+            .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect::<Vec<_>>()
+            .join("\n");
         if !stderr.is_empty() {
             message.push_str(&format!(" [guest stderr: {}]", stderr.replace('\n', " | ")));
         }
@@ -108,7 +141,7 @@ impl ScalarUDFImpl for WasmScalarUdf {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.spec.returns.data_type())
+        Ok(sql_type(self.spec.returns))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -116,24 +149,29 @@ impl ScalarUDFImpl for WasmScalarUdf {
         let arrays = args
             .args
             .iter()
-            .map(|arg| match arg {
-                ColumnarValue::Array(array) => Ok(Arc::clone(array)),
-                ColumnarValue::Scalar(value) => value.to_array_of_size(1),
+            .zip(&self.spec.args)
+            .map(|(arg, abi)| {
+                let array = match arg {
+                    ColumnarValue::Array(array) => Arc::clone(array),
+                    ColumnarValue::Scalar(value) => value.to_array_of_size(1)?,
+                };
+                to_abi_type(array, &abi.data_type())
             })
             .collect::<Result<Vec<_>>>()?;
+        let returns = sql_type(self.spec.returns);
         if nrows == 0 {
-            return Ok(ColumnarValue::Array(
-                datafusion::arrow::array::new_empty_array(&self.spec.returns.data_type()),
-            ));
+            let empty = datafusion::arrow::array::new_empty_array(&returns);
+            return Ok(ColumnarValue::Array(empty));
         }
-        Ok(ColumnarValue::Array(self.call(&arrays, nrows)?))
+        let result = self.call(&arrays, nrows)?;
+        Ok(ColumnarValue::Array(to_abi_type(result, &returns)?))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
         Some(self.documentation.get_or_init(|| {
             let description = format!(
-                "WASM {}: {} (sha256 {})",
-                self.spec.doc.as_deref().unwrap_or("scalar function"),
+                "{} [WASM module {}, sha256 {}]",
+                self.spec.doc.as_deref().unwrap_or("WASM scalar function"),
                 self.module.path.display(),
                 &self.module.sha256[..16]
             );
