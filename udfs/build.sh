@@ -7,7 +7,8 @@ set -euo pipefail
 UDFS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DIST="$UDFS/dist"
 TARGET=wasm32-wasip1
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasql-udfs-target}"
+# Its own target directory, outside the clone, whatever the main build uses.
+export CARGO_TARGET_DIR="${WASQL_UDFS_TARGET_DIR:-$HOME/.cache/wasql-udfs-target}"
 
 # copy_if_changed SRC DEST: keeps DEST's timestamp when nothing changed.
 copy_if_changed() {
