@@ -1,4 +1,4 @@
--- TPC-H Q15: Top Supplier (DATE = 1996-01-01); three statements
+-- TPC-H Q15: Top Supplier (DATE = 1996-01-01), as three statements: create view, query, drop view
 create view revenue0 (supplier_no, total_revenue) as
     select
         l_suppkey,
