@@ -4,7 +4,7 @@
 //! `ArrowArray` structs, the result and error slots, and every argument's
 //! buffers, copied in Arrow's layout. Output: the guest's result buffers are
 //! bounds-checked against its memory, copied out, and fully validated by
-//! Arrow before they become an array.
+//! Arrow (`ArrayData::try_new`) before they become an array.
 
 use datafusion::arrow::array::{Array, ArrayData, ArrayRef, MutableArrayData, make_array};
 use datafusion::arrow::buffer::Buffer;
@@ -301,9 +301,10 @@ fn read_result(
             )?)]
         }
     };
+    // `try_new` validates everything (lengths, offsets, UTF-8): the data
+    // is not trusted.
     let data = ArrayData::try_new(returns.data_type(), nrows, validity, 0, buffers, vec![])
         .map_err(|e| e.to_string())?;
-    data.validate_full().map_err(|e| e.to_string())?;
     if null_count != -1 && null_count != data.null_count() as i64 {
         return Err(format!(
             "null_count is {null_count} but the validity bitmap has {} nulls",
