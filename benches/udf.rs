@@ -152,8 +152,13 @@ fn main() -> datafusion::error::Result<()> {
             });
         }
         group.finish();
-        let [mut native_times, mut udf_times] = times;
-        results.push((name, median(&mut native_times), median(&mut udf_times)));
+        // A pair left out by a name filter on the command line has no samples.
+        if let [native_times, udf_times] = &mut times
+            && !native_times.is_empty()
+            && !udf_times.is_empty()
+        {
+            results.push((name, median(native_times), median(udf_times)));
+        }
     }
 
     // Module load: first compile (empty cache) and a cached load.

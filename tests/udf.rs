@@ -1727,7 +1727,7 @@ fn hostile_bad_utf8_is_refused() {
     assert_contained(
         "bad_utf8",
         "bad_utf8(s)",
-        &["invalid result", "UTF8"],
+        &["invalid result", "value 0 is not valid UTF-8"],
         false,
     );
 }

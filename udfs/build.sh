@@ -24,7 +24,8 @@ mkdir -p "$DIST" "$DIST/hostile"
 if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$TARGET"; then
     rustup target add "$TARGET"
 fi
-cargo build --release --target "$TARGET" --manifest-path "$UDFS/Cargo.toml" --workspace
+# From inside udfs/, so that udfs/.cargo/config.toml (SIMD) applies.
+(cd "$UDFS" && cargo build --release --target "$TARGET" --workspace)
 
 # Each crate's library is named after its directory, so its module is
 # <dir>.wasm.

@@ -126,6 +126,9 @@ pub struct GuestInstance {
     pub alloc: TypedFunc<(i32, i32), i32>,
     pub free: TypedFunc<(i32, i32, i32), ()>,
     pub release: TypedFunc<i32, ()>,
+    /// The argument block kept from call to call: its guest address and
+    /// size (udfs/ABI.md §3 lets the host reuse it).
+    pub arg_block: Option<(u32, usize)>,
     instance: Instance,
     exports: HashMap<String, ScalarExport>,
     limits: Limits,
@@ -192,6 +195,7 @@ impl GuestInstance {
             alloc,
             free,
             release,
+            arg_block: None,
             instance,
             exports: HashMap::new(),
             limits,

@@ -18,7 +18,7 @@ CC=${CC:-cc}
 # A WASI reactor: no main; crt1-reactor.o supplies the `_initialize` export.
 # Not -nostartfiles: without `_initialize`, wasm-ld wraps each export in a
 # wrapper that runs constructors and destructors around every call.
-WASM_FLAGS="--target=wasm32-wasi -O2 -std=c11 -Wall -Wextra -mexec-model=reactor -Wl,--strip-debug -I $udfs/include"
+WASM_FLAGS="--target=wasm32-wasi -O2 -msimd128 -std=c11 -Wall -Wextra -mexec-model=reactor -Wl,--strip-debug -I $udfs/include"
 
 mkdir -p "$dist"
 # shellcheck disable=SC2086

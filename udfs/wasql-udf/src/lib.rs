@@ -28,6 +28,11 @@
 //! ```
 //!
 //! See udfs/README.md for the type mapping and the null and error rules.
+//!
+//! On wasm32 the crate installs a global allocator tuned for per-row
+//! functions (small blocks made and dropped every row come from a reused
+//! arena; the rest from the system allocator). Turn off the default feature
+//! `scratch-alloc` to use your own `#[global_allocator]`.
 
 // Lets `::wasql_udf::...` paths from `#[udf]` resolve inside this crate too.
 extern crate self as wasql_udf;
@@ -35,6 +40,12 @@ extern crate self as wasql_udf;
 mod array;
 mod bitmap;
 pub mod ffi;
+// The arena is used by the global allocator of wasm32 builds only.
+#[cfg_attr(
+    not(all(target_family = "wasm", feature = "scratch-alloc")),
+    allow(dead_code)
+)]
+mod scratch;
 mod types;
 
 #[doc(hidden)]
