@@ -9,8 +9,9 @@
 //! `lineitem` (scale factor `$WASQL_TPCH_SF`, default 1) is generated in
 //! memory with `tpchgen-arrow` and registered as a table of the columns the
 //! queries use, as DOUBLE and VARCHAR (Utf8), so that native and UDF
-//! versions read exactly the same arrays. Each pair is measured back to back;
-//! the summary prints medians and ratios UDF/native.
+//! versions read exactly the same arrays. Criterion measures each query; the
+//! summary then runs each pair in alternating rounds and prints the median
+//! times and the median of the rounds' UDF/native ratios.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,8 @@ use tpchgen_arrow::LineItemArrow;
 use wasql::engine::{Engine, EngineSettings};
 
 const SAMPLE_SIZE: usize = 10;
+/// Alternating native/UDF rounds behind the summary's ratios.
+const ROUNDS: usize = 21;
 
 /// (name, native SQL, UDF SQL): the same result both ways.
 const PAIRS: [(&str, &str, &str); 4] = [
@@ -153,12 +156,37 @@ fn main() -> datafusion::error::Result<()> {
         }
         group.finish();
         // A pair left out by a name filter on the command line has no samples.
-        if let [native_times, udf_times] = &mut times
-            && !native_times.is_empty()
-            && !udf_times.is_empty()
-        {
-            results.push((name, median(native_times), median(udf_times)));
+        if times.iter().any(Vec::is_empty) {
+            continue;
         }
+        // The summary: native and UDF run alternately (each first in every
+        // other round), so that a slow spell of this shared machine slows
+        // both; the ratio is the median of the rounds' ratios.
+        let (mut natives, mut udfs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let time = |sql| {
+                let start = Instant::now();
+                rt.block_on(run(&engine, sql));
+                start.elapsed()
+            };
+            let (n, u) = if round % 2 == 0 {
+                let n = time(native);
+                (n, time(udf))
+            } else {
+                let u = time(udf);
+                (time(native), u)
+            };
+            natives.push(n);
+            udfs.push(u);
+            ratios.push(u.as_secs_f64() / n.as_secs_f64());
+        }
+        ratios.sort_by(f64::total_cmp);
+        results.push((
+            name,
+            median(&mut natives),
+            median(&mut udfs),
+            ratios[ratios.len() / 2],
+        ));
     }
 
     // Module load: first compile (empty cache) and a cached load.
@@ -191,17 +219,18 @@ fn main() -> datafusion::error::Result<()> {
     }
 
     let rows = rt.block_on(run(&engine, "SELECT count(*) FROM li"));
-    println!("\nWASM UDF vs native on lineitem SF{sf} ({rows} rows), medians of {SAMPLE_SIZE}:");
+    println!(
+        "\nWASM UDF vs native on lineitem SF{sf} ({rows} rows), {ROUNDS} alternating rounds, medians:"
+    );
     println!(
         "{:<28} {:>10} {:>10} {:>7}",
         "query", "native", "udf", "ratio"
     );
-    for (name, native, udf) in &results {
+    for (name, native, udf, ratio) in &results {
         println!(
-            "{name:<28} {:>8.1}ms {:>8.1}ms {:>6.2}x",
+            "{name:<28} {:>8.1}ms {:>8.1}ms {ratio:>6.2}x",
             native.as_secs_f64() * 1e3,
             udf.as_secs_f64() * 1e3,
-            udf.as_secs_f64() / native.as_secs_f64()
         );
     }
     println!("\nModule load: first (compile) and cached (median of 9):");

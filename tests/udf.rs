@@ -1958,3 +1958,58 @@ fn a_corrupt_cache_entry_is_recompiled() {
         "the corrupt entry was not replaced"
     );
 }
+
+/// The numeric module's per-row and batch forms (the benchmark's functions,
+/// whose batch form uses WebAssembly SIMD) equal SQL built-ins over 200,000
+/// rows: strings of every length from 0 to 199 bytes (so every SIMD step and
+/// tail), nulls, caseless non-ASCII characters, and constant arguments.
+#[test]
+fn numeric_module_matches_builtins_over_many_batches() {
+    let sandbox = Sandbox::with(&["numeric"]);
+    let sql = "WITH s AS (SELECT x, \
+                   CASE WHEN x % 11 = 0 THEN NULL \
+                   ELSE substr(repeat('abcXYZ-09 €→中 qz{`@[', 10), 1 + x % 5, x % 200) END AS c, \
+                   CASE WHEN x % 13 = 0 THEN NULL ELSE x * 1.5 END AS p, \
+                   (x % 10) / 100.0 AS d, (x % 8) / 100.0 AS t \
+                   FROM generate_series(1, 200000) g(x)) \
+               SELECT count(*) AS n, \
+                 count(*) FILTER (WHERE upper_ascii(c) IS DISTINCT FROM upper(c)) AS upper_row, \
+                 count(*) FILTER (WHERE upper_ascii_batch(c) IS DISTINCT FROM upper(c)) AS upper_batch, \
+                 count(*) FILTER (WHERE upper_ascii_batch('aZ€b') <> 'AZ€B') AS upper_constant, \
+                 count(*) FILTER (WHERE abs(price_net(p, d, t) - p * (1 - d) * (1 + t)) > 1e-9 \
+                                  OR (price_net(p, d, t) IS NULL) <> (p IS NULL)) AS price_row, \
+                 count(*) FILTER (WHERE abs(price_net_batch(p, d, t) - p * (1 - d) * (1 + t)) > 1e-9 \
+                                  OR (price_net_batch(p, d, t) IS NULL) <> (p IS NULL)) AS price_batch, \
+                 count(*) FILTER (WHERE abs(price_net_batch(p, 0.5, t) - p * 0.5 * (1 + t)) > 1e-9) \
+                   AS price_constant, \
+                 sum(length(upper_ascii_batch(c))) AS chars, count(upper_ascii(c)) AS not_null \
+               FROM s";
+    let run = sandbox
+        .run(&[
+            "--udfs",
+            &sandbox.udfs_arg(),
+            "--target-partitions",
+            "2",
+            "-q",
+            "--format",
+            "json",
+            "-c",
+            sql,
+        ])
+        .success();
+    let rows = json_results(&run.stdout).pop().unwrap();
+    let row = &rows[0];
+    assert_eq!(row["n"], 200000, "{row}");
+    for mismatches in [
+        "upper_row",
+        "upper_batch",
+        "upper_constant",
+        "price_row",
+        "price_batch",
+        "price_constant",
+    ] {
+        assert_eq!(row[mismatches], 0, "{mismatches}: {row}");
+    }
+    assert_eq!(row["not_null"], 200000 - 200000 / 11, "{row}");
+    assert!(row["chars"].as_i64().unwrap() > 200000 * 50, "{row}");
+}

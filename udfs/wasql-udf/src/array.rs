@@ -714,6 +714,44 @@ fn values_len_of(data_type: DataType, len: usize) -> usize {
     }
 }
 
+/// Rows per step of [`map_rows`].
+const UNROLL: usize = 8;
+
+/// `f(0)`, `f(1)`, ... `f(nrows - 1)` in a Vec, called in that order,
+/// eight rows per loop step. The sandbox checks its deadline once per loop
+/// iteration; a step of eight rows (which LLVM also turns into SIMD) makes
+/// that check cheap next to a per-row computation of a few instructions.
+/// `#[udf]` uses it for fixed-width results; batch functions can too:
+///
+/// ```
+/// let (p, d) = ([10.0, 20.0], [0.5, 0.25]);
+/// let net = wasql_udf::map_rows(2, |i| p[i] * (1.0 - d[i]));
+/// assert_eq!(net, [5.0, 15.0]);
+/// ```
+#[inline(always)]
+pub fn map_rows<T, F: FnMut(usize) -> T>(nrows: usize, mut f: F) -> Vec<T> {
+    let mut values: Vec<T> = Vec::with_capacity(nrows);
+    let slots = &mut values.spare_capacity_mut()[..nrows];
+    let mut chunks = slots.chunks_exact_mut(UNROLL);
+    let mut row = 0;
+    for chunk in &mut chunks {
+        // Computed into a local array first: no store can alias the loads,
+        // so LLVM can turn the eight rows into SIMD operations.
+        let step: [T; UNROLL] = std::array::from_fn(|i| f(row + i));
+        for (slot, value) in chunk.iter_mut().zip(step) {
+            slot.write(value);
+        }
+        row += UNROLL;
+    }
+    for slot in chunks.into_remainder() {
+        slot.write(f(row));
+        row += 1;
+    }
+    // SAFETY: every one of the first nrows slots was written above.
+    unsafe { values.set_len(nrows) };
+    values
+}
+
 /// The rows of a batch where every argument is valid (a constant counts for
 /// every row); `None` when no row has a null. The validity of a result that
 /// is null wherever an argument is.
@@ -1033,6 +1071,19 @@ impl BinaryBuilder {
 mod tests {
     use super::*;
     use crate::types::Date32;
+
+    #[test]
+    fn unrolled_collect_calls_every_row_in_order() {
+        for nrows in [0, 1, 7, 8, 9, 16, 8191] {
+            let mut seen: Vec<usize> = Vec::new();
+            let values = map_rows(nrows, |row| {
+                Vec::push(&mut seen, row);
+                row * 2
+            });
+            assert_eq!(seen, (0..nrows).collect::<Vec<_>>());
+            assert_eq!(values, (0..nrows).map(|r| r * 2).collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn primitive_without_nulls_has_no_bitmap() {

@@ -54,7 +54,7 @@ pub mod __private;
 
 pub use array::{
     ArrayData, ArrayView, BinaryBuilder, BooleanBuilder, Buffer, PrimitiveBuilder, RowWriter,
-    StringBuilder, all_valid,
+    StringBuilder, all_valid, map_rows,
 };
 pub use bitmap::{Bitmap, BitmapRef};
 pub use types::{

@@ -453,34 +453,6 @@ pub trait IntoRet: Sized {
     }
 }
 
-/// Rows per step of [`collect_unrolled`].
-const UNROLL: usize = 8;
-
-/// `f(0)`, `f(1)`, ... `f(nrows - 1)` in a Vec, eight rows per loop step.
-/// The sandbox checks its deadline once per loop iteration; a step of eight
-/// rows (which LLVM also turns into SIMD) makes that check cheap next to a
-/// per-row function of a few instructions.
-#[inline(always)]
-fn collect_unrolled<T, F: FnMut(usize) -> T>(nrows: usize, mut f: F) -> Vec<T> {
-    let mut values: Vec<T> = Vec::with_capacity(nrows);
-    let slots = &mut values.spare_capacity_mut()[..nrows];
-    let mut chunks = slots.chunks_exact_mut(UNROLL);
-    let mut row = 0;
-    for chunk in &mut chunks {
-        for (i, slot) in chunk.iter_mut().enumerate() {
-            slot.write(f(row + i));
-        }
-        row += UNROLL;
-    }
-    for slot in chunks.into_remainder() {
-        slot.write(f(row));
-        row += 1;
-    }
-    // SAFETY: every one of the first nrows slots was written above.
-    unsafe { values.set_len(nrows) };
-    values
-}
-
 macro_rules! prim_ret {
     ($($t:ty),*) => {$(
         impl IntoRet for $t {
@@ -498,7 +470,7 @@ macro_rules! prim_ret {
                 _: usize,
                 f: F,
             ) -> Result<ArrayData, String> {
-                Ok(ArrayData::primitive(collect_unrolled(nrows, f), None))
+                Ok(ArrayData::primitive(crate::map_rows(nrows, f), None))
             }
         }
     )*};
@@ -745,19 +717,6 @@ pub const fn json_bytes<const N: usize>(parts: &[&str]) -> [u8; N] {
 mod tests {
     use super::*;
     use crate::bitmap::Bitmap;
-
-    #[test]
-    fn unrolled_collect_calls_every_row_in_order() {
-        for nrows in [0, 1, 7, 8, 9, 16, 8191] {
-            let mut seen: Vec<usize> = Vec::new();
-            let values = collect_unrolled(nrows, |row| {
-                Vec::push(&mut seen, row);
-                row * 2
-            });
-            assert_eq!(seen, (0..nrows).collect::<Vec<_>>());
-            assert_eq!(values, (0..nrows).map(|r| r * 2).collect::<Vec<_>>());
-        }
-    }
 
     #[test]
     fn json_concatenation() {

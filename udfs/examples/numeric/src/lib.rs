@@ -1,7 +1,7 @@
 //! Small functions for the benchmarks: per-row (`#[udf]`) and whole-batch
 //! versions of the same work.
 
-use wasql_udf::{ArrayData, ArrayView, StringBuilder, all_valid, udf};
+use wasql_udf::{ArrayData, ArrayView, StringBuilder, all_valid, map_rows, udf};
 
 /// The net price: extendedprice * (1 - discount) * (1 + tax).
 #[udf]
@@ -24,23 +24,55 @@ pub fn price_net_batch(args: &[ArrayView], nrows: usize) -> Result<ArrayData, St
     let (p, d, t) = (p.values::<f64>(), d.values::<f64>(), t.values::<f64>());
     let values: Vec<f64> = if p.len() == nrows && d.len() == nrows && t.len() == nrows {
         let (p, d, t) = (&p[..nrows], &d[..nrows], &t[..nrows]);
-        (0..nrows)
-            .map(|i| p[i] * (1.0 - d[i]) * (1.0 + t[i]))
-            .collect()
+        map_rows(nrows, |i| p[i] * (1.0 - d[i]) * (1.0 + t[i]))
     } else {
         // Some argument is a constant: read its only value for every row.
         let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
-        (0..nrows)
-            .map(|i| at(p, i) * (1.0 - at(d, i)) * (1.0 + at(t, i)))
-            .collect()
+        map_rows(nrows, |i| at(p, i) * (1.0 - at(d, i)) * (1.0 + at(t, i)))
     };
     Ok(ArrayData::primitive(values, all_valid(args, nrows)))
 }
 
-/// `src` with ASCII letters uppercased: a plain byte map, which LLVM turns
-/// into 16-byte SIMD steps (udfs/.cargo/config.toml enables simd128).
+/// `src` with ASCII letters uppercased, 64 bytes per step with WebAssembly
+/// SIMD (udfs/.cargo/config.toml enables simd128): four 16-byte vectors per
+/// loop iteration, so the sandbox's per-iteration deadline check is paid
+/// once per 64 bytes.
+#[cfg(all(target_family = "wasm", target_feature = "simd128"))]
 fn upper_ascii_bytes(src: &[u8]) -> Vec<u8> {
-    src.iter().map(u8::to_ascii_uppercase).collect()
+    use core::arch::wasm32::{
+        u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_and, v128_load, v128_store, v128_xor,
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(src.len());
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    let (a, letters, case_bit) = (u8x16_splat(b'a'), u8x16_splat(26), u8x16_splat(0x20));
+    let mut chunks = src.chunks_exact(64);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        for k in 0..4 {
+            // SAFETY: 16 bytes at chunk[16k..] are in the chunk; the output
+            // has capacity src.len() >= at + 64.
+            unsafe {
+                let v = v128_load(chunk.as_ptr().add(16 * k).cast::<v128>());
+                let lowercase = u8x16_lt(u8x16_sub(v, a), letters);
+                let upper = v128_xor(v, v128_and(lowercase, case_bit));
+                v128_store(dst.add(at + 16 * k).cast::<v128>(), upper);
+            }
+        }
+        at += 64;
+    }
+    for (i, byte) in chunks.remainder().iter().enumerate() {
+        // SAFETY: at + i < src.len(), the capacity.
+        unsafe { dst.add(at + i).write(byte.to_ascii_uppercase()) };
+    }
+    // SAFETY: all src.len() bytes were written.
+    unsafe { out.set_len(src.len()) };
+    out
+}
+
+/// `src` with ASCII letters uppercased (builds without SIMD, and host tests).
+#[cfg(not(all(target_family = "wasm", target_feature = "simd128")))]
+fn upper_ascii_bytes(src: &[u8]) -> Vec<u8> {
+    src.to_ascii_uppercase()
 }
 
 /// upper_ascii over whole arrays: one pass over the data buffer.
