@@ -30,6 +30,9 @@ pub struct Config {
     /// Sandbox limits for WASM UDFs.
     #[serde(default)]
     pub udf: UdfConfig,
+    /// The network policy for UDFs and `http_get` (default: no access).
+    #[serde(default)]
+    pub net: crate::net::NetConfig,
 }
 
 /// The `[udf]` table: sandbox limits for every module, and

@@ -1,10 +1,11 @@
 //! wasql: a SQL-first query engine. Apache DataFusion plans and runs SQL over
 //! local files and object stores; user logic runs as sandboxed WebAssembly.
 //!
-//! Data flows one way: [`cli`] -> [`engine`] -> [`udf`]; [`config`] is plain
-//! data read by all.
+//! Data flows one way: [`cli`] -> [`engine`] -> [`udf`] -> [`net`];
+//! [`config`] is plain data read by all.
 
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod net;
 pub mod udf;

@@ -98,6 +98,7 @@ pub fn main() -> ExitCode {
         target_partitions,
         profiles: config.profiles,
         udf_limits,
+        net: config.net,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

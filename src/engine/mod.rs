@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
+use datafusion::catalog::{
+    DynamicFileCatalog, MemorySchemaProvider, SchemaProvider, UrlTableFactory,
+};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
@@ -30,6 +32,7 @@ use datafusion::sql::sqlparser::ast::Value;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::config::StoreProfile;
+use crate::net::{self, Net, NetConfig};
 use crate::udf::{self, UdfRegistry, WasmModule};
 pub use copy::CopyStaging;
 pub use stores::StoreRegistry;
@@ -45,6 +48,8 @@ pub struct EngineSettings {
     pub profiles: BTreeMap<String, StoreProfile>,
     /// Sandbox limits for WASM UDFs.
     pub udf_limits: udf::LimitPolicy,
+    /// The network policy (`[net]`).
+    pub net: NetConfig,
 }
 
 /// A wasql session: the DataFusion context and its object stores.
@@ -52,6 +57,7 @@ pub struct Engine {
     ctx: SessionContext,
     stores: Arc<StoreRegistry>,
     udfs: Arc<UdfRegistry>,
+    net: Arc<Net>,
 }
 
 /// A planned statement, ready to run.
@@ -82,7 +88,19 @@ impl Engine {
             }
             files::allow_url_globs(&mut state);
         }
-        let udfs = Arc::new(UdfRegistry::new(settings.udf_limits.clone()));
+        let net = Arc::new(Net::new(&settings.net).map_err(DataFusionError::Configuration)?);
+        for function in net::http_functions(&net) {
+            ctx.register_udf(function);
+        }
+        let audit_schema = Arc::new(MemorySchemaProvider::new());
+        audit_schema.register_table("net_log".into(), net::net_log_table(&net))?;
+        ctx.catalog("datafusion")
+            .ok_or_else(|| DataFusionError::Internal("no default catalog".into()))?
+            .register_schema("wasql", audit_schema)?;
+        let udfs = Arc::new(UdfRegistry::new(
+            settings.udf_limits.clone(),
+            Arc::clone(&net),
+        ));
         let factory = create_function::WasmFunctionFactory {
             udfs: Arc::clone(&udfs),
         };
@@ -90,6 +108,7 @@ impl Engine {
             ctx: with_file_tables(ctx).with_function_factory(Arc::new(factory)),
             stores,
             udfs,
+            net,
         })
     }
 
@@ -118,6 +137,11 @@ impl Engine {
         Ok(count)
     }
 
+    /// The network policy and audit trail.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
     /// The WASM modules loaded so far.
     pub fn udf_modules(&self) -> Vec<Arc<WasmModule>> {
         self.udfs.modules()
@@ -126,6 +150,7 @@ impl Engine {
     /// Parses and plans one SQL statement. DDL takes effect here; queries run
     /// when [`Query::execute`] is called.
     pub async fn prepare(&self, sql: &str) -> Result<Query> {
+        self.net.begin_query();
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
         let mut statement = state.sql_to_statement(sql, &dialect)?;

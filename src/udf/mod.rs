@@ -7,6 +7,7 @@
 mod abi;
 mod capture;
 mod describe;
+mod fetch;
 mod module;
 mod sandbox;
 mod scalar;
@@ -18,24 +19,28 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::logical_expr::ScalarUDF;
 
+use crate::net::Net;
+
 pub use describe::{FunctionSpec, WasmType};
 pub use module::WasmModule;
 pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
 
 /// The modules of a session and which function comes from which module.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UdfRegistry {
     modules: Mutex<Vec<Arc<WasmModule>>>,
     limits: LimitPolicy,
+    net: Arc<Net>,
 }
 
 impl UdfRegistry {
-    /// An empty registry whose modules get `limits`.
-    pub fn new(limits: LimitPolicy) -> Self {
+    /// An empty registry whose modules get `limits` and fetch through `net`.
+    pub fn new(limits: LimitPolicy, net: Arc<Net>) -> Self {
         UdfRegistry {
             modules: Mutex::default(),
             limits,
+            net,
         }
     }
 
@@ -75,7 +80,7 @@ impl UdfRegistry {
         selector: Option<&str>,
         sql_name: &str,
     ) -> Result<(ScalarUDF, FunctionSpec), String> {
-        let module = module::load(path, self.limits.for_module(path))
+        let module = module::load(path, self.limits.for_module(path), Arc::clone(&self.net))
             .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
         let wanted = selector.unwrap_or(sql_name);
         let found = module
@@ -120,7 +125,7 @@ impl UdfRegistry {
             }
         }
         for path in paths {
-            let module = module::load(path, self.limits.for_module(path))
+            let module = module::load(path, self.limits.for_module(path), Arc::clone(&self.net))
                 .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
             for function in &module.functions {
                 if let Some(other) = owners.get(&function.name) {

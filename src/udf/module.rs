@@ -11,6 +11,7 @@ use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
 use super::describe::{self, FunctionSpec};
 use super::sandbox::{self, GuestState, Limits, Output};
+use crate::net::Net;
 
 /// Bumped when the compiled-code format may change: part of the cache key.
 const ENGINE_TAG: &str = "wasmtime-48";
@@ -25,7 +26,18 @@ pub struct WasmModule {
     pub functions: Vec<FunctionSpec>,
     pub limits: Limits,
     pub output: Output,
+    /// The session's network, for the module's `wasql.http_fetch` calls.
+    pub net: Arc<Net>,
     pub(super) prepared: wasmtime::InstancePre<GuestState>,
+}
+
+impl WasmModule {
+    /// The module's name: its file name without `.wasm`.
+    pub fn name(&self) -> String {
+        self.path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    }
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -62,9 +74,12 @@ fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
                 for import in imports.into_imports() {
                     let import = import.map_err(|e| format!("bad import section: {e}"))?;
                     let is_function = matches!(import.ty, TypeRef::Func(_) | TypeRef::FuncExact(_));
-                    if import.module != super::wasi::MODULE || !is_function {
+                    let allowed = import.module == super::wasi::MODULE
+                        || (import.module == super::fetch::MODULE
+                            && import.name == super::fetch::NAME);
+                    if !allowed || !is_function {
                         return Err(format!(
-                            "it imports '{}::{}': only wasi_snapshot_preview1 functions may be imported",
+                            "it imports '{}::{}': only wasi_snapshot_preview1 functions and wasql::http_fetch may be imported",
                             import.module, import.name
                         ));
                     }
@@ -126,7 +141,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Loads the module at `path`. Errors say what is wrong without the path;
 /// the caller names the module.
-pub fn load(path: &Path, limits: Limits) -> Result<Arc<WasmModule>, String> {
+pub fn load(path: &Path, limits: Limits, net: Arc<Net>) -> Result<Arc<WasmModule>, String> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let sha256 = hex(&Sha256::digest(&bytes));
@@ -156,6 +171,7 @@ pub fn load(path: &Path, limits: Limits) -> Result<Arc<WasmModule>, String> {
         functions,
         limits,
         output: Output::default(),
+        net,
         prepared,
     }))
 }

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use std::time::Instant;
@@ -17,6 +17,7 @@ use wasmtime::{
 
 use super::capture::Captured;
 use super::wasi::{self, HasWasi, WasiState};
+use crate::net::{Caller, Net};
 
 /// How often the deadline clock ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -73,6 +74,8 @@ pub fn runtime() -> Result<&'static Runtime, String> {
             let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
             let mut linker = Linker::new(&engine);
             wasi::add_to_linker(&mut linker).map_err(|e| format!("cannot set up WASI: {e}"))?;
+            super::fetch::add_to_linker(&mut linker)
+                .map_err(|e| format!("cannot set up the network import: {e}"))?;
             let ticker = engine.weak();
             std::thread::Builder::new()
                 .name("wasql-udf-deadline".into())
@@ -94,6 +97,12 @@ pub fn runtime() -> Result<&'static Runtime, String> {
 pub struct GuestState {
     wasi: WasiState,
     limits: StoreLimits,
+    /// The session's network, for `wasql.http_fetch`.
+    pub net: Arc<Net>,
+    /// The module and function being called, as the network policy sees it.
+    pub caller: Caller,
+    /// The per-call deadline in epoch ticks.
+    pub deadline_ticks: u64,
 }
 
 impl HasWasi for GuestState {
@@ -139,11 +148,13 @@ pub type ScalarExport = TypedFunc<(i32, i32, i32, i32, i32), i32>;
 
 impl GuestInstance {
     /// Instantiates a prepared module under `limits`, its output going to
-    /// `output`.
+    /// `output`, its network requests to `net` as `module_name`'s.
     pub fn new(
         module: &InstancePre<GuestState>,
         limits: Limits,
         output: &Output,
+        net: Arc<Net>,
+        module_name: &str,
     ) -> Result<GuestInstance, String> {
         let runtime = runtime()?;
         let wasi = WasiState {
@@ -160,6 +171,12 @@ impl GuestInstance {
             GuestState {
                 wasi,
                 limits: limits_state,
+                net,
+                caller: Caller {
+                    module: Some(module_name.to_string()),
+                    function: String::new(),
+                },
+                deadline_ticks: deadline_ticks(limits.call_timeout),
             },
         );
         store.limiter(|state| &mut state.limits);
@@ -215,6 +232,14 @@ impl GuestInstance {
             .map_err(|e| format!("export '{name}' has the wrong signature: {e}"))?;
         self.exports.insert(name.to_string(), export.clone());
         Ok(export)
+    }
+
+    /// Names the function the next calls are for (network policy, audit).
+    pub fn set_function(&mut self, name: &str) {
+        let caller = &mut self.store.data_mut().caller;
+        if caller.function != name {
+            caller.function = name.to_string();
+        }
     }
 
     /// Starts the deadline for the next call.

@@ -107,9 +107,16 @@ impl WasmScalarUdf {
         let module = &self.module;
         let mut instance = match sandbox::take_pooled(module.id) {
             Some(instance) => instance,
-            None => GuestInstance::new(&module.prepared, module.limits, &module.output)
-                .map_err(|e| self.fail(&e))?,
+            None => GuestInstance::new(
+                &module.prepared,
+                module.limits,
+                &module.output,
+                Arc::clone(&module.net),
+                &module.name(),
+            )
+            .map_err(|e| self.fail(&e))?,
         };
+        instance.set_function(&self.spec.name);
         match abi::call_scalar(
             &mut instance,
             &self.spec.export,

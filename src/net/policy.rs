@@ -1,0 +1,704 @@
+//! The operator's network policy: the `[net]` section of the config file,
+//! which URLs a function may fetch, which addresses it may reach, and which
+//! secrets the host adds to the requests. Default: nothing gets out.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// The `[net]` section.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    /// Seconds before one request gives up (default 10).
+    pub timeout_seconds: Option<f64>,
+    /// Largest response body, e.g. `"10M"` (default 10 MiB).
+    pub max_response_bytes: Option<String>,
+    /// Requests one query may send (default 10,000).
+    pub max_requests_per_query: Option<usize>,
+    /// Requests in flight at once (default 64).
+    pub max_concurrent: Option<usize>,
+    /// Retries after a 429, a 5xx or a connection error (default 2).
+    pub retries: Option<u32>,
+    /// Keep successful GET responses this many seconds across queries
+    /// (default 0: identical requests are shared within one query only).
+    pub cache_ttl_seconds: Option<f64>,
+    /// Also append every audit record to this JSON-lines file.
+    pub audit_file: Option<PathBuf>,
+    /// The rules; a request goes out only if one of them allows it.
+    #[serde(default)]
+    pub allow: Vec<RuleConfig>,
+    /// Named secrets the host adds to requests, by name.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretConfig>,
+}
+
+/// One `[[net.allow]]` rule.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// `scheme://host[:port][/path-prefix]`; the host may start with `*.`
+    /// (any subdomain). `http://` is allowed only by a rule that says so.
+    pub url: String,
+    /// Methods allowed (default GET and HEAD).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Only for functions of these modules (file names without `.wasm`;
+    /// `sql` for the SQL functions such as `http_get`). Default: any.
+    #[serde(default)]
+    pub modules: Vec<String>,
+    /// Only for these functions. Default: any.
+    #[serde(default)]
+    pub functions: Vec<String>,
+    /// Private, loopback or link-local addresses (or networks, `a.b.c.d/n`)
+    /// this rule's host may resolve to. Public addresses need no listing.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// A secret (from `[net.secrets]`) the host adds to matching requests.
+    pub secret: Option<String>,
+    /// The header that carries the secret (default `Authorization`).
+    pub secret_header: Option<String>,
+    /// How the header's value is made, `{}` standing for the secret
+    /// (default `{}`; e.g. `Bearer {}`).
+    pub secret_format: Option<String>,
+}
+
+/// Where a secret's value comes from: an environment variable or a file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretConfig {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    pub max_requests_per_query: usize,
+    pub max_concurrent: usize,
+    pub retries: u32,
+    pub cache_ttl: Duration,
+}
+
+/// Who is asking: a module's function, or a SQL function (module `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Caller {
+    pub module: Option<String>,
+    pub function: String,
+}
+
+impl Caller {
+    /// The module name rules match: the module's, or `sql`.
+    fn module_name(&self) -> &str {
+        self.module.as_deref().unwrap_or("sql")
+    }
+}
+
+/// A host pattern: exact, or `*.suffix` for any subdomain of `suffix`.
+#[derive(Debug, Clone)]
+enum HostPattern {
+    Exact(String),
+    Subdomains(String),
+}
+
+impl HostPattern {
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(h) => h == host,
+            // `suffix` starts with '.': "a.example.com" has the head "a".
+            HostPattern::Subdomains(suffix) => host
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|head| !head.is_empty()),
+        }
+    }
+}
+
+/// An IP network `address/prefix`.
+#[derive(Debug, Clone, Copy)]
+struct IpNet {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    fn parse(text: &str) -> Result<IpNet, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{text}' is not an IP address or network"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{text}': the prefix must be 0 to {max}"))?,
+            None => max,
+        };
+        Ok(IpNet { address, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix)
+            }
+        }
+        match (self.address, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), self.prefix, 32)
+                    == masked(u32::from(ip).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(net.into(), self.prefix, 128) == masked(ip.into(), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Why `ip` may not be reached without a rule that lists it, if it is not a
+/// public address: loopback, private, link-local (cloud metadata lives
+/// there), shared, unspecified, broadcast or multicast.
+pub fn special_address(ip: IpAddr) -> Option<&'static str> {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_loopback() {
+                Some("loopback")
+            } else if v4.is_private() {
+                Some("private")
+            } else if v4.is_link_local() {
+                Some("link-local (cloud metadata)")
+            } else if a == 100 && (64..128).contains(&b) {
+                Some("shared (carrier-grade NAT, cloud metadata)")
+            } else if v4.is_unspecified() || a == 0 {
+                Some("unspecified")
+            } else if v4.is_broadcast() || v4.is_multicast() || a >= 240 {
+                Some("broadcast, multicast or reserved")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                Some("loopback")
+            } else if v6.is_unspecified() {
+                Some("unspecified")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("private (unique local, cloud metadata)")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("link-local")
+            } else if v6.is_multicast() {
+                Some("multicast")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// A secret injected into matching requests.
+#[derive(Debug, Clone)]
+pub struct Injection {
+    pub header: String,
+    pub value: String,
+}
+
+/// One rule, parsed.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// How the audit names it: `allow[N] URL`.
+    pub name: String,
+    scheme: String,
+    host: HostPattern,
+    port: u16,
+    path_prefix: String,
+    methods: Vec<String>,
+    modules: Vec<String>,
+    functions: Vec<String>,
+    addresses: Vec<IpNet>,
+    /// The literal address of a rule written for an IP (`http://127.0.0.1`).
+    literal: Option<IpAddr>,
+    pub injection: Option<Injection>,
+}
+
+impl Rule {
+    fn parse(
+        index: usize,
+        config: &RuleConfig,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<Rule, String> {
+        let context =
+            |e: String| format!("[[net.allow]] rule {} ('{}'): {e}", index + 1, config.url);
+        let (scheme, rest) = config
+            .url
+            .split_once("://")
+            .ok_or_else(|| context("write it as scheme://host[:port][/path]".into()))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(context(format!("scheme '{scheme}' is not http or https")));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && !p.contains(']') => {
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| context(format!("port '{p}' is not a number")))?;
+                (h, port)
+            }
+            _ => (authority, if scheme == "https" { 443 } else { 80 }),
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        if host.is_empty() {
+            return Err(context("no host".into()));
+        }
+        let pattern = match host.strip_prefix("*.") {
+            Some(suffix) if !suffix.is_empty() && !suffix.contains('*') => {
+                HostPattern::Subdomains(format!(".{suffix}"))
+            }
+            _ if host.contains('*') => {
+                return Err(context("a wildcard may only be a leading '*.'".into()));
+            }
+            _ => HostPattern::Exact(host.clone()),
+        };
+        let literal = host.parse::<IpAddr>().ok();
+        let addresses = config
+            .addresses
+            .iter()
+            .map(|a| IpNet::parse(a).map_err(context))
+            .collect::<Result<Vec<_>, _>>()?;
+        let methods = if config.methods.is_empty() {
+            vec!["GET".to_string(), "HEAD".to_string()]
+        } else {
+            config
+                .methods
+                .iter()
+                .map(|m| m.to_ascii_uppercase())
+                .collect()
+        };
+        let injection = match &config.secret {
+            None => None,
+            Some(name) => {
+                let secret = secrets
+                    .get(name)
+                    .ok_or_else(|| context(format!("no secret '{name}' in [net.secrets]")))?;
+                let format = config.secret_format.as_deref().unwrap_or("{}");
+                if !format.contains("{}") {
+                    return Err(context("secret_format must contain {}".into()));
+                }
+                Some(Injection {
+                    header: config
+                        .secret_header
+                        .clone()
+                        .unwrap_or_else(|| "Authorization".into()),
+                    value: format.replacen("{}", secret, 1),
+                })
+            }
+        };
+        Ok(Rule {
+            name: format!("allow[{}] {}", index + 1, config.url),
+            scheme,
+            host: pattern,
+            port,
+            path_prefix: path.to_string(),
+            methods,
+            modules: config.modules.clone(),
+            functions: config.functions.clone(),
+            addresses,
+            literal,
+            injection,
+        })
+    }
+
+    fn matches(&self, url: &Url, method: &str, caller: &Caller) -> bool {
+        let host = url
+            .host_str()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        url.scheme() == self.scheme
+            && self.host.matches(&host.to_ascii_lowercase())
+            && url.port_or_known_default() == Some(self.port)
+            && url.path().starts_with(&self.path_prefix)
+            && self.methods.iter().any(|m| m == method)
+            && (self.modules.is_empty() || self.modules.iter().any(|m| m == caller.module_name()))
+            && (self.functions.is_empty() || self.functions.contains(&caller.function))
+    }
+
+    /// Whether this rule lets its host reach `ip`.
+    pub fn allows_address(&self, ip: IpAddr) -> bool {
+        special_address(ip).is_none()
+            || self.literal.is_some_and(|l| canonical(l) == canonical(ip))
+            || self.addresses.iter().any(|net| net.contains(ip))
+    }
+
+    /// Whether the rule's host pattern covers `host`.
+    fn covers_host(&self, host: &str) -> bool {
+        self.host.matches(host)
+    }
+}
+
+/// The parsed policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub rules: Vec<Rule>,
+    pub limits: Limits,
+    pub audit_file: Option<PathBuf>,
+    /// Secret names and values, to redact them wherever they might show.
+    secrets: BTreeMap<String, String>,
+}
+
+impl Policy {
+    /// Parses the `[net]` section, reading the secrets it names.
+    pub fn from_config(config: &NetConfig) -> Result<Policy, String> {
+        let mut secrets = BTreeMap::new();
+        for (name, source) in &config.secrets {
+            let value = match (&source.env, &source.file) {
+                (Some(var), None) => std::env::var(var).map_err(|_| {
+                    format!("[net.secrets.{name}]: the environment variable {var} is not set")
+                })?,
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .map_err(|e| {
+                        format!(
+                            "[net.secrets.{name}]: cannot read '{}': {e}",
+                            path.display()
+                        )
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+                _ => {
+                    return Err(format!(
+                        "[net.secrets.{name}]: give exactly one of env = \"VAR\" or file = \"PATH\""
+                    ));
+                }
+            };
+            if value.is_empty() {
+                return Err(format!("[net.secrets.{name}] is empty"));
+            }
+            secrets.insert(name.clone(), value);
+        }
+        let rules = config
+            .allow
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| Rule::parse(i, rule, &secrets))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_response_bytes = match &config.max_response_bytes {
+            Some(text) => crate::config::parse_byte_size(text)
+                .map_err(|e| format!("net.max_response_bytes: {e}"))?,
+            None => 10 << 20,
+        };
+        let seconds = |value: Option<f64>, default: f64, key: &str| -> Result<Duration, String> {
+            let value = value.unwrap_or(default);
+            Duration::try_from_secs_f64(value)
+                .map_err(|_| format!("net.{key}: {value} is not a number of seconds"))
+        };
+        Ok(Policy {
+            rules,
+            limits: Limits {
+                timeout: seconds(config.timeout_seconds, 10.0, "timeout_seconds")?,
+                max_response_bytes,
+                max_requests_per_query: config.max_requests_per_query.unwrap_or(10_000),
+                max_concurrent: config.max_concurrent.unwrap_or(64).max(1),
+                retries: config.retries.unwrap_or(2),
+                cache_ttl: seconds(config.cache_ttl_seconds, 0.0, "cache_ttl_seconds")?,
+            },
+            audit_file: config.audit_file.clone(),
+            secrets,
+        })
+    }
+
+    /// The rule that allows `method url` for `caller`, or why none does.
+    pub fn decide(&self, url: &Url, method: &str, caller: &Caller) -> Result<&Rule, String> {
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(format!("scheme '{}' is never allowed", url.scheme()));
+        }
+        if self.rules.is_empty() {
+            return Err(
+                "no [[net.allow]] rule in the configuration (network access is off by default)"
+                    .into(),
+            );
+        }
+        self.rules
+            .iter()
+            .find(|rule| rule.matches(url, method, caller))
+            .ok_or_else(|| {
+                let who = match &caller.module {
+                    Some(module) => format!("function {} of module {module}", caller.function),
+                    None => format!("SQL function {}", caller.function),
+                };
+                format!(
+                    "no [[net.allow]] rule allows {method} {}://{}:{} for {who}",
+                    url.scheme(),
+                    url.host_str().unwrap_or(""),
+                    url.port_or_known_default().unwrap_or(0)
+                )
+            })
+    }
+
+    /// The addresses `host` may resolve to: checked against every rule for
+    /// that host (a rule lists the private addresses it may reach).
+    pub fn check_address(&self, host: &str, ip: IpAddr) -> Result<(), String> {
+        let host = host.to_ascii_lowercase();
+        let Some(kind) = special_address(ip) else {
+            return Ok(());
+        };
+        if self
+            .rules
+            .iter()
+            .any(|r| r.covers_host(&host) && r.allows_address(ip))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "{host} resolves to {ip}, a {kind} address; only a rule listing it in `addresses` allows that"
+            ))
+        }
+    }
+
+    /// `text` with every secret value replaced.
+    pub fn redact_secrets(&self, text: &str) -> String {
+        self.secrets
+            .values()
+            .fold(text.to_string(), |text, secret| {
+                text.replace(secret.as_str(), "[REDACTED]")
+            })
+    }
+
+    /// `url` fit for errors and the audit: no user or password, the values
+    /// of query parameters that look like credentials replaced, and no
+    /// secret value anywhere.
+    pub fn redact_url(&self, url: &Url) -> String {
+        let mut url = url.clone();
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        if url.query().is_some() {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    let sensitive = [
+                        "key",
+                        "token",
+                        "secret",
+                        "pass",
+                        "sig",
+                        "auth",
+                        "credential",
+                    ]
+                    .iter()
+                    .any(|word| lower.contains(word));
+                    (
+                        k.into_owned(),
+                        if sensitive {
+                            "REDACTED".to_string()
+                        } else {
+                            v.into_owned()
+                        },
+                    )
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        self.redact_secrets(url.as_str())
+    }
+
+    /// The names of the configured secrets (never their values).
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        self.secrets.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(toml_text: &str) -> Policy {
+        let config: NetConfig = toml::from_str(toml_text).unwrap();
+        Policy::from_config(&config).unwrap()
+    }
+
+    fn caller(module: Option<&str>, function: &str) -> Caller {
+        Caller {
+            module: module.map(str::to_string),
+            function: function.to_string(),
+        }
+    }
+
+    #[test]
+    fn default_denies_everything() {
+        let p = policy("");
+        let url = Url::parse("https://example.com/").unwrap();
+        let err = p
+            .decide(&url, "GET", &caller(None, "http_get"))
+            .unwrap_err();
+        assert!(err.contains("off by default"), "{err}");
+    }
+
+    #[test]
+    fn rules_match_scheme_host_port_path_method_and_caller() {
+        let p = policy(
+            r#"
+            [[allow]]
+            url = "https://*.example.com/api/"
+            [[allow]]
+            url = "http://127.0.0.1:8080"
+            methods = ["GET", "post"]
+            modules = ["labels"]
+            "#,
+        );
+        let f = caller(Some("labels"), "label");
+        let ok = |u: &str, m: &str, c: &Caller| p.decide(&Url::parse(u).unwrap(), m, c).is_ok();
+        assert!(ok("https://a.example.com/api/x", "GET", &f));
+        assert!(ok("https://a.b.example.com:443/api/", "HEAD", &f));
+        assert!(
+            !ok("https://example.com/api/x", "GET", &f),
+            "apex is not a subdomain"
+        );
+        assert!(!ok("https://evil-example.com/api/x", "GET", &f));
+        assert!(
+            !ok("http://a.example.com/api/x", "GET", &f),
+            "http needs its own rule"
+        );
+        assert!(
+            !ok("https://a.example.com:8443/api/x", "GET", &f),
+            "other port"
+        );
+        assert!(!ok("https://a.example.com/other", "GET", &f), "other path");
+        assert!(!ok("https://a.example.com/api/x", "POST", &f), "method");
+        assert!(ok("http://127.0.0.1:8080/x", "POST", &f));
+        assert!(
+            !ok("http://127.0.0.1:8080/x", "GET", &caller(None, "http_get")),
+            "module filter"
+        );
+        assert!(!ok("file:///etc/passwd", "GET", &f));
+    }
+
+    #[test]
+    fn special_addresses_need_a_rule_that_lists_them() {
+        let p = policy(
+            r#"
+            [[allow]]
+            url = "http://localhost:9000"
+            addresses = ["127.0.0.0/8", "::1"]
+            [[allow]]
+            url = "https://api.example.com"
+            [[allow]]
+            url = "http://10.1.2.3:80"
+            "#,
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(p.check_address("localhost", ip("127.0.0.1")).is_ok());
+        assert!(p.check_address("localhost", ip("::1")).is_ok());
+        assert!(p.check_address("localhost", ip("::ffff:127.0.0.2")).is_ok());
+        assert!(
+            p.check_address("api.example.com", ip("93.184.216.34"))
+                .is_ok()
+        );
+        for refused in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "100.100.100.200",
+            "::1",
+            "fd00:ec2::254",
+            "0.0.0.0",
+            "::ffff:192.168.1.1",
+        ] {
+            let err = p.check_address("api.example.com", ip(refused)).unwrap_err();
+            assert!(
+                err.contains(refused.trim_start_matches("::ffff:")) || err.contains("resolves"),
+                "{err}"
+            );
+        }
+        assert!(
+            p.check_address("10.1.2.3", ip("10.1.2.3")).is_ok(),
+            "a rule for the address itself"
+        );
+        assert!(p.check_address("10.1.2.3", ip("10.1.2.4")).is_err());
+    }
+
+    #[test]
+    fn secrets_are_injected_and_redacted() {
+        // SAFETY: tests in this module do not read this variable concurrently.
+        unsafe { std::env::set_var("WASQL_TEST_POLICY_TOKEN", "s3cr3t-value") };
+        let p = policy(
+            r#"
+            [[allow]]
+            url = "https://api.example.com"
+            secret = "token"
+            secret_format = "Bearer {}"
+            [secrets.token]
+            env = "WASQL_TEST_POLICY_TOKEN"
+            "#,
+        );
+        let url = Url::parse("https://user:pw@api.example.com/x?api_key=abc&q=s3cr3t-value&page=2")
+            .unwrap();
+        let rule = p.decide(&url, "GET", &caller(None, "http_get")).unwrap();
+        let injection = rule.injection.as_ref().unwrap();
+        assert_eq!(
+            (injection.header.as_str(), injection.value.as_str()),
+            ("Authorization", "Bearer s3cr3t-value")
+        );
+        let shown = p.redact_url(&url);
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("abc") && !shown.contains("pw"),
+            "{shown}"
+        );
+        assert!(shown.contains("page=2"), "{shown}");
+    }
+
+    #[test]
+    fn bad_rules_are_errors_naming_the_rule() {
+        for (text, wanted) in [
+            ("[[allow]]\nurl = \"ftp://x\"", "scheme 'ftp'"),
+            ("[[allow]]\nurl = \"example.com\"", "scheme://host"),
+            ("[[allow]]\nurl = \"https://a.*.com\"", "wildcard"),
+            (
+                "[[allow]]\nurl = \"https://x\"\naddresses = [\"10.0.0.0/33\"]",
+                "prefix",
+            ),
+            (
+                "[[allow]]\nurl = \"https://x\"\nsecret = \"nope\"",
+                "no secret 'nope'",
+            ),
+            (
+                "[secrets.s]\nenv = \"WASQL_TEST_SURELY_UNSET\"",
+                "is not set",
+            ),
+        ] {
+            let config: NetConfig = toml::from_str(text).unwrap();
+            let err = Policy::from_config(&config).unwrap_err();
+            assert!(err.contains(wanted), "{text}: {err}");
+        }
+    }
+}
