@@ -121,7 +121,11 @@ impl ScalarUDFImpl for HttpGet {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let nrows = args.number_rows;
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let arrays = args
+            .args
+            .iter()
+            .map(|arg| arg.to_array(nrows))
+            .collect::<Result<Vec<_>>>()?;
         let column = |i: usize| -> Option<&StringArray> {
             arrays
                 .get(i)

@@ -102,6 +102,12 @@
  *    vsnprintf: ~25 KB and imports of wasi_snapshot_preview1 fd_write,
  *    fd_seek, fd_close (allowed, never called by it).
  *
+ *  - Network access (ABI.md §7): the structs WasqlHttpRequest
+ *    and WasqlHttpResponse, the host import wasql_http_fetch (imported only
+ *    if you call it) and wasql_http_response_free. Ask for hosts in the
+ *    description, e.g. "capabilities":["net:api.example.com"]; the
+ *    operator's configuration decides what is allowed.
+ *
  * Everything except the three exports is `static inline`, so unused helpers
  * cost nothing (wasql_errorf pulls in vsnprintf only if you call it).
  */
@@ -609,6 +615,89 @@ static inline int32_t wasql_errorf(struct WasqlError *err, const char *fmt, ...)
         while (n > 0 && ((unsigned char)buf[n] & 0xc0) == 0x80) n--;
     }
     return wasql_error_n(err, buf, (uint32_t)n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Network access: the host import wasql.http_fetch (ABI.md §7)              */
+/* ------------------------------------------------------------------------ */
+
+/* One request: `len` bytes at each pointer (not NUL-terminated; a pointer
+ * may be NULL when its length is 0).
+ *   method   e.g. "GET"; length 0 means GET
+ *   url      an absolute URL
+ *   headers  "Name: value" lines separated by "\n"; may be empty
+ *   body     any bytes; may be empty */
+typedef struct WasqlHttpRequest {
+    const char *method_ptr;
+    uint32_t method_len;
+    const char *url_ptr;
+    uint32_t url_len;
+    const char *headers_ptr;
+    uint32_t headers_len;
+    const void *body_ptr;
+    uint32_t body_len;
+} WasqlHttpRequest;
+
+/* One response, filled in by the host.
+ *   status   the HTTP status code, or 0 when the request got no response
+ *            (refused by the operator's policy, timeout, too large,
+ *            connection error); then `error` says why
+ *   headers  "name: value" lines separated by "\n", names in lowercase
+ *   body     the body
+ *   error    a UTF-8 message, when status == 0
+ * Each non-empty buffer was allocated by the host with wasql_alloc(len, 1)
+ * and belongs to the module: free it with wasql_http_response_free. Empty
+ * buffers are NULL with length 0. */
+typedef struct WasqlHttpResponse {
+    int32_t status;
+    char *headers_ptr;
+    uint32_t headers_len;
+    uint8_t *body_ptr;
+    uint32_t body_len;
+    char *error_ptr;
+    uint32_t error_len;
+    uint32_t reserved; /* 0 */
+} WasqlHttpResponse;
+
+_Static_assert(sizeof(WasqlHttpRequest) == 32, "WasqlHttpRequest must be 32 bytes");
+_Static_assert(_Alignof(WasqlHttpRequest) == 4, "WasqlHttpRequest must be 4-byte aligned");
+_Static_assert(offsetof(WasqlHttpRequest, url_ptr) == 8, "url_ptr");
+_Static_assert(offsetof(WasqlHttpRequest, headers_ptr) == 16, "headers_ptr");
+_Static_assert(offsetof(WasqlHttpRequest, body_len) == 28, "body_len");
+_Static_assert(sizeof(WasqlHttpResponse) == 32, "WasqlHttpResponse must be 32 bytes");
+_Static_assert(_Alignof(WasqlHttpResponse) == 4, "WasqlHttpResponse must be 4-byte aligned");
+_Static_assert(offsetof(WasqlHttpResponse, headers_ptr) == 4, "headers_ptr");
+_Static_assert(offsetof(WasqlHttpResponse, body_ptr) == 12, "body_ptr");
+_Static_assert(offsetof(WasqlHttpResponse, error_ptr) == 20, "error_ptr");
+_Static_assert(offsetof(WasqlHttpResponse, reserved) == 28, "reserved");
+
+/* Sends `count` requests in one call; the host runs them concurrently (up
+ * to the operator's limit) and fills in `count` responses. Returns 0 when
+ * every response was filled in (each with a status, or status 0 and an
+ * error); non-zero when the call as a whole failed (e.g. the module may not
+ * use the network at all): then no response is filled in and nothing is
+ * allocated. Zero the responses before the call. The module imports
+ * wasql.http_fetch only if it calls this. */
+__attribute__((import_module("wasql"), import_name("http_fetch")))
+int32_t wasql_http_fetch(const WasqlHttpRequest *requests, int32_t count,
+                         WasqlHttpResponse *responses);
+
+/* Frees the buffers the host allocated in `*response` (each as
+ * wasql_free(ptr, len, 1)) and sets them to NULL/0, so calling it twice is
+ * harmless. */
+static inline void wasql_http_response_free(WasqlHttpResponse *response) {
+    if (response->headers_ptr && response->headers_len)
+        wasql_free(response->headers_ptr, response->headers_len, 1);
+    if (response->body_ptr && response->body_len)
+        wasql_free(response->body_ptr, response->body_len, 1);
+    if (response->error_ptr && response->error_len)
+        wasql_free(response->error_ptr, response->error_len, 1);
+    response->headers_ptr = NULL;
+    response->headers_len = 0;
+    response->body_ptr = NULL;
+    response->body_len = 0;
+    response->error_ptr = NULL;
+    response->error_len = 0;
 }
 
 #ifdef __cplusplus

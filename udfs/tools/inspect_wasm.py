@@ -2,7 +2,8 @@
 """Prints a wasql UDF module's imports, exports and `wasql.udfs` section, and
 checks what udfs/ABI.md requires of every module: the exports memory,
 wasql_alloc, wasql_free and wasql_release, one export per described
-function, imports from wasi_snapshot_preview1 only.
+function, imports from wasi_snapshot_preview1 only, except the host import
+wasql.http_fetch, which must be a function (i32, i32, i32) -> i32.
 
 usage: inspect_wasm.py [--quiet] MODULE.wasm...   (exit 1 if a check fails)
 """
@@ -10,6 +11,10 @@ import sys
 
 REQUIRED = ["memory", "wasql_alloc", "wasql_free", "wasql_release"]
 KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+I32 = 0x7F
+# Imports other than wasi_snapshot_preview1 that the host provides, with their
+# function types (params, results).
+HOST_IMPORTS = {("wasql", "http_fetch"): ([I32] * 3, [I32])}
 
 
 def leb(data, at):
@@ -41,9 +46,20 @@ def sections(data):
 
 def inspect(path):
     data = open(path, "rb").read()
-    imports, exports, custom = [], [], {}
+    imports, exports, custom, types = [], [], {}, []
     for sid, body in sections(data):
-        if sid == 0:
+        if sid == 1:
+            count, at = leb(body, 0)
+            for _ in range(count):
+                at += 1  # 0x60
+                nparams, at = leb(body, at)
+                params = list(body[at:at + nparams])
+                at += nparams
+                nresults, at = leb(body, at)
+                results = list(body[at:at + nresults])
+                at += nresults
+                types.append((params, results))
+        elif sid == 0:
             cname, at = name(body, 0)
             custom.setdefault(cname, b"")
             custom[cname] += body[at:]
@@ -53,8 +69,10 @@ def inspect(path):
                 module, at = name(body, at)
                 field, at = name(body, at)
                 kind, at = body[at], at + 1
+                signature = None
                 if kind == 0:
-                    _, at = leb(body, at)
+                    index, at = leb(body, at)
+                    signature = types[index] if index < len(types) else None
                 elif kind == 1:
                     at += 1
                     flags, at = leb(body, at)
@@ -68,7 +86,7 @@ def inspect(path):
                         _, at = leb(body, at)
                 elif kind == 3:
                     at += 2
-                imports.append((module, field, KINDS.get(kind, kind)))
+                imports.append((module, field, KINDS.get(kind, kind), signature))
         elif sid == 7:
             count, at = leb(body, 0)
             for _ in range(count):
@@ -89,7 +107,12 @@ def main(argv):
         imports, exports, custom = inspect(path)
         names = {e[0] for e in exports}
         problems = [f"missing export {r}" for r in REQUIRED if r not in names]
-        problems += [f"import from {m}" for m, _, _ in imports if m != "wasi_snapshot_preview1"]
+        for module, field, kind, signature in imports:
+            if (module, field) in HOST_IMPORTS:
+                if kind != "func" or signature != HOST_IMPORTS[(module, field)]:
+                    problems.append(f"import {module}.{field} has the wrong type")
+            elif module != "wasi_snapshot_preview1":
+                problems.append(f"import {module}.{field} (only wasi_snapshot_preview1 and wasql.http_fetch)")
         text = custom.get("wasql.udfs", b"").decode("utf-8")
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
@@ -105,7 +128,7 @@ def main(argv):
         if not quiet:
             print(f"== {path}")
             print("exports:", ", ".join(f"{n} ({k})" for n, k in exports))
-            print("imports:", ", ".join(f"{m}.{f}" for m, f, _ in imports) or "none")
+            print("imports:", ", ".join(f"{m}.{f}" for m, f, _, _ in imports) or "none")
             print("custom sections:", ", ".join(f"{n} ({len(b)} B)" for n, b in custom.items()))
             print("wasql.udfs:")
             print(text, end="" if text.endswith("\n") else "\n")

@@ -5,7 +5,8 @@ Parses the module's sections by hand (no dependencies) and checks what the
 host checks at registration: the `wasql.udfs` custom section(s) hold JSON
 Lines naming exported functions of the scalar signature; memory, wasql_alloc,
 wasql_free and wasql_release are exported with the right types; every import
-comes from wasi_snapshot_preview1. It also checks the description really is a
+comes from wasi_snapshot_preview1, except wasql.http_fetch, which must be
+(i32, i32, i32) -> i32. It also checks the description really is a
 custom section and not (also) a data segment. Prints a summary; exits 1 on
 any problem.
 """
@@ -113,9 +114,12 @@ def main(path):
             return types[func_imports[idx][3]]
         return types[funcs[idx - len(func_imports)]]
 
-    for mod, field, kind, _ in imports:
-        if mod != "wasi_snapshot_preview1":
-            problems.append(f"import {mod}.{field} is not from wasi_snapshot_preview1")
+    for mod, field, kind, t in imports:
+        if (mod, field) == ("wasql", "http_fetch"):
+            if kind != "func" or types[t] != ([I32] * 3, [I32]):
+                problems.append(f"import wasql.http_fetch has type {types[t] if kind == 'func' else kind}")
+        elif mod != "wasi_snapshot_preview1":
+            problems.append(f"import {mod}.{field} is neither from wasi_snapshot_preview1 nor wasql.http_fetch")
 
     want = {
         "wasql_alloc": ([I32, I32], [I32]),

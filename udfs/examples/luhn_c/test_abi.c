@@ -10,6 +10,7 @@ WASQL_UDF_DESCRIBE({"abi":1,"name":"t_not","kind":"scalar","export":"t_not","arg
 WASQL_UDF_DESCRIBE({"abi":1,"name":"t_sparse","kind":"scalar","export":"t_sparse","args":["int64"],"returns":"utf8","doc":"x\"y\\z é (escapes survive)"});
 WASQL_UDF_DESCRIBE({"abi":1,"name":"t_fail","kind":"scalar","export":"t_fail","args":["int64"],"returns":"int64","volatility":"volatile","ok":true,"none":null});
 WASQL_UDF_DESCRIBE({"abi":1,"name":"t_repeat","kind":"scalar","export":"t_repeat","args":["utf8","int64"],"returns":"utf8"});
+WASQL_UDF_DESCRIBE({"abi":1,"name":"t_http","kind":"scalar","export":"t_http","args":["utf8"],"returns":"utf8","volatility":"volatile","capabilities":["net:*"]});
 WASQL_UDF_DESCRIBE({"abi":1,"name":"t_dec_neg","kind":"scalar","export":"t_dec_neg","args":["decimal128(10,2)"],"returns":"decimal128(10,2)"});
 
 /* a + b, null if either is null (b is usually a constant) */
@@ -160,5 +161,85 @@ int32_t t_dec_neg(const struct ArrowArray *args, int32_t nargs, int32_t nrows,
         v = -v;
         memcpy(wasql_result_value_ptr(out, i), &v, 16);
     }
+    return wasql_result_finish(out);
+}
+
+/* Every non-null URL fetched in one wasql_http_fetch call (a GET with an
+ * Accept header; rows after the first with method length 0, which means GET
+ * too): "STATUS BODY", or "error: MESSAGE" for a request without a response.
+ * Fails when the call as a whole fails. */
+WASQL_EXPORT("t_http")
+int32_t t_http(const struct ArrowArray *args, int32_t nargs, int32_t nrows,
+               struct ArrowArray *out, struct WasqlError *err) {
+    static const char accept[] = "Accept: text/plain";
+    WasqlHttpRequest *requests;
+    WasqlHttpResponse *responses;
+    int32_t count = 0, rc, failed = 0;
+    (void)nargs;
+    requests = calloc((size_t)nrows + 1, sizeof *requests);
+    responses = calloc((size_t)nrows + 1, sizeof *responses);
+    if (!requests || !responses) {
+        free(requests);
+        free(responses);
+        return wasql_error(err, "out of memory");
+    }
+    for (int32_t i = 0; i < nrows; i++) {
+        struct wasql_str url;
+        if (wasql_arg_is_null(&args[0], i)) continue;
+        url = wasql_arg_str(&args[0], i);
+        if (count == 0) {
+            requests[count].method_ptr = "GET";
+            requests[count].method_len = 3;
+        }
+        requests[count].url_ptr = url.ptr;
+        requests[count].url_len = url.len;
+        requests[count].headers_ptr = accept;
+        requests[count].headers_len = sizeof accept - 1;
+        count++;
+    }
+    rc = count ? wasql_http_fetch(requests, count, responses) : 0;
+    free(requests);
+    if (rc != 0) {
+        free(responses);
+        return wasql_errorf(err, "wasql_http_fetch returned %d", (int)rc);
+    }
+    if (wasql_result_init_utf8(out, nrows, 0)) failed = 1;
+    for (int32_t i = 0, k = 0; i < nrows && !failed; i++) {
+        WasqlHttpResponse *r;
+        char head[32];
+        int n;
+        char *dst;
+        uint32_t tail;
+        const char *text;
+        if (wasql_arg_is_null(&args[0], i)) {
+            wasql_result_set_null(out, i);
+            continue;
+        }
+        r = &responses[k++];
+        if (r->status == 0) {
+            n = snprintf(head, sizeof head, "error: ");
+            text = r->error_ptr;
+            tail = r->error_len;
+        } else {
+            n = snprintf(head, sizeof head, "%d ", (int)r->status);
+            text = (const char *)r->body_ptr;
+            tail = r->body_len;
+        }
+        dst = wasql_result_str_begin(out, i, (uint32_t)n + tail);
+        if (!dst) {
+            wasql_result_discard(out);
+            failed = 1;
+            break;
+        }
+        memcpy(dst, head, (size_t)n);
+        if (tail) memcpy(dst + n, text, tail);
+        wasql_result_str_end(out, (uint32_t)n + tail);
+    }
+    for (int32_t k = 0; k < count; k++) {
+        wasql_http_response_free(&responses[k]);
+        wasql_http_response_free(&responses[k]); /* twice: harmless */
+    }
+    free(responses);
+    if (failed) return wasql_error(err, "out of memory");
     return wasql_result_finish(out);
 }

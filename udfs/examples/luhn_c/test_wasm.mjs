@@ -26,7 +26,8 @@ class Guest {
     const bytes = readFileSync(path);
     this.module = new WebAssembly.Module(bytes);
     for (const imp of WebAssembly.Module.imports(this.module))
-      check(imp.module === "wasi_snapshot_preview1", `import ${imp.module}.${imp.name}`);
+      check(imp.module === "wasi_snapshot_preview1" || (imp.module === "wasql" && imp.name === "http_fetch"),
+        `import ${imp.module}.${imp.name}`);
     const wasi = new Proxy({}, {
       get: (_, name) => (...args) => {
         // only reached if the guest prints; fd_write: pretend success
@@ -41,7 +42,8 @@ class Guest {
         return 52; // ENOSYS
       },
     });
-    this.instance = new WebAssembly.Instance(this.module, { wasi_snapshot_preview1: wasi });
+    const wasql = { http_fetch: (requests, count, responses) => this.httpFetch(requests, count, responses) };
+    this.instance = new WebAssembly.Instance(this.module, { wasi_snapshot_preview1: wasi, wasql });
     this.x = this.instance.exports;
     this.memory = this.x.memory;
     if (this.x._initialize) this.x._initialize();
@@ -54,6 +56,33 @@ class Guest {
         this.udfs.set(obj.name, obj);
       }
     }
+  }
+  // ---- the import wasql.http_fetch (ABI.md "Network access"), faked --------
+  // https://ok/... answers 200 with what it received; https://fail/...
+  // gets no response (status 0 + error); a URL "deny-all" fails the call.
+  httpFetch(requests, count, responses) {
+    const text = (p, len) => (len ? dec.decode(this.u8().slice(p, p + len)) : "");
+    const seen = [...Array(count)].map((_, i) => {
+      const d = this.dv(), r = requests + 32 * i, f = (k) => d.getUint32(r + 4 * k, true);
+      return { method: text(f(0), f(1)) || "GET", url: text(f(2), f(3)), headers: text(f(4), f(5)) };
+    });
+    if (seen.some((r) => r.url === "deny-all")) return 7;
+    const give = (bytes) => {
+      if (!bytes.length) return [0, 0];
+      const p = this.alloc(bytes.length, 1);
+      this.u8().set(bytes, p);
+      return [p, bytes.length];
+    };
+    seen.forEach((r, i) => {
+      const ok = r.url.startsWith("https://ok/");
+      const [hp, hl] = give(enc.encode(ok ? "content-type: text/plain" : ""));
+      const [bp, bl] = give(enc.encode(ok ? `${r.method} ${r.url} ${r.headers}` : ""));
+      const [ep, el] = give(enc.encode(ok ? "" : `refused by policy: ${r.url}`));
+      const d = this.dv(), o = responses + 32 * i;
+      [ok ? 200 : 0, hp, hl, bp, bl, ep, el, 0].forEach((v, k) => d.setUint32(o + 4 * k, v, true));
+    });
+    this.fetches = (this.fetches ?? 0) + 1;
+    return 0;
   }
   dv() { return new DataView(this.memory.buffer); }
   u8() { return new Uint8Array(this.memory.buffer); }
@@ -267,6 +296,14 @@ if (process.argv[3]) {
   leakCheck(t, "t_repeat", () => t.call("t_repeat", [["abc", null, "é"], [50, 1, 300]], 3));
   leakCheck(t, "t_sparse", () => t.call("t_sparse", [[0, 1, 2, null, -4, 6]], 6));
   eq(t.call("luhn_valid", [["79927398713"]], 2), [true, true], "second file's export in the same module");
+  const before = t.fetches ?? 0;
+  eq(t.call("t_http", [["https://ok/a", null, "https://fail/b", "https://ok/é"]], 4),
+    ["200 GET https://ok/a Accept: text/plain", null, "error: refused by policy: https://fail/b",
+      "200 GET https://ok/é Accept: text/plain"], "http_fetch");
+  eq(t.fetches - before, 1, "one wasql_http_fetch call per batch");
+  eq(t.call("t_http", [["https://ok/a", "deny-all"]], 2).error, "wasql_http_fetch returned 7", "http_fetch refused");
+  eq(t.call("t_http", [[null]], 3), [null, null, null], "no URL, no call");
+  leakCheck(t, "t_http", () => t.call("t_http", [["https://ok/x", "https://fail/y", null]], 3));
 }
 
 if (failures) {

@@ -29,6 +29,9 @@
 //!
 //! See udfs/README.md for the type mapping and the null and error rules.
 //!
+//! [`http`] sends HTTP requests through the host (`wasql.http_fetch`), as
+//! far as the operator's network policy allows.
+//!
 //! On wasm32 the crate installs a global allocator tuned for per-row
 //! functions (small blocks made and dropped every row come from a reused
 //! arena; the rest from the system allocator). Turn off the default feature
@@ -40,6 +43,7 @@ extern crate self as wasql_udf;
 mod array;
 mod bitmap;
 pub mod ffi;
+pub mod http;
 // The arena is used by the global allocator of wasm32 builds only.
 #[cfg_attr(
     not(all(target_family = "wasm", feature = "scratch-alloc")),

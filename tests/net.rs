@@ -1,0 +1,549 @@
+//! The network hook against real HTTP servers on 127.0.0.1 started by the
+//! tests: the policy (default deny, hosts, addresses after DNS and on
+//! redirects), limits, retries, sharing within a query, secrets and the
+//! audit table — through `http_get` in SQL and through a WASM UDF
+//! (`udfs/examples/fetch`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The secret the tests' config injects.
+const SECRET: &str = "tok-8f3a9c1e";
+
+/// What the test server saw: requests per path, and the Authorization
+/// headers it was sent.
+#[derive(Default)]
+struct Seen {
+    hits: HashMap<String, usize>,
+    authorization: Vec<String>,
+}
+
+/// An HTTP server on 127.0.0.1 with the routes the tests need.
+struct Server {
+    port: u16,
+    seen: Arc<Mutex<Seen>>,
+}
+
+type Reply = hyper::Response<Full<Bytes>>;
+
+fn reply(status: u16, body: impl Into<Bytes>) -> Reply {
+    hyper::Response::builder()
+        .status(status)
+        .body(Full::new(body.into()))
+        .unwrap()
+}
+
+fn redirect(to: &str) -> Reply {
+    hyper::Response::builder()
+        .status(302)
+        .header("location", to)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+impl Server {
+    fn start() -> Server {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let state = Arc::clone(&seen);
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let port = listener.local_addr().unwrap().port();
+                port_tx.send(port).unwrap();
+                let http = ConnBuilder::new(TokioExecutor::new());
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let state = Arc::clone(&state);
+                    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, Infallible>(Self::route(&state, port, request).await) }
+                    });
+                    let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+            });
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server did not start");
+        Server { port, seen }
+    }
+
+    async fn route(
+        state: &Mutex<Seen>,
+        port: u16,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> Reply {
+        let path = request.uri().path().to_string();
+        let count = {
+            let mut seen = state.lock().unwrap();
+            if let Some(auth) = request.headers().get("authorization") {
+                seen.authorization
+                    .push(auth.to_str().unwrap_or("").to_string());
+            }
+            let hits = seen.hits.entry(path.clone()).or_default();
+            *hits += 1;
+            *hits
+        };
+        match path.as_str() {
+            "/labels.json" => reply(200, r#"{"A":"Alpha","B":"Beta"}"#),
+            "/big" => reply(200, vec![b'x'; 3 << 20]),
+            "/slow" => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                reply(200, "late")
+            }
+            "/flaky" if count == 1 => reply(429, "slow down"),
+            "/loop" => redirect("/loop2"),
+            "/loop2" => redirect("/loop"),
+            "/to-metadata" => redirect("http://169.254.169.254/latest/meta-data/"),
+            "/to-localhost" => redirect(&format!("http://localhost:{port}/hello")),
+            p if p.starts_with("/delay/") => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                reply(200, "d")
+            }
+            "/missing" => reply(404, "no such thing"),
+            _ => reply(200, format!("hello from {path}")),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn authorization(&self) -> Vec<String> {
+        self.seen.lock().unwrap().authorization.clone()
+    }
+}
+
+/// A home directory with a config allowing the server (and `extra` TOML).
+struct Sandbox {
+    home: TempDir,
+    config: PathBuf,
+}
+
+impl Sandbox {
+    fn new(server: &Server, extra: &str) -> Sandbox {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("wasql.toml");
+        let text = format!(
+            "[net]\ntimeout_seconds = 2\nmax_response_bytes = \"1M\"\nretries = 2\n\
+             [[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\nmethods = [\"GET\"]\n\
+             secret = \"token\"\nsecret_format = \"Bearer {{}}\"\n\
+             [net.secrets.token]\nenv = \"WASQL_TEST_NET_TOKEN\"\n{extra}",
+            port = server.port
+        );
+        std::fs::write(&config, text).unwrap();
+        Sandbox { home, config }
+    }
+
+    /// Runs wasql with the config, the fetch module and `queries`.
+    fn run(&self, queries: &[&str]) -> Run {
+        self.run_with(&[], queries)
+    }
+
+    fn run_with(&self, flags: &[&str], queries: &[&str]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
+        command
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path())
+            .env("XDG_DATA_HOME", self.home.path())
+            .env("WASQL_TEST_NET_TOKEN", SECRET)
+            .args([
+                "--config",
+                self.config.to_str().unwrap(),
+                "-q",
+                "--format",
+                "json",
+            ])
+            .args(["--udfs", udf_dist().to_str().unwrap()])
+            .args(flags);
+        for query in queries {
+            command.args(["-c", query]);
+        }
+        let started = Instant::now();
+        let output = command.output().expect("run wasql");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Runs `queries` (going on after errors), then reads the audit table;
+    /// returns the run and the audit rows.
+    fn audit_after(&self, queries: &[&str]) -> (Run, Vec<Value>) {
+        let mut all: Vec<&str> = queries.to_vec();
+        all.push(
+            "SELECT function, module, method, url, decision, rule, status, bytes, cache_hit, error \
+             FROM wasql.net_log ORDER BY time",
+        );
+        let run = self.run_with(&["--continue-on-error"], &all);
+        let audit = run.last_json();
+        (run, audit)
+    }
+}
+
+/// A directory with only the fetch example module.
+fn udf_dist() -> PathBuf {
+    static DIR: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist/fetch.wasm");
+        assert!(
+            module.exists(),
+            "run `bash udfs/build.sh` first: {} is missing",
+            module.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&module, dir.path().join("fetch.wasm")).unwrap();
+        dir
+    })
+    .path()
+    .to_path_buf()
+}
+
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "wasql failed: {self:?}");
+        self
+    }
+
+    /// The one error line of a failed run.
+    #[track_caller]
+    fn error(&self) -> &str {
+        assert_eq!(self.code, Some(1), "wasql should have failed: {self:?}");
+        assert!(!self.stderr.contains("panicked"), "{self:?}");
+        self.stderr.lines().next().unwrap_or("")
+    }
+
+    /// The JSON rows of each query, in order (one JSON array per query).
+    fn results(&self) -> Vec<Vec<Value>> {
+        serde_json::Deserializer::from_str(&self.stdout)
+            .into_iter::<Value>()
+            .map(|v| match v.expect("JSON output") {
+                Value::Array(rows) => rows,
+                other => panic!("not an array: {other}"),
+            })
+            .collect()
+    }
+
+    fn last_json(&self) -> Vec<Value> {
+        self.results().pop().unwrap_or_default()
+    }
+}
+
+#[test]
+fn allowed_fetch_from_sql_and_from_a_udf() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let url = server.url("/hello");
+    let (run, audit) = sandbox.audit_after(&[&format!(
+        "SELECT http_get('{url}') AS sql_body, fetch_text('{url}') AS udf_body, \
+                http_get_response('{}')['status'] AS missing",
+        server.url("/missing")
+    )]);
+    let run = run.ok();
+    let rows = &run.results()[0];
+    assert_eq!(rows[0]["sql_body"], "hello from /hello");
+    assert_eq!(rows[0]["udf_body"], "hello from /hello");
+    assert_eq!(rows[0]["missing"], 404);
+    // One request for the two identical GETs of the query, one for /missing.
+    assert_eq!(server.hits("/hello"), 1, "{audit:?}");
+    let allowed: Vec<&Value> = audit
+        .iter()
+        .filter(|r| r["decision"] == "allowed")
+        .collect();
+    assert_eq!(allowed.len(), 3, "{audit:?}");
+    let sent: Vec<&&Value> = allowed.iter().filter(|r| r["cache_hit"] == false).collect();
+    assert_eq!(sent.len(), 2, "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r["function"] == "fetch_text" && r["module"] == "fetch"),
+        "{audit:?}"
+    );
+    assert!(
+        sent.iter()
+            .all(|r| r["rule"].as_str().unwrap().starts_with("allow[1]")),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn nothing_gets_out_without_a_rule() {
+    let server = Server::start();
+    let home = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_wasql"))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .args([
+            "-q",
+            "-c",
+            &format!("SELECT http_get('{}')", server.url("/hello")),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stderr.contains("off by default"), "{stderr}");
+    assert_eq!(server.hits("/hello"), 0);
+}
+
+#[test]
+fn denied_host_is_refused_and_audited() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let run = sandbox.run(&["SELECT http_get('https://example.com/')"]);
+    let error = run.error();
+    assert!(
+        error.contains("refused") && error.contains("example.com"),
+        "{error}"
+    );
+    let (_, audit) = sandbox.audit_after(&["SELECT fetch_status('http://example.com/x')"]);
+    let refused: Vec<&Value> = audit
+        .iter()
+        .filter(|r| r["decision"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{audit:?}");
+    assert_eq!(refused[0]["function"], "fetch_status");
+    assert_eq!(refused[0]["url"], "http://example.com/x");
+}
+
+#[test]
+fn a_name_resolving_to_loopback_needs_a_rule_listing_the_address() {
+    let server = Server::start();
+    let port = server.port;
+    // localhost is allowed by name, but it resolves to a loopback address.
+    let sandbox = Sandbox::new(
+        &server,
+        &format!("[[net.allow]]\nurl = \"http://localhost:{port}/\"\n"),
+    );
+    let run = sandbox.run(&[&format!("SELECT http_get('http://localhost:{port}/hello')")]);
+    let error = run.error();
+    assert!(
+        error.contains("loopback") && error.contains("addresses"),
+        "{error}"
+    );
+    assert_eq!(server.hits("/hello"), 0);
+
+    let listed = Sandbox::new(
+        &server,
+        &format!(
+            "[[net.allow]]\nurl = \"http://localhost:{port}/\"\naddresses = [\"127.0.0.0/8\", \"::1\"]\n"
+        ),
+    );
+    let run = listed
+        .run(&[&format!(
+            "SELECT http_get('http://localhost:{port}/hello') AS b"
+        )])
+        .ok();
+    assert_eq!(run.results()[0][0]["b"], "hello from /hello");
+}
+
+#[test]
+fn redirects_are_checked_hop_by_hop() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    // To the cloud metadata address: no rule allows it.
+    let error = sandbox
+        .run(&[&format!(
+            "SELECT http_get('{}')",
+            server.url("/to-metadata")
+        )])
+        .error()
+        .to_string();
+    assert!(
+        error.contains("169.254.169.254") && error.contains("refused"),
+        "{error}"
+    );
+    // To an allowed name that resolves to loopback.
+    let port = server.port;
+    let named = Sandbox::new(
+        &server,
+        &format!("[[net.allow]]\nurl = \"http://localhost:{port}/\"\n"),
+    );
+    let error = named
+        .run(&[&format!(
+            "SELECT http_get('{}')",
+            server.url("/to-localhost")
+        )])
+        .error()
+        .to_string();
+    assert!(error.contains("loopback"), "{error}");
+    // A loop.
+    let (run, audit) =
+        sandbox.audit_after(&[&format!("SELECT http_get('{}')", server.url("/loop"))]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("redirect loop"), "{run:?}");
+    assert!(
+        audit.iter().filter(|r| r["status"] == 302).count() >= 2,
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn limits_name_the_url_and_the_limit() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let error = sandbox
+        .run(&[&format!("SELECT http_get('{}')", server.url("/big"))])
+        .error()
+        .to_string();
+    assert!(
+        error.contains("/big") && error.contains("net.max_response_bytes"),
+        "{error}"
+    );
+
+    let run = sandbox.run(&[&format!("SELECT fetch_text('{}')", server.url("/slow"))]);
+    assert!(run.elapsed < Duration::from_secs(4), "{run:?}");
+    let error = run.error();
+    assert!(
+        error.contains("/slow") && error.contains("net.timeout_seconds"),
+        "{error}"
+    );
+    assert!(
+        error.contains("fetch_text") && error.contains("fetch"),
+        "names the function: {error}"
+    );
+}
+
+#[test]
+fn too_many_requests_then_success_is_retried() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let (run, audit) =
+        sandbox.audit_after(&[&format!("SELECT http_get('{}') AS b", server.url("/flaky"))]);
+    let run = run.ok();
+    assert_eq!(run.results()[0][0]["b"], "hello from /flaky");
+    assert_eq!(server.hits("/flaky"), 2);
+    let statuses: Vec<&Value> = audit.iter().map(|r| &r["status"]).collect();
+    assert_eq!(
+        statuses,
+        [&Value::from(429), &Value::from(200)],
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn identical_requests_of_a_query_go_out_once() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let url = server.url("/counted");
+    let run = sandbox
+        .run(&[&format!(
+            "SELECT count(*) AS n, count(DISTINCT b) AS d FROM \
+             (SELECT http_get('{url}') AS b FROM generate_series(1, 5000))"
+        )])
+        .ok();
+    assert_eq!(run.results()[0][0]["n"], 5000);
+    assert_eq!(server.hits("/counted"), 1);
+    // A UDF's batch of 200 identical URLs, twice in one query.
+    let run = sandbox
+        .run(&[&format!(
+            "SELECT sum(fetch_status_all('{url}?u')) AS s, sum(fetch_status_all('{url}?u')) AS t \
+             FROM generate_series(1, 200)"
+        )])
+        .ok();
+    assert_eq!(run.results()[0][0]["s"], 200 * 200);
+    assert_eq!(
+        server.hits("/counted"),
+        2,
+        "one more request for the new URL"
+    );
+}
+
+#[test]
+fn secrets_reach_the_server_but_not_the_guest_or_the_audit() {
+    let server = Server::start();
+    let audit_file = tempfile::NamedTempFile::new().unwrap();
+    let sandbox = Sandbox::new(&server, "");
+    let text = std::fs::read_to_string(&sandbox.config).unwrap().replace(
+        "[net]\n",
+        &format!("[net]\naudit_file = \"{}\"\n", audit_file.path().display()),
+    );
+    std::fs::write(&sandbox.config, text).unwrap();
+    let url = server.url("/whoami");
+    let (run, audit) = sandbox.audit_after(&[
+        &format!("SELECT fetch_seen('{url}') AS seen"),
+        &format!("SELECT http_get('{url}?access_token={SECRET}') AS b"),
+    ]);
+    let run = run.ok();
+    assert_eq!(
+        server.authorization(),
+        [format!("Bearer {SECRET}"), format!("Bearer {SECRET}")]
+    );
+    let seen = run.results()[0][0]["seen"].as_str().unwrap().to_string();
+    assert!(seen.contains("hello from /whoami"), "{seen}");
+    assert!(!seen.contains(SECRET), "the guest saw the secret: {seen}");
+    assert!(
+        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+        "{run:?}"
+    );
+    let audit_text = serde_json::to_string(&audit).unwrap();
+    assert!(!audit_text.contains(SECRET), "{audit_text}");
+    assert!(audit_text.contains("access_token=REDACTED"), "{audit_text}");
+    let file = std::fs::read_to_string(audit_file.path()).unwrap();
+    assert_eq!(file.lines().count(), 2, "{file}");
+    assert!(!file.contains(SECRET), "{file}");
+}
+
+#[test]
+fn the_label_example_reads_its_config_once_per_query() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let config = server.url("/labels.json");
+    let run = sandbox
+        .run(&[&format!(
+            "SELECT label(code, '{config}') AS l, count(*) AS n FROM \
+             (SELECT CASE x % 3 WHEN 0 THEN 'A' WHEN 1 THEN 'B' ELSE 'Z' END AS code \
+              FROM generate_series(1, 30000) t(x)) GROUP BY 1 ORDER BY 1"
+        )])
+        .ok();
+    let rows = &run.results()[0];
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0]["l"], "Alpha");
+    assert_eq!(rows[1]["l"], "Beta");
+    assert_eq!(rows[2]["l"], Value::Null);
+    assert_eq!(server.hits("/labels.json"), 1);
+}
