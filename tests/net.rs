@@ -547,3 +547,59 @@ fn the_label_example_reads_its_config_once_per_query() {
     assert_eq!(rows[2]["l"], Value::Null);
     assert_eq!(server.hits("/labels.json"), 1);
 }
+
+#[test]
+fn cache_across_queries_and_the_request_limit() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let text = std::fs::read_to_string(&sandbox.config).unwrap().replace(
+        "[net]\n",
+        "[net]\ncache_ttl_seconds = 60\nmax_requests_per_query = 3\n",
+    );
+    std::fs::write(&sandbox.config, text).unwrap();
+    let url = server.url("/cached");
+    let (run, audit) = sandbox.audit_after(&[
+        &format!("SELECT http_get('{url}') AS b"),
+        &format!("SELECT http_get('{url}') AS b"),
+        &format!(
+            "SELECT count(http_get('{}' || x)) FROM generate_series(1, 5) t(x)",
+            server.url("/many/")
+        ),
+    ]);
+    assert_eq!(
+        server.hits("/cached"),
+        1,
+        "the second query hits the cache: {audit:?}"
+    );
+    let hits: Vec<&Value> = audit.iter().filter(|r| r["cache_hit"] == true).collect();
+    assert_eq!(hits.len(), 1, "{audit:?}");
+    assert_eq!(hits[0]["status"], 200);
+    assert!(
+        run.stderr.contains("net.max_requests_per_query"),
+        "the third query passes the limit: {run:?}"
+    );
+    let many: usize = (1..=5).map(|i| server.hits(&format!("/many/{i}"))).sum();
+    assert_eq!(many, 3, "{audit:?}");
+}
+
+#[test]
+fn the_shell_shows_the_policy() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let run = sandbox.run(&["\\net"]).ok();
+    assert!(
+        run.stdout
+            .contains(&format!("allow[1] http://127.0.0.1:{}/", server.port)),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("Authorization (secret)"), "{run:?}");
+    assert!(
+        run.stdout.contains("Secrets (names only): token"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains(SECRET), "{run:?}");
+    assert!(
+        run.stdout.contains("fetch_status_all"),
+        "requested hosts: {run:?}"
+    );
+}

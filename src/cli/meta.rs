@@ -29,6 +29,8 @@ pub enum Meta {
     UdfList,
     /// `\udf log [NAME]`: captured guest output, of one module or function.
     UdfLog(Option<String>),
+    /// `\net`: the network policy, its limits, and what modules request.
+    Net,
 }
 
 /// The help text printed by `\?`.
@@ -47,6 +49,8 @@ Meta-commands:
   \\udf load DIR    register the WASM UDF modules in DIR
   \\udf list        list loaded WASM modules and their functions
   \\udf log [NAME]  show what WASM functions printed (stdout and stderr)
+  \\net             the network policy: rules, limits, hosts modules request
+                   (the audit trail: SELECT * FROM wasql.net_log)
 SQL statements end with ';' and may span lines. Ctrl-C cancels a running query.";
 
 /// Parses a meta-command line such as `\d my_table`.
@@ -83,6 +87,7 @@ pub fn parse(line: &str) -> Result<Meta, String> {
             .transpose()?,
         ),
         "o" | "output" => Meta::Output(arg),
+        "net" => Meta::Net,
         "udf" => {
             let arg = arg.unwrap_or_default();
             let (sub, rest) = match arg.split_once(char::is_whitespace) {

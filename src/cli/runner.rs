@@ -303,6 +303,32 @@ impl Runner {
                 self.note(&format!("Loaded {count} {noun} from {dir}."));
             }
             Meta::UdfList => self.print_batch(udf_list(&self.engine.udf_modules()))?,
+            Meta::Net => {
+                let policy = self.engine.net().policy();
+                let limits = &policy.limits;
+                println!(
+                    "Network limits: timeout {:.1} s, responses up to {} bytes, {} requests per query, \
+                     {} at once, {} retries, cache across queries {:.0} s",
+                    limits.timeout.as_secs_f64(),
+                    limits.max_response_bytes,
+                    limits.max_requests_per_query,
+                    limits.max_concurrent,
+                    limits.retries,
+                    limits.cache_ttl.as_secs_f64()
+                );
+                let secrets: Vec<&str> = policy.secret_names().collect();
+                if !secrets.is_empty() {
+                    println!("Secrets (names only): {}", secrets.join(", "));
+                }
+                if policy.rules.is_empty() {
+                    println!("No [[net.allow]] rules: network access is off.");
+                }
+                self.print_batch(net_rules(policy))?;
+                let requested = net_requests(&self.engine.udf_modules());
+                if requested.num_rows() > 0 {
+                    self.print_batch(requested)?;
+                }
+            }
             Meta::UdfLog(name) => {
                 for module in self.engine.udf_modules() {
                     let stem = module
@@ -443,6 +469,56 @@ fn udf_list(modules: &[Arc<WasmModule>]) -> RecordBatch {
         ("module", column(&|m, _| m.path.display().to_string())),
         ("sha256", column(&|m, _| m.sha256[..16].to_string())),
         ("capabilities", column(&|_, f| f.capabilities.join(", "))),
+    ])
+    .expect("columns of equal length")
+}
+
+/// The network rules, one row each.
+fn net_rules(policy: &crate::net::Policy) -> RecordBatch {
+    let rows: Vec<(String, [String; 4])> = policy
+        .rules
+        .iter()
+        .map(|r| (r.name.clone(), r.summary()))
+        .collect();
+    let column = |i: Option<usize>| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(
+            |(name, s)| match i {
+                None => name.clone(),
+                Some(i) => s[i].clone(),
+            },
+        )))
+    };
+    RecordBatch::try_from_iter([
+        ("rule", column(None)),
+        ("methods", column(Some(0))),
+        ("for", column(Some(1))),
+        ("addresses", column(Some(2))),
+        ("injects", column(Some(3))),
+    ])
+    .expect("columns of equal length")
+}
+
+/// The hosts loaded modules ask for (`net:HOST` capabilities): requests
+/// only; the rules decide.
+fn net_requests(modules: &[Arc<WasmModule>]) -> RecordBatch {
+    let rows: Vec<(String, String, String)> = modules
+        .iter()
+        .flat_map(|m| {
+            m.functions.iter().flat_map(move |f| {
+                f.capabilities
+                    .iter()
+                    .filter_map(|c| c.strip_prefix("net:"))
+                    .map(move |host| (m.name(), f.name.clone(), host.to_string()))
+            })
+        })
+        .collect();
+    let column = |pick: fn(&(String, String, String)) -> &String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(pick)))
+    };
+    RecordBatch::try_from_iter([
+        ("module", column(|r| &r.0)),
+        ("function", column(|r| &r.1)),
+        ("requests host", column(|r| &r.2)),
     ])
     .expect("columns of equal length")
 }

@@ -361,6 +361,40 @@ impl Rule {
             || self.addresses.iter().any(|net| net.contains(ip))
     }
 
+    /// The rule for `\net`: methods, who may use it, extra addresses, and
+    /// the header a secret goes into (never the secret).
+    pub fn summary(&self) -> [String; 4] {
+        let or_any = |list: &[String]| {
+            if list.is_empty() {
+                "any".to_string()
+            } else {
+                list.join(", ")
+            }
+        };
+        let callers = format!(
+            "modules: {}; functions: {}",
+            or_any(&self.modules),
+            or_any(&self.functions)
+        );
+        let addresses: Vec<String> = self
+            .addresses
+            .iter()
+            .map(|n| format!("{}/{}", n.address, n.prefix))
+            .collect();
+        [
+            self.methods.join(", "),
+            callers,
+            if addresses.is_empty() {
+                "public only".into()
+            } else {
+                addresses.join(", ")
+            },
+            self.injection
+                .as_ref()
+                .map_or_else(String::new, |i| format!("{} (secret)", i.header)),
+        ]
+    }
+
     /// Whether the rule's host pattern covers `host`.
     fn covers_host(&self, host: &str) -> bool {
         self.host.matches(host)
