@@ -248,7 +248,8 @@ impl Runner {
             Meta::Quit => return Ok(Flow::Quit),
             Meta::ListTables => self.run_sql(
                 "SELECT table_schema AS schema, table_name AS name, table_type AS type \
-                 FROM information_schema.tables WHERE table_schema <> 'information_schema' \
+                 FROM information_schema.tables \
+                 WHERE table_schema NOT IN ('information_schema', 'wasql') \
                  ORDER BY schema, name",
             )?,
             Meta::Describe(name) => self.run_sql(&format!("DESCRIBE {name}"))?,

@@ -33,27 +33,39 @@ pub fn price_net_batch(args: &[ArrayView], nrows: usize) -> Result<ArrayData, St
     Ok(ArrayData::primitive(values, all_valid(args, nrows)))
 }
 
-/// `src` with ASCII letters uppercased, 64 bytes per step with WebAssembly
-/// SIMD (udfs/.cargo/config.toml enables simd128): four 16-byte vectors per
-/// loop iteration, so the sandbox's per-iteration deadline check is paid
-/// once per 64 bytes.
-/// Not inlined: in a function of its own the loop keeps more of its values
-/// in registers (wasmtime's compiler spills more in a larger function).
+/// `src` with ASCII letters uppercased, with WebAssembly SIMD
+/// (udfs/.cargo/config.toml enables simd128).
+#[cfg(all(target_family = "wasm", target_feature = "simd128"))]
+fn upper_ascii_bytes(src: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::with_capacity(src.len());
+    // SAFETY: the output has capacity for src.len() bytes.
+    unsafe {
+        upper_ascii_into(src, out.spare_capacity_mut().as_mut_ptr().cast::<u8>());
+        out.set_len(src.len());
+    }
+    out
+}
+
+/// Writes `src` uppercased to `dst`, 64 bytes per loop iteration (four
+/// 16-byte vectors), so the sandbox's per-iteration deadline check is paid
+/// once per 64 bytes. A function of its own with no calls inside: wasmtime's
+/// compiler then keeps the loop's constants and pointers in registers.
+///
+/// # Safety
+/// `dst` has room for `src.len()` bytes.
 #[cfg(all(target_family = "wasm", target_feature = "simd128"))]
 #[inline(never)]
-fn upper_ascii_bytes(src: &[u8]) -> Vec<u8> {
+unsafe fn upper_ascii_into(src: &[u8], dst: *mut u8) {
     use core::arch::wasm32::{
         u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_and, v128_load, v128_store, v128_xor,
     };
-    let mut out: Vec<u8> = Vec::with_capacity(src.len());
-    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
     let (a, letters, case_bit) = (u8x16_splat(b'a'), u8x16_splat(26), u8x16_splat(0x20));
     let mut chunks = src.chunks_exact(64);
     let mut at = 0;
     for chunk in &mut chunks {
         for k in 0..4 {
-            // SAFETY: 16 bytes at chunk[16k..] are in the chunk; the output
-            // has capacity src.len() >= at + 64.
+            // SAFETY: 16 bytes at chunk[16k..] are in the chunk; dst has
+            // room for src.len() >= at + 64 bytes.
             unsafe {
                 let v = v128_load(chunk.as_ptr().add(16 * k).cast::<v128>());
                 let lowercase = u8x16_lt(u8x16_sub(v, a), letters);
@@ -64,12 +76,9 @@ fn upper_ascii_bytes(src: &[u8]) -> Vec<u8> {
         at += 64;
     }
     for (i, byte) in chunks.remainder().iter().enumerate() {
-        // SAFETY: at + i < src.len(), the capacity.
+        // SAFETY: at + i < src.len().
         unsafe { dst.add(at + i).write(byte.to_ascii_uppercase()) };
     }
-    // SAFETY: all src.len() bytes were written.
-    unsafe { out.set_len(src.len()) };
-    out
 }
 
 /// `src` with ASCII letters uppercased (builds without SIMD, and host tests).
