@@ -57,9 +57,11 @@ fn upper_ascii_bytes(src: &[u8]) -> Vec<u8> {
 #[inline(never)]
 unsafe fn upper_ascii_into(src: &[u8], dst: *mut u8) {
     use core::arch::wasm32::{
-        u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_and, v128_load, v128_store, v128_xor,
+        i8x16_add, i8x16_lt, i8x16_splat, v128, v128_and, v128_load, v128_store, v128_xor,
     };
-    let (a, letters, case_bit) = (u8x16_splat(b'a'), u8x16_splat(26), u8x16_splat(0x20));
+    // Adding 0x1F moves 'a'..='z' to -128..=-103: one signed comparison
+    // (a single x86 instruction) then finds the lowercase letters.
+    let (shift, below, case_bit) = (i8x16_splat(0x1F), i8x16_splat(-102), i8x16_splat(0x20));
     let mut chunks = src.chunks_exact(64);
     let mut at = 0;
     for chunk in &mut chunks {
@@ -68,7 +70,7 @@ unsafe fn upper_ascii_into(src: &[u8], dst: *mut u8) {
             // room for src.len() >= at + 64 bytes.
             unsafe {
                 let v = v128_load(chunk.as_ptr().add(16 * k).cast::<v128>());
-                let lowercase = u8x16_lt(u8x16_sub(v, a), letters);
+                let lowercase = i8x16_lt(i8x16_add(v, shift), below);
                 let upper = v128_xor(v, v128_and(lowercase, case_bit));
                 v128_store(dst.add(at + 16 * k).cast::<v128>(), upper);
             }
