@@ -2013,3 +2013,25 @@ fn numeric_module_matches_builtins_over_many_batches() {
     assert_eq!(row["not_null"], 200000 - 200000 / 11, "{row}");
     assert!(row["chars"].as_i64().unwrap() > 200000 * 50, "{row}");
 }
+
+/// The SDK also targets wasm32-unknown-unknown: modules with no WASI
+/// imports at all (udfs/build.sh builds two examples for it) load and give
+/// the same answers.
+#[test]
+fn modules_built_for_wasm32_unknown_unknown() {
+    let bytes = fs::read(module_file("unknown/slugify")).unwrap();
+    assert!(
+        !bytes.windows(22).any(|w| w == b"wasi_snapshot_preview1"),
+        "an unknown-unknown module imports nothing from WASI"
+    );
+    let sandbox = Sandbox::with(&["unknown/haversine", "unknown/slugify"]);
+    let rows = sandbox.rows(&format!(
+        "SELECT slugify('Hello, Wörld -- 2!') AS s, slugify(NULL) AS n, \
+                abs(haversine_km(52.52, 13.405, 48.8566, 2.3522) - {}) < 1e-9 AS same",
+        haversine_sql("52.52", "13.405", "48.8566", "2.3522")
+    ));
+    assert_eq!(
+        rows,
+        vec![serde_json::json!({"s": "hello-w-rld-2", "n": null, "same": true})]
+    );
+}

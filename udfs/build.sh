@@ -45,6 +45,18 @@ for kind in examples hostile; do
     done
 done
 
+# --- The same SDK on wasm32-unknown-unknown (no WASI at all) ----------------
+# Two examples, into udfs/dist/unknown/, for the host's tests.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+(cd "$UDFS" && cargo build --release --target wasm32-unknown-unknown \
+    -p wasql-example-haversine -p wasql-example-slugify)
+mkdir -p "$DIST/unknown"
+for name in haversine slugify; do
+    copy_if_changed "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/$name.wasm" "$DIST/unknown/$name.wasm"
+done
+
 # --- C examples --------------------------------------------------------------
 # clang for wasm32 with wasi-libc, from Debian's packages, installed when
 # missing.
@@ -67,7 +79,7 @@ done
 
 # --- Check every module against udfs/ABI.md §1-§2 ---------------------------
 if command -v python3 >/dev/null; then
-    python3 "$UDFS/tools/inspect_wasm.py" --quiet "$DIST"/*.wasm "$DIST"/hostile/*.wasm
+    python3 "$UDFS/tools/inspect_wasm.py" --quiet "$DIST"/*.wasm "$DIST"/hostile/*.wasm "$DIST"/unknown/*.wasm
 fi
 
 echo "UDF modules in $DIST"
