@@ -28,6 +28,9 @@ const SECRET: &str = "tok-8f3a9c1e";
 struct Seen {
     hits: HashMap<String, usize>,
     authorization: Vec<String>,
+    /// Requests to `/delay/...` being answered now, and the most at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// An HTTP server on 127.0.0.1 with the routes the tests need.
@@ -120,7 +123,13 @@ impl Server {
             "/to-metadata" => redirect("http://169.254.169.254/latest/meta-data/"),
             "/to-localhost" => redirect(&format!("http://localhost:{port}/hello")),
             p if p.starts_with("/delay/") => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                {
+                    let mut seen = state.lock().unwrap();
+                    seen.in_flight += 1;
+                    seen.most_in_flight = seen.most_in_flight.max(seen.in_flight);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                state.lock().unwrap().in_flight -= 1;
                 reply(200, "d")
             }
             "/missing" => reply(404, "no such thing"),
@@ -140,6 +149,10 @@ impl Server {
             .get(path)
             .copied()
             .unwrap_or(0)
+    }
+
+    fn most_in_flight(&self) -> usize {
+        self.seen.lock().unwrap().most_in_flight
     }
 
     fn authorization(&self) -> Vec<String> {
@@ -602,4 +615,54 @@ fn the_shell_shows_the_policy() {
         run.stdout.contains("fetch_status_all"),
         "requested hosts: {run:?}"
     );
+}
+
+#[test]
+fn requests_run_concurrently_up_to_the_limit() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let text = std::fs::read_to_string(&sandbox.config)
+        .unwrap()
+        .replace("[net]\n", "[net]\nmax_concurrent = 3\n");
+    std::fs::write(&sandbox.config, text).unwrap();
+    let run = sandbox
+        .run(&[&format!(
+            "SELECT sum(fetch_status_all('{}' || x)) AS s FROM generate_series(1, 12) t(x)",
+            server.url("/delay/")
+        )])
+        .ok();
+    assert_eq!(run.results()[0][0]["s"], 12 * 200);
+    assert_eq!(server.most_in_flight(), 3, "one UDF call, three at a time");
+}
+
+#[test]
+fn rules_for_named_functions_only() {
+    let server = Server::start();
+    let port = server.port;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("wasql.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[net]\n[[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\nmodules = [\"fetch\"]\nfunctions = [\"fetch_text\"]\n"
+        ),
+    )
+    .unwrap();
+    let sandbox = Sandbox { home, config };
+    let url = server.url("/only");
+    let run = sandbox
+        .run(&[&format!("SELECT fetch_text('{url}') AS b")])
+        .ok();
+    assert_eq!(run.results()[0][0]["b"], "hello from /only");
+    for refused in [
+        format!("SELECT fetch_status('{url}')"),
+        format!("SELECT http_get('{url}')"),
+    ] {
+        let run = sandbox.run(&[&refused]);
+        assert!(
+            run.error().contains("no [[net.allow]] rule allows"),
+            "{run:?}"
+        );
+    }
+    assert_eq!(server.hits("/only"), 1);
 }
