@@ -666,3 +666,20 @@ fn rules_for_named_functions_only() {
     }
     assert_eq!(server.hits("/only"), 1);
 }
+
+#[test]
+fn callers_cannot_override_the_secret_or_the_host() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "");
+    let url = server.url("/headers");
+    let run = sandbox
+        .run(&[&format!(
+            "SELECT http_get('{url}', 'Authorization: Bearer guest\nX-Trace: 1') AS b"
+        )])
+        .ok();
+    assert_eq!(run.results()[0][0]["b"], "hello from /headers");
+    assert_eq!(server.authorization(), [format!("Bearer {SECRET}")], "only the secret");
+    let run = sandbox.run(&[&format!("SELECT http_get('{url}', 'Host: intranet.example')")]);
+    assert!(run.error().contains("'host' may not be set"), "{run:?}");
+    assert_eq!(server.hits("/headers"), 1);
+}

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{
+    CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
+    TRANSFER_ENCODING,
+};
 use tokio::sync::Semaphore;
 use url::Url;
 
@@ -239,7 +242,7 @@ impl Sender<'_> {
                 format!("'{method}' is not an HTTP method"),
             )
         })?;
-        let mut builder = self.client.request(method_value, url.clone());
+        let mut header_map = HeaderMap::new();
         for (name, value) in headers {
             let (Ok(name), Ok(value)) = (
                 HeaderName::try_from(name.as_str()),
@@ -250,18 +253,33 @@ impl Sender<'_> {
                     format!("bad header '{name}'"),
                 ));
             };
-            builder = builder.header(name, value);
+            // The connection's own headers are the host's to set: a caller
+            // may not point `Host` at another site behind the allowed address.
+            if [HOST, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING].contains(&name) {
+                return Err(refuse(
+                    Some(rule.name.clone()),
+                    format!("the header '{name}' may not be set"),
+                ));
+            }
+            header_map.append(name, value);
         }
         if let Some(injection) = &rule.injection {
             // Replaces any header of that name the caller set.
-            let value = HeaderValue::try_from(injection.value.as_str()).map_err(|_| {
-                refuse(
+            let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(injection.header.as_str()),
+                HeaderValue::try_from(injection.value.as_str()),
+            ) else {
+                return Err(refuse(
                     Some(rule.name.clone()),
-                    "the secret is not a valid header value".into(),
-                )
-            })?;
-            builder = builder.header(injection.header.as_str(), value);
+                    "the secret is not a valid header".into(),
+                ));
+            };
+            header_map.insert(name, value);
         }
+        let mut builder = self
+            .client
+            .request(method_value, url.clone())
+            .headers(header_map);
         if !body.is_empty() {
             builder = builder.body(body.to_vec());
         }
