@@ -678,8 +678,48 @@ fn callers_cannot_override_the_secret_or_the_host() {
         )])
         .ok();
     assert_eq!(run.results()[0][0]["b"], "hello from /headers");
-    assert_eq!(server.authorization(), [format!("Bearer {SECRET}")], "only the secret");
-    let run = sandbox.run(&[&format!("SELECT http_get('{url}', 'Host: intranet.example')")]);
+    assert_eq!(
+        server.authorization(),
+        [format!("Bearer {SECRET}")],
+        "only the secret"
+    );
+    let run = sandbox.run(&[&format!(
+        "SELECT http_get('{url}', 'Host: intranet.example')"
+    )]);
     assert!(run.error().contains("'host' may not be set"), "{run:?}");
     assert_eq!(server.hits("/headers"), 1);
+}
+
+#[test]
+fn a_shared_or_cached_answer_goes_only_to_callers_the_same_rule_allows() {
+    let server = Server::start();
+    let port = server.port;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("wasql.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[net]\ncache_ttl_seconds = 60\n[[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\n\
+             functions = [\"fetch_text\"]\n"
+        ),
+    )
+    .unwrap();
+    let sandbox = Sandbox { home, config };
+    let url = server.url("/private");
+    // Allowed for fetch_text; http_get in the same query and the next one
+    // must not get the answer from the sharing map or the cache.
+    let (run, audit) = sandbox.audit_after(&[
+        &format!("SELECT fetch_text('{url}') AS a, http_get('{url}') AS b"),
+        &format!("SELECT http_get('{url}') AS b"),
+    ]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(!run.stdout.contains("hello from /private"), "{run:?}");
+    let refused = audit.iter().filter(|r| r["decision"] == "refused").count();
+    assert!(refused >= 2, "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .all(|r| r["function"] != "http_get" || r["decision"] == "refused"),
+        "{audit:?}"
+    );
 }

@@ -58,13 +58,22 @@ pub struct Response {
 /// redacted) and the cause or limit.
 pub type Outcome = Result<Arc<Response>, String>;
 
+/// What a response is shared or cached under: the request and the rule
+/// that allowed it, so that an answer is only ever given to a caller the
+/// same rule allows (and one fetched with a rule's secret stays with it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    rule: String,
+    request: Request,
+}
+
 /// One query's share of the network: its request count and its requests in
 /// flight or done, by request, so identical ones go out once.
 #[derive(Debug, Default)]
 pub struct QueryState {
     pub id: u64,
     pub sent: AtomicUsize,
-    shared: Mutex<HashMap<Request, Shared<BoxFuture<'static, Outcome>>>>,
+    shared: Mutex<HashMap<CacheKey, Shared<BoxFuture<'static, Outcome>>>>,
 }
 
 /// The network of one session.
@@ -82,7 +91,7 @@ struct Inner {
     queries: AtomicU64,
     query: Mutex<Arc<QueryState>>,
     /// Successful GET responses kept across queries (`cache_ttl_seconds`).
-    cache: Mutex<HashMap<Request, (Instant, Arc<Response>)>>,
+    cache: Mutex<HashMap<CacheKey, (Instant, Arc<Response>)>>,
 }
 
 impl std::fmt::Debug for Net {
@@ -181,26 +190,37 @@ impl Inner {
         request: Request,
     ) -> Outcome {
         let started = Instant::now();
+        let rule = url::Url::parse(&request.url).ok().and_then(|url| {
+            self.policy
+                .decide(&url, &request.method.to_ascii_uppercase(), caller)
+                .ok()
+                .map(|rule| rule.name.clone())
+        });
+        let Some(rule) = rule else {
+            // Refused (or not a URL): nothing to share; the sender says why.
+            return Self::send(Arc::clone(self), Arc::clone(query), caller.clone(), request).await;
+        };
+        let key = CacheKey { rule, request };
         let ttl = self.policy.limits.cache_ttl;
-        let cacheable = request.method.eq_ignore_ascii_case("GET") && !ttl.is_zero();
-        if cacheable && let Some(response) = self.cached(&request, ttl) {
-            self.record_hit(query, caller, &request, &Ok(Arc::clone(&response)), started);
+        let cacheable = key.request.method.eq_ignore_ascii_case("GET") && !ttl.is_zero();
+        if cacheable && let Some(response) = self.cached(&key, ttl) {
+            self.record_hit(query, caller, &key, &Ok(Arc::clone(&response)), started);
             return Ok(response);
         }
         let (future, first) = {
             let mut shared = query.shared.lock().unwrap_or_else(|e| e.into_inner());
-            match shared.get(&request) {
+            match shared.get(&key) {
                 Some(future) => (future.clone(), false),
                 None => {
                     let future = Self::send(
                         Arc::clone(self),
                         Arc::clone(query),
                         caller.clone(),
-                        request.clone(),
+                        key.request.clone(),
                     )
                     .boxed()
                     .shared();
-                    shared.insert(request.clone(), future.clone());
+                    shared.insert(key.clone(), future.clone());
                     (future, true)
                 }
             }
@@ -214,10 +234,10 @@ impl Inner {
                 self.cache
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(request, (Instant::now(), Arc::clone(response)));
+                    .insert(key, (Instant::now(), Arc::clone(response)));
             }
         } else {
-            self.record_hit(query, caller, &request, &outcome, started);
+            self.record_hit(query, caller, &key, &outcome, started);
         }
         outcome
     }
@@ -244,12 +264,12 @@ impl Inner {
         sender.send(&request).await.map(Arc::new)
     }
 
-    fn cached(&self, request: &Request, ttl: std::time::Duration) -> Option<Arc<Response>> {
+    fn cached(&self, key: &CacheKey, ttl: std::time::Duration) -> Option<Arc<Response>> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        match cache.get(request) {
+        match cache.get(key) {
             Some((at, response)) if at.elapsed() < ttl => Some(Arc::clone(response)),
             Some(_) => {
-                cache.remove(request);
+                cache.remove(key);
                 None
             }
             None => None,
@@ -261,10 +281,11 @@ impl Inner {
         &self,
         query: &QueryState,
         caller: &Caller,
-        request: &Request,
+        key: &CacheKey,
         outcome: &Outcome,
         started: Instant,
     ) {
+        let request = &key.request;
         let url = url::Url::parse(&request.url)
             .map(|u| self.policy.redact_url(&u))
             .unwrap_or_else(|_| self.policy.redact_secrets(&request.url));
@@ -276,7 +297,7 @@ impl Inner {
             method: request.method.to_ascii_uppercase(),
             url,
             decision: "allowed",
-            rule: None,
+            rule: Some(key.rule.clone()),
             status: outcome.as_ref().ok().map(|r| i32::from(r.status)),
             bytes: outcome.as_ref().ok().map(|r| r.body.len() as i64),
             duration_ms: started.elapsed().as_secs_f64() * 1e3,
