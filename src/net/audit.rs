@@ -19,6 +19,20 @@ use serde::Serialize;
 /// Records kept in memory; older ones are dropped first.
 const KEEP: usize = 100_000;
 
+/// Longest URL or error kept in a record.
+const MAX_TEXT: usize = 2048;
+
+fn truncate(text: &mut String) {
+    if text.len() > MAX_TEXT {
+        let mut end = MAX_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+}
+
 /// What happened to one request.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRecord {
@@ -79,8 +93,12 @@ impl Audit {
         })
     }
 
-    /// Adds a record.
-    pub fn record(&self, record: AuditRecord) {
+    /// Adds a record (URL and error cut to [`MAX_TEXT`] bytes).
+    pub fn record(&self, mut record: AuditRecord) {
+        truncate(&mut record.url);
+        if let Some(error) = &mut record.error {
+            truncate(error);
+        }
         if let Some(file) = &self.file
             && let Ok(line) = serde_json::to_string(&record)
         {

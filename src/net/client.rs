@@ -79,6 +79,8 @@ impl Resolve for GuardedResolver {
 pub fn build_client(policy: &Arc<Policy>) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve names itself, past the address checks.
+        .no_proxy()
         .dns_resolver(Arc::new(GuardedResolver {
             policy: Arc::clone(policy),
         }))
@@ -215,13 +217,11 @@ impl Sender<'_> {
             .decide(url, method, self.caller)
             .map_err(|why| refuse(None, why))?;
         if let Some(host) = url.host_str()
-            && let Ok(ip) = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
+            && let bare = host.trim_start_matches('[').trim_end_matches(']')
+            && let Ok(ip) = bare.parse::<IpAddr>()
         {
             self.policy
-                .check_address(host, ip)
+                .check_address(bare, ip)
                 .map_err(|why| refuse(Some(rule.name.clone()), why))?;
         }
         let limit = self.policy.limits.max_requests_per_query;
@@ -295,13 +295,14 @@ impl Sender<'_> {
                 if let Some(refused) = find_cause::<AddressRefused>(&e) {
                     return Err(refuse(rule_name, refused.0.clone()));
                 }
-                let why = if e.is_timeout() {
+                let (timed_out, connect) = (e.is_timeout(), e.is_connect());
+                let why = if timed_out {
                     format!(
                         "no answer within {:.1} s (net.timeout_seconds)",
                         self.policy.limits.timeout.as_secs_f64()
                     )
                 } else {
-                    format!("cannot connect: {}", error_chain(&e))
+                    format!("cannot connect: {}", error_chain(&e.without_url()))
                 };
                 self.record(
                     method,
@@ -309,7 +310,7 @@ impl Sender<'_> {
                     started,
                     AttemptRecord::failed(rule_name, None, &why),
                 );
-                if e.is_connect() {
+                if connect {
                     return Ok(Attempt::Retry(None, why));
                 }
                 return Err(format!("{method} {shown}: {why}"));
@@ -401,7 +402,7 @@ impl Sender<'_> {
                             self.policy.limits.timeout.as_secs_f64()
                         )
                     } else {
-                        format!("reading the body failed: {}", error_chain(&e))
+                        format!("reading the body failed: {}", error_chain(&e.without_url()))
                     };
                     self.record(
                         method,

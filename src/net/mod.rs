@@ -58,12 +58,14 @@ pub struct Response {
 /// redacted) and the cause or limit.
 pub type Outcome = Result<Arc<Response>, String>;
 
-/// What a response is shared or cached under: the request and the rule
-/// that allowed it, so that an answer is only ever given to a caller the
-/// same rule allows (and one fetched with a rule's secret stays with it).
+/// What a response is shared or cached under: the request, the caller and
+/// the rule that allowed it. An answer is only ever given to the caller
+/// that asked (a redirect may have led its request under other rules, with
+/// their secrets), and only while the same rule allows it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
     rule: String,
+    caller: Caller,
     request: Request,
 }
 
@@ -153,11 +155,12 @@ impl Net {
                 .map_err(|e| format!("cannot start the network runtime: {e}"))
         }) {
             Ok(runtime) => runtime,
-            Err(e) => return requests.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => return vec![Err(e.clone()); requests.len()],
         };
         let inner = Arc::clone(&self.inner);
         let query = Arc::clone(&inner.query.lock().unwrap_or_else(|e| e.into_inner()));
         let caller = caller.clone();
+        let count = requests.len();
         let (done, wait) = std::sync::mpsc::channel();
         runtime.spawn(async move {
             let fetches = requests
@@ -166,7 +169,7 @@ impl Net {
             let _ = done.send(futures::future::join_all(fetches).await);
         });
         wait.recv()
-            .unwrap_or_else(|_| vec![Err("the network runtime stopped".to_string())])
+            .unwrap_or_else(|_| vec![Err("the network runtime stopped".to_string()); count])
     }
 }
 
@@ -200,7 +203,11 @@ impl Inner {
             // Refused (or not a URL): nothing to share; the sender says why.
             return Self::send(Arc::clone(self), Arc::clone(query), caller.clone(), request).await;
         };
-        let key = CacheKey { rule, request };
+        let key = CacheKey {
+            rule,
+            caller: caller.clone(),
+            request,
+        };
         let ttl = self.policy.limits.cache_ttl;
         let cacheable = key.request.method.eq_ignore_ascii_case("GET") && !ttl.is_zero();
         if cacheable && let Some(response) = self.cached(&key, ttl) {
@@ -261,7 +268,21 @@ impl Inner {
             query: &query,
             caller: &caller,
         };
-        sender.send(&request).await.map(Arc::new)
+        // Redirects and retries each get the per-request timeout; the whole
+        // request gets a bound too, so no caller waits for minutes.
+        let limits = &self.policy.limits;
+        let whole = limits.timeout * (limits.retries + 2);
+        match tokio::time::timeout(whole, sender.send(&request)).await {
+            Ok(outcome) => outcome.map(Arc::new),
+            Err(_) => Err(format!(
+                "{} {}: no answer within {:.1} s in all (net.timeout_seconds × (net.retries + 2))",
+                request.method.to_ascii_uppercase(),
+                url::Url::parse(&request.url)
+                    .map(|u| self.policy.redact_url(&u))
+                    .unwrap_or_default(),
+                whole.as_secs_f64()
+            )),
+        }
     }
 
     fn cached(&self, key: &CacheKey, ttl: std::time::Duration) -> Option<Arc<Response>> {

@@ -170,11 +170,30 @@ impl IpNet {
     }
 }
 
-/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+/// An IPv6 address that carries an IPv4 one — mapped (`::ffff:a.b.c.d`),
+/// compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`) or
+/// 6to4 (`2002:AABB:CCDD::/48`) — as that IPv4 address; others unchanged.
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else {
+        return ip;
+    };
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| {
+        IpAddr::V4(std::net::Ipv4Addr::from(
+            (u32::from(hi) << 16) | u32::from(lo),
+        ))
+    };
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        IpAddr::V4(mapped)
+    } else if (s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1))
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        || s[..3] == [0x64, 0xff9b, 1]
+    {
+        v4(s[6], s[7])
+    } else if s[0] == 0x2002 {
+        v4(s[1], s[2])
+    } else {
+        ip
     }
 }
 
@@ -193,6 +212,10 @@ pub fn special_address(ip: IpAddr) -> Option<&'static str> {
                 Some("link-local (cloud metadata)")
             } else if a == 100 && (64..128).contains(&b) {
                 Some("shared (carrier-grade NAT, cloud metadata)")
+            } else if (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b))
+            {
+                Some("reserved (protocol assignments, benchmarking)")
             } else if v4.is_unspecified() || a == 0 {
                 Some("unspecified")
             } else if v4.is_broadcast() || v4.is_multicast() || a >= 240 {
@@ -209,8 +232,8 @@ pub fn special_address(ip: IpAddr) -> Option<&'static str> {
                 Some("unspecified")
             } else if first & 0xfe00 == 0xfc00 {
                 Some("private (unique local, cloud metadata)")
-            } else if first & 0xffc0 == 0xfe80 {
-                Some("link-local")
+            } else if first & 0xffc0 == 0xfe80 || first & 0xffc0 == 0xfec0 {
+                Some("link-local or site-local")
             } else if v6.is_multicast() {
                 Some("multicast")
             } else {
@@ -348,10 +371,28 @@ impl Rule {
         url.scheme() == self.scheme
             && self.host.matches(&host.to_ascii_lowercase())
             && url.port_or_known_default() == Some(self.port)
-            && url.path().starts_with(&self.path_prefix)
+            && self.path_allowed(url.path())
             && self.methods.iter().any(|m| m == method)
             && (self.modules.is_empty() || self.modules.iter().any(|m| m == caller.module_name()))
             && (self.functions.is_empty() || self.functions.contains(&caller.function))
+    }
+
+    /// Whether `path` is under the rule's path prefix: on a segment
+    /// boundary, and — for a rule limited to a path — with no encoded
+    /// slash, backslash or dot and no `;` that a server might decode into
+    /// another path.
+    fn path_allowed(&self, path: &str) -> bool {
+        if self.path_prefix == "/" {
+            return true;
+        }
+        let Some(rest) = path.strip_prefix(&self.path_prefix) else {
+            return false;
+        };
+        let on_boundary =
+            self.path_prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/');
+        let lower = path.to_ascii_lowercase();
+        let disguised = ["%2f", "%5c", "%2e", ";"].iter().any(|s| lower.contains(s));
+        on_boundary && !disguised
     }
 
     /// Whether this rule lets its host reach `ip`.
@@ -635,6 +676,45 @@ mod tests {
             "module filter"
         );
         assert!(!ok("file:///etc/passwd", "GET", &f));
+    }
+
+    #[test]
+    fn path_prefixes_hold_on_segment_boundaries_and_against_encodings() {
+        let p = policy("[[allow]]\nurl = \"https://api.example.com/v2\"");
+        let ok = |u: &str| {
+            p.decide(&Url::parse(u).unwrap(), "GET", &caller(None, "http_get"))
+                .is_ok()
+        };
+        assert!(ok("https://api.example.com/v2"));
+        assert!(ok("https://api.example.com/v2/items"));
+        assert!(!ok("https://api.example.com/v2-internal"));
+        assert!(!ok("https://api.example.com/v2/..%2f..%2fadmin"));
+        assert!(!ok("https://api.example.com/v2/..;/admin"));
+        assert!(!ok("https://api.example.com/v2/%2E%2E/admin"));
+    }
+
+    #[test]
+    fn addresses_inside_ipv6_forms_are_classified_as_ipv4() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for special in [
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:5",
+            "::127.0.0.1",
+            "2002:a00:1::1",
+            "fec0::1",
+            "192.0.0.8",
+            "198.18.0.1",
+        ] {
+            assert!(special_address(ip(special)).is_some(), "{special}");
+        }
+        for public in [
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "8.8.8.8",
+            "::1:0:0:1",
+        ] {
+            assert!(special_address(ip(public)).is_none(), "{public}");
+        }
     }
 
     #[test]

@@ -19,7 +19,11 @@ pub const NAME: &str = "http_fetch";
 /// Size of `WasqlHttpRequest` and `WasqlHttpResponse`.
 const STRUCT: usize = 32;
 /// Most requests one call may pass.
-const MAX_REQUESTS: usize = 100_000;
+const MAX_REQUESTS: usize = 10_000;
+/// Most bytes of requests (methods, URLs, headers, bodies) one call may pass.
+const MAX_REQUEST_BYTES: u64 = 64 << 20;
+/// Longest URL or header block.
+const MAX_FIELD: u32 = 64 << 10;
 
 type Fault = wasmtime::Error;
 
@@ -56,12 +60,13 @@ fn read_request(data: &[u8], at: u32, i: usize) -> Result<Request, Fault> {
         .ok_or_else(|| fault(format!("{what} is outside guest memory")))?;
     let block = slice(data, base, STRUCT as u32, &what)?;
     let part = |n: usize, name: &str| {
-        slice(
-            data,
-            field(&block, 2 * n),
-            field(&block, 2 * n + 1),
-            &format!("{what}'s {name}"),
-        )
+        let len = field(&block, 2 * n + 1);
+        if n < 3 && len > MAX_FIELD {
+            return Err(fault(format!(
+                "{what}'s {name} is {len} bytes; at most {MAX_FIELD}"
+            )));
+        }
+        slice(data, field(&block, 2 * n), len, &format!("{what}'s {name}"))
     };
     let method = text(part(0, "method")?, &format!("{what}'s method"))?;
     let url = text(part(1, "url")?, &format!("{what}'s url"))?;
@@ -199,9 +204,24 @@ pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
                     "{count} responses at {responses:#x} do not fit guest memory"
                 )));
             }
-            let batch = (0..count)
-                .map(|i| read_request(data, requests, i))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut total: u64 = 0;
+            let mut batch = Vec::with_capacity(count);
+            for i in 0..count {
+                let request = read_request(data, requests, i)?;
+                total += (request.method.len() + request.url.len() + request.body.len()) as u64
+                    + request
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.len() + v.len()) as u64)
+                        .sum::<u64>();
+                if total > MAX_REQUEST_BYTES {
+                    return Err(fault(format!(
+                        "the requests of one call may hold at most {} MiB",
+                        MAX_REQUEST_BYTES >> 20
+                    )));
+                }
+                batch.push(request);
+            }
             let alloc = caller
                 .get_export("wasql_alloc")
                 .and_then(|e| e.into_func())
@@ -209,11 +229,14 @@ pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
                 .typed::<(i32, i32), i32>(&caller)?;
             let state = caller.data();
             let (net, who) = (Arc::clone(&state.net), state.caller.clone());
+            let waiting = std::time::Instant::now();
             let outcomes = net.fetch_blocking(&who, batch);
             // Time spent waiting on the network does not count against the
-            // call's compute deadline.
-            let deadline = caller.data().deadline_ticks;
-            caller.as_context_mut().set_epoch_deadline(deadline);
+            // call's compute deadline; the compute time before it does.
+            let Some(left) = caller.data_mut().deadline.after_wait(waiting.elapsed()) else {
+                return Err(wasmtime::Trap::Interrupt.into());
+            };
+            caller.as_context_mut().set_epoch_deadline(left);
             for (i, outcome) in outcomes.iter().enumerate() {
                 write_response(&mut caller, &memory, &alloc, responses, i, outcome)?;
             }

@@ -143,6 +143,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// the caller names the module.
 pub fn load(path: &Path, limits: Limits, net: Arc<Net>) -> Result<Arc<WasmModule>, String> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    if path.file_stem().is_some_and(|stem| stem == "sql") {
+        return Err(
+            "the module name 'sql' is reserved (network rules use it for the SQL \
+                    functions such as http_get): rename the file"
+                .into(),
+        );
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let inspection = inspect(&bytes)?;

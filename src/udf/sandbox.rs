@@ -101,8 +101,39 @@ pub struct GuestState {
     pub net: Arc<Net>,
     /// The module and function being called, as the network policy sees it.
     pub caller: Caller,
-    /// The per-call deadline in epoch ticks.
-    pub deadline_ticks: u64,
+    /// The per-call deadline, and how the current call has spent it.
+    pub deadline: CallClock,
+}
+
+/// A call's compute time: wall time since it started, less the time spent
+/// waiting on the network in host calls.
+#[derive(Debug, Clone, Copy)]
+pub struct CallClock {
+    pub timeout: Duration,
+    started: Instant,
+    waited: Duration,
+}
+
+impl CallClock {
+    fn new(timeout: Duration) -> Self {
+        CallClock {
+            timeout,
+            started: Instant::now(),
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Counts `wait` as network time; returns the epoch ticks of compute
+    /// time left, or `None` when the deadline has passed.
+    pub fn after_wait(&mut self, wait: Duration) -> Option<u64> {
+        self.waited += wait;
+        let computed = self.started.elapsed().saturating_sub(self.waited);
+        let left = self
+            .timeout
+            .checked_sub(computed)
+            .filter(|d| !d.is_zero())?;
+        Some(deadline_ticks(left))
+    }
 }
 
 impl HasWasi for GuestState {
@@ -176,7 +207,7 @@ impl GuestInstance {
                     module: Some(module_name.to_string()),
                     function: String::new(),
                 },
-                deadline_ticks: deadline_ticks(limits.call_timeout),
+                deadline: CallClock::new(limits.call_timeout),
             },
         );
         store.limiter(|state| &mut state.limits);
@@ -244,6 +275,7 @@ impl GuestInstance {
 
     /// Starts the deadline for the next call.
     pub fn arm_deadline(&mut self) {
+        self.store.data_mut().deadline = CallClock::new(self.limits.call_timeout);
         self.store
             .set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
     }

@@ -43,6 +43,9 @@ fn to_abi_type(array: ArrayRef, wanted: &DataType) -> Result<ArrayRef> {
 pub struct WasmScalarUdf {
     module: Arc<WasmModule>,
     spec: FunctionSpec,
+    /// The name the module gives the function (a `CREATE FUNCTION` alias
+    /// aside): what network rules match.
+    declared_name: String,
     signature: Signature,
     documentation: OnceLock<Documentation>,
 }
@@ -72,9 +75,15 @@ impl WasmScalarUdf {
             TypeSignature::Exact(exact)
         };
         let signature = Signature::new(type_signature, spec.volatility.into());
+        let declared_name = module
+            .functions
+            .iter()
+            .find(|f| f.export == spec.export)
+            .map_or_else(|| spec.name.clone(), |f| f.name.clone());
         WasmScalarUdf {
             module,
             spec,
+            declared_name,
             signature,
             documentation: OnceLock::new(),
         }
@@ -116,7 +125,7 @@ impl WasmScalarUdf {
             )
             .map_err(|e| self.fail(&e))?,
         };
-        instance.set_function(&self.spec.name);
+        instance.set_function(&self.declared_name);
         match abi::call_scalar(
             &mut instance,
             &self.spec.export,
