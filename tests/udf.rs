@@ -51,6 +51,7 @@ const HOSTILE: &[&str] = &[
     "bad_length",
     "sneaky",
     "chatty",
+    "net_abuse",
 ];
 
 /// `udfs/dist` of this checkout.
@@ -2033,5 +2034,46 @@ fn modules_built_for_wasm32_unknown_unknown() {
     assert_eq!(
         rows,
         vec![serde_json::json!({"s": "hello-w-rld-2", "n": null, "same": true})]
+    );
+}
+
+/// Hostile uses of the network import: computing between empty fetches
+/// still hits the per-call deadline (a fetch does not reset it), and a call
+/// passing 10,000 requests over one 1 MiB body is refused before the host
+/// copies anything; wasql carries on.
+#[test]
+fn hostile_network_use_is_contained() {
+    let sandbox = Sandbox::with(&["hostile/net_abuse"]);
+    let config = sandbox.tight_limits();
+    let run = sandbox
+        .run_stdin(
+            &[
+                "--config",
+                &config,
+                "--udfs",
+                &sandbox.udfs_arg(),
+                "-q",
+                "--format",
+                "csv",
+                "--continue-on-error",
+            ],
+            "SELECT net_spin(1) AS r;\nSELECT net_flood(1) AS r;\nSELECT 40 + 2 AS v;\n",
+        )
+        .exit(1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert!(
+        lines[0].contains("function net_spin") && lines[0].contains("timed out after 1.0 s"),
+        "{run:#?}"
+    );
+    assert!(
+        lines[1].contains("function net_flood") && lines[1].contains("at most 64 MiB"),
+        "{run:#?}"
+    );
+    assert_eq!(run.stdout, "v\n42\n", "{run:#?}");
+    assert!(
+        run.elapsed < Duration::from_secs(8),
+        "took {:?}",
+        run.elapsed
     );
 }
