@@ -212,6 +212,20 @@ impl Sender<'_> {
             );
             message
         };
+        // Every attempt counts, refused ones too: a caller cannot flood the
+        // audit trail with refusals either.
+        let limit = self.policy.limits.max_requests_per_query;
+        if self
+            .query
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            >= limit
+        {
+            return Err(refuse(
+                None,
+                format!("the query already made {limit} requests (net.max_requests_per_query)"),
+            ));
+        }
         let rule = self
             .policy
             .decide(url, method, self.caller)
@@ -223,18 +237,6 @@ impl Sender<'_> {
             self.policy
                 .check_address(bare, ip)
                 .map_err(|why| refuse(Some(rule.name.clone()), why))?;
-        }
-        let limit = self.policy.limits.max_requests_per_query;
-        if self
-            .query
-            .sent
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            >= limit
-        {
-            return Err(refuse(
-                Some(rule.name.clone()),
-                format!("the query already sent {limit} requests (net.max_requests_per_query)"),
-            ));
         }
         let method_value = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
             refuse(
