@@ -24,28 +24,24 @@
 //! median of the rounds' ratios.
 
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, SamplingMode};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::datasource::MemTable;
-use datafusion::physical_plan::common::collect;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::runtime::Runtime;
-use tpchgen::generators::LineItemGenerator;
-use tpchgen_arrow::LineItemArrow;
 use wasql::engine::{Engine, EngineSettings};
 use wasql::net::{NetConfig, RuleConfig};
 
+mod common;
+use common::{ROUNDS, alternate, lineitem, median, run, scale_factor, udf_dist};
+
 const SAMPLE_SIZE: usize = 10;
 /// Alternating rounds behind the goal-3 ratios.
-const ROUNDS: usize = 21;
 /// Queries of each network form behind the summary's medians.
 const NET_RUNS: usize = 11;
 /// How long the server takes to answer.
@@ -60,25 +56,6 @@ const GOAL_HOOK: f64 = 1.02;
 /// The default `max_concurrent` of `[net]` (src/net/policy.rs), for the
 /// lower bound the summary shows.
 const DEFAULT_MAX_CONCURRENT: usize = 64;
-
-fn scale_factor() -> f64 {
-    std::env::var("WASQL_TPCH_SF")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0)
-}
-
-fn udf_dist() -> PathBuf {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist");
-    for module in ["numeric.wasm", "fetch.wasm"] {
-        assert!(
-            dist.join(module).exists(),
-            "run `bash udfs/build.sh` first: {} has no {module}",
-            dist.display()
-        );
-    }
-    dist
-}
 
 /// An HTTP/1 server on 127.0.0.1, on its own thread and runtime, that
 /// answers every request `200 ok` after [`DELAY`] and counts the requests.
@@ -202,79 +179,6 @@ impl NetQuery {
     }
 }
 
-/// `lineitem` as (p, d, t): extended price, discount, tax; registered as
-/// `li` in every engine (the same arrays).
-fn lineitem(rt: &Runtime, engines: &[&Engine], sf: f64) -> datafusion::error::Result<()> {
-    let batches = LineItemArrow::new(LineItemGenerator::new(sf, 1, 1))
-        .with_batch_size(8192)
-        .collect::<Result<Vec<RecordBatch>, _>>()?;
-    let raw = MemTable::try_new(batches[0].schema(), vec![batches])?;
-    let ctx = engines[0].context();
-    ctx.register_table("lineitem_raw", Arc::new(raw))?;
-    let table: Arc<MemTable> = rt.block_on(async {
-        let frame = ctx
-            .sql(
-                "SELECT CAST(l_extendedprice AS DOUBLE) AS p, CAST(l_discount AS DOUBLE) AS d, \
-                 CAST(l_tax AS DOUBLE) AS t FROM lineitem_raw",
-            )
-            .await?;
-        let schema = frame.schema().inner().clone();
-        let partitions = frame.collect_partitioned().await?;
-        Ok::<_, datafusion::error::DataFusionError>(Arc::new(MemTable::try_new(
-            schema, partitions,
-        )?))
-    })?;
-    ctx.deregister_table("lineitem_raw")?;
-    for engine in engines {
-        engine.context().register_table("li", table.clone())?;
-    }
-    Ok(())
-}
-
-/// Runs `sql` the way the CLI does and returns its only value as text.
-async fn run(engine: &Engine, sql: &str) -> String {
-    let query = engine.prepare(sql).await.expect("plan");
-    let batches = collect(query.execute().expect("execute"))
-        .await
-        .expect("run");
-    datafusion::arrow::util::display::array_value_to_string(batches[0].column(0), 0).expect("value")
-}
-
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-/// `a` and `b` run alternately (each first in every other round), so that a
-/// slow spell of this shared machine slows both: their median times and the
-/// median of the rounds' b/a ratios.
-fn alternate(rt: &Runtime, a: (&Engine, &str), b: (&Engine, &str)) -> (Duration, Duration, f64) {
-    let time = |(engine, sql): (&Engine, &str)| {
-        let start = Instant::now();
-        rt.block_on(run(engine, sql));
-        start.elapsed()
-    };
-    let (mut times_a, mut times_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let (x, y) = if round % 2 == 0 {
-            let x = time(a);
-            (x, time(b))
-        } else {
-            let y = time(b);
-            (time(a), y)
-        };
-        times_a.push(x);
-        times_b.push(y);
-        ratios.push(y.as_secs_f64() / x.as_secs_f64());
-    }
-    ratios.sort_by(f64::total_cmp);
-    (
-        median(&mut times_a),
-        median(&mut times_b),
-        ratios[ratios.len() / 2],
-    )
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -282,7 +186,7 @@ fn ms(d: Duration) -> f64 {
 fn main() -> datafusion::error::Result<()> {
     let sf = scale_factor();
     let rt = Runtime::new()?;
-    let dist = udf_dist();
+    let dist = udf_dist(&["numeric.wasm", "fetch.wasm"]);
     let server = Server::start();
 
     // Goals 1 and 2: every limit at its default, one rule for the server.

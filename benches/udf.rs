@@ -13,23 +13,16 @@
 //! summary then runs each pair in alternating rounds and prints the median
 //! times and the median of the rounds' UDF/native ratios.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::datasource::MemTable;
-use datafusion::physical_plan::common::collect;
 use tokio::runtime::Runtime;
-use tpchgen::generators::LineItemGenerator;
-use tpchgen_arrow::LineItemArrow;
 use wasql::engine::{Engine, EngineSettings};
 
-const SAMPLE_SIZE: usize = 10;
-/// Alternating native/UDF rounds behind the summary's ratios.
-const ROUNDS: usize = 21;
+mod common;
+use common::{ROUNDS, alternate, lineitem, median, run, scale_factor, udf_dist};
 
+const SAMPLE_SIZE: usize = 10;
 /// (name, native SQL, UDF SQL): the same result both ways.
 const PAIRS: [(&str, &str, &str); 4] = [
     (
@@ -54,68 +47,14 @@ const PAIRS: [(&str, &str, &str); 4] = [
     ),
 ];
 
-fn scale_factor() -> f64 {
-    std::env::var("WASQL_TPCH_SF")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0)
-}
-
-fn udf_dist() -> PathBuf {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist");
-    assert!(
-        dist.join("numeric.wasm").exists(),
-        "run `bash udfs/build.sh` first: {} has no numeric.wasm",
-        dist.display()
-    );
-    dist
-}
-
-/// `lineitem` as (p, d, t, c): extended price, discount, tax, comment.
-fn lineitem(rt: &Runtime, engine: &Engine, sf: f64) -> datafusion::error::Result<()> {
-    let batches = LineItemArrow::new(LineItemGenerator::new(sf, 1, 1))
-        .with_batch_size(8192)
-        .collect::<Result<Vec<RecordBatch>, _>>()?;
-    let raw = MemTable::try_new(batches[0].schema(), vec![batches])?;
-    let ctx = engine.context();
-    ctx.register_table("lineitem_raw", Arc::new(raw))?;
-    rt.block_on(async {
-        let frame = ctx
-            .sql(
-                "SELECT CAST(l_extendedprice AS DOUBLE) AS p, CAST(l_discount AS DOUBLE) AS d, \
-                 CAST(l_tax AS DOUBLE) AS t, arrow_cast(l_comment, 'Utf8') AS c FROM lineitem_raw",
-            )
-            .await?;
-        let schema = frame.schema().inner().clone();
-        let partitions = frame.collect_partitioned().await?;
-        ctx.register_table("li", Arc::new(MemTable::try_new(schema, partitions)?))?;
-        ctx.deregister_table("lineitem_raw")?;
-        Ok(())
-    })
-}
-
-/// Runs `sql` the way the CLI does and returns its only value as text.
-async fn run(engine: &Engine, sql: &str) -> String {
-    let query = engine.prepare(sql).await.expect("plan");
-    let batches = collect(query.execute().expect("execute"))
-        .await
-        .expect("run");
-    datafusion::arrow::util::display::array_value_to_string(batches[0].column(0), 0).expect("value")
-}
-
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn main() -> datafusion::error::Result<()> {
     let sf = scale_factor();
     let rt = Runtime::new()?;
-    let dist = udf_dist();
+    let dist = udf_dist(&["numeric.wasm"]);
     let engine = Engine::new(&EngineSettings::default())?;
     engine.load_udf_dir(&dist)?;
     let started = Instant::now();
-    lineitem(&rt, &engine, sf)?;
+    lineitem(&rt, &[&engine], sf)?;
     eprintln!(
         "lineitem SF{sf} in memory in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -159,34 +98,9 @@ fn main() -> datafusion::error::Result<()> {
         if times.iter().any(Vec::is_empty) {
             continue;
         }
-        // The summary: native and UDF run alternately (each first in every
-        // other round), so that a slow spell of this shared machine slows
-        // both; the ratio is the median of the rounds' ratios.
-        let (mut natives, mut udfs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..ROUNDS {
-            let time = |sql| {
-                let start = Instant::now();
-                rt.block_on(run(&engine, sql));
-                start.elapsed()
-            };
-            let (n, u) = if round % 2 == 0 {
-                let n = time(native);
-                (n, time(udf))
-            } else {
-                let u = time(udf);
-                (time(native), u)
-            };
-            natives.push(n);
-            udfs.push(u);
-            ratios.push(u.as_secs_f64() / n.as_secs_f64());
-        }
-        ratios.sort_by(f64::total_cmp);
-        results.push((
-            name,
-            median(&mut natives),
-            median(&mut udfs),
-            ratios[ratios.len() / 2],
-        ));
+        // The summary, from alternating rounds.
+        let (native_time, udf_time, ratio) = alternate(&rt, (&engine, native), (&engine, udf));
+        results.push((name, native_time, udf_time, ratio));
     }
 
     // Module load: first compile (empty cache) and a cached load.

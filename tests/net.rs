@@ -160,23 +160,29 @@ impl Server {
     }
 }
 
-/// A home directory with a config allowing the server (and `extra` TOML).
+/// A home directory with a wasql config file.
 struct Sandbox {
     home: TempDir,
     config: PathBuf,
 }
 
 impl Sandbox {
-    fn new(server: &Server, extra: &str) -> Sandbox {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("wasql.toml");
-        let text = format!(
-            "[net]\ntimeout_seconds = 2\nmax_response_bytes = \"1M\"\nretries = 2\n\
+    /// A config allowing GETs of the server with the test secret, with
+    /// `settings` (keys of `[net]`) and `extra` TOML (more rules) added.
+    fn new(server: &Server, settings: &str, extra: &str) -> Sandbox {
+        Sandbox::with_config(&format!(
+            "[net]\ntimeout_seconds = 2\nmax_response_bytes = \"1M\"\nretries = 2\n{settings}\
              [[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\nmethods = [\"GET\"]\n\
              secret = \"token\"\nsecret_format = \"Bearer {{}}\"\n\
              [net.secrets.token]\nenv = \"WASQL_TEST_NET_TOKEN\"\n{extra}",
             port = server.port
-        );
+        ))
+    }
+
+    /// A config of exactly `text`.
+    fn with_config(text: &str) -> Sandbox {
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join("wasql.toml");
         std::fs::write(&config, text).unwrap();
         Sandbox { home, config }
     }
@@ -289,7 +295,7 @@ impl Run {
 #[test]
 fn allowed_fetch_from_sql_and_from_a_udf() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let url = server.url("/hello");
     let (run, audit) = sandbox.audit_after(&[&format!(
         "SELECT http_get('{url}') AS sql_body, fetch_text('{url}') AS udf_body, \
@@ -347,7 +353,7 @@ fn nothing_gets_out_without_a_rule() {
 #[test]
 fn denied_host_is_refused_and_audited() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let run = sandbox.run(&["SELECT http_get('https://example.com/')"]);
     let error = run.error();
     assert!(
@@ -371,6 +377,7 @@ fn a_name_resolving_to_loopback_needs_a_rule_listing_the_address() {
     // localhost is allowed by name, but it resolves to a loopback address.
     let sandbox = Sandbox::new(
         &server,
+        "",
         &format!("[[net.allow]]\nurl = \"http://localhost:{port}/\"\n"),
     );
     let run = sandbox.run(&[&format!("SELECT http_get('http://localhost:{port}/hello')")]);
@@ -383,6 +390,7 @@ fn a_name_resolving_to_loopback_needs_a_rule_listing_the_address() {
 
     let listed = Sandbox::new(
         &server,
+        "",
         &format!(
             "[[net.allow]]\nurl = \"http://localhost:{port}/\"\naddresses = [\"127.0.0.0/8\", \"::1\"]\n"
         ),
@@ -398,7 +406,7 @@ fn a_name_resolving_to_loopback_needs_a_rule_listing_the_address() {
 #[test]
 fn redirects_are_checked_hop_by_hop() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     // To the cloud metadata address: no rule allows it.
     let error = sandbox
         .run(&[&format!(
@@ -415,6 +423,7 @@ fn redirects_are_checked_hop_by_hop() {
     let port = server.port;
     let named = Sandbox::new(
         &server,
+        "",
         &format!("[[net.allow]]\nurl = \"http://localhost:{port}/\"\n"),
     );
     let error = named
@@ -439,7 +448,7 @@ fn redirects_are_checked_hop_by_hop() {
 #[test]
 fn limits_name_the_url_and_the_limit() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let error = sandbox
         .run(&[&format!("SELECT http_get('{}')", server.url("/big"))])
         .error()
@@ -465,7 +474,7 @@ fn limits_name_the_url_and_the_limit() {
 #[test]
 fn too_many_requests_then_success_is_retried() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let (run, audit) =
         sandbox.audit_after(&[&format!("SELECT http_get('{}') AS b", server.url("/flaky"))]);
     let run = run.ok();
@@ -482,7 +491,7 @@ fn too_many_requests_then_success_is_retried() {
 #[test]
 fn identical_requests_of_a_query_go_out_once() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let url = server.url("/counted");
     let run = sandbox
         .run(&[&format!(
@@ -511,12 +520,11 @@ fn identical_requests_of_a_query_go_out_once() {
 fn secrets_reach_the_server_but_not_the_guest_or_the_audit() {
     let server = Server::start();
     let audit_file = tempfile::NamedTempFile::new().unwrap();
-    let sandbox = Sandbox::new(&server, "");
-    let text = std::fs::read_to_string(&sandbox.config).unwrap().replace(
-        "[net]\n",
-        &format!("[net]\naudit_file = \"{}\"\n", audit_file.path().display()),
+    let sandbox = Sandbox::new(
+        &server,
+        &format!("audit_file = \"{}\"\n", audit_file.path().display()),
+        "",
     );
-    std::fs::write(&sandbox.config, text).unwrap();
     let url = server.url("/whoami");
     let (run, audit) = sandbox.audit_after(&[
         &format!("SELECT fetch_seen('{url}') AS seen"),
@@ -545,7 +553,7 @@ fn secrets_reach_the_server_but_not_the_guest_or_the_audit() {
 #[test]
 fn the_label_example_reads_its_config_once_per_query() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let config = server.url("/labels.json");
     let run = sandbox
         .run(&[&format!(
@@ -565,12 +573,11 @@ fn the_label_example_reads_its_config_once_per_query() {
 #[test]
 fn cache_across_queries_and_the_request_limit() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
-    let text = std::fs::read_to_string(&sandbox.config).unwrap().replace(
-        "[net]\n",
-        "[net]\ncache_ttl_seconds = 60\nmax_requests_per_query = 3\n",
+    let sandbox = Sandbox::new(
+        &server,
+        "cache_ttl_seconds = 60\nmax_requests_per_query = 3\n",
+        "",
     );
-    std::fs::write(&sandbox.config, text).unwrap();
     let url = server.url("/cached");
     let (run, audit) = sandbox.audit_after(&[
         &format!("SELECT http_get('{url}') AS b"),
@@ -599,7 +606,7 @@ fn cache_across_queries_and_the_request_limit() {
 #[test]
 fn the_shell_shows_the_policy() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let run = sandbox.run(&["\\net"]).ok();
     assert!(
         run.stdout
@@ -621,11 +628,7 @@ fn the_shell_shows_the_policy() {
 #[test]
 fn requests_run_concurrently_up_to_the_limit() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
-    let text = std::fs::read_to_string(&sandbox.config)
-        .unwrap()
-        .replace("[net]\n", "[net]\nmax_concurrent = 3\n");
-    std::fs::write(&sandbox.config, text).unwrap();
+    let sandbox = Sandbox::new(&server, "max_concurrent = 3\n", "");
     let run = sandbox
         .run(&[&format!(
             "SELECT sum(fetch_status_all('{}' || x)) AS s FROM generate_series(1, 12) t(x)",
@@ -640,16 +643,9 @@ fn requests_run_concurrently_up_to_the_limit() {
 fn rules_for_named_functions_only() {
     let server = Server::start();
     let port = server.port;
-    let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("wasql.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[net]\n[[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\nmodules = [\"fetch\"]\nfunctions = [\"fetch_text\"]\n"
-        ),
-    )
-    .unwrap();
-    let sandbox = Sandbox { home, config };
+    let sandbox = Sandbox::with_config(&format!(
+        "[net]\n[[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\nmodules = [\"fetch\"]\nfunctions = [\"fetch_text\"]\n"
+    ));
     let url = server.url("/only");
     let run = sandbox
         .run(&[&format!("SELECT fetch_text('{url}') AS b")])
@@ -671,7 +667,7 @@ fn rules_for_named_functions_only() {
 #[test]
 fn callers_cannot_override_the_secret_or_the_host() {
     let server = Server::start();
-    let sandbox = Sandbox::new(&server, "");
+    let sandbox = Sandbox::new(&server, "", "");
     let url = server.url("/headers");
     let run = sandbox
         .run(&[&format!(
@@ -695,17 +691,10 @@ fn callers_cannot_override_the_secret_or_the_host() {
 fn a_shared_or_cached_answer_goes_only_to_callers_the_same_rule_allows() {
     let server = Server::start();
     let port = server.port;
-    let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("wasql.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[net]\ncache_ttl_seconds = 60\n[[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\n\
-             functions = [\"fetch_text\"]\n"
-        ),
-    )
-    .unwrap();
-    let sandbox = Sandbox { home, config };
+    let sandbox = Sandbox::with_config(&format!(
+        "[net]\ncache_ttl_seconds = 60\n[[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\n\
+         functions = [\"fetch_text\"]\n"
+    ));
     let url = server.url("/private");
     // Allowed for fetch_text; http_get in the same query and the next one
     // must not get the answer from the sharing map or the cache.

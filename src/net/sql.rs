@@ -2,6 +2,7 @@
 //! response forms, under the same policy, cache and audit as UDFs; and the
 //! `wasql.net_log` table of the audit trail.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -134,8 +135,11 @@ impl ScalarUDFImpl for HttpGet {
         let (Some(urls), headers) = (column(0), column(1)) else {
             return exec_err!("{}: the URL must be text", self.name);
         };
-        // One request per distinct non-null row, all sent at once.
+        // One request per distinct non-null row, all sent at once; the
+        // first row of each request names it in errors.
         let mut requests = Vec::new();
+        let mut index_of: HashMap<Request, usize> = HashMap::new();
+        let mut first_row = Vec::new();
         let mut row_request = Vec::with_capacity(nrows);
         for row in 0..nrows {
             if urls.is_null(row) {
@@ -147,13 +151,15 @@ impl ScalarUDFImpl for HttpGet {
                 _ => Vec::new(),
             };
             let request = Request::get(urls.value(row), headers);
-            let index = requests
-                .iter()
-                .position(|r| r == &request)
-                .unwrap_or_else(|| {
+            let index = match index_of.get(&request) {
+                Some(&index) => index,
+                None => {
+                    index_of.insert(request.clone(), requests.len());
                     requests.push(request);
+                    first_row.push(row);
                     requests.len() - 1
-                });
+                }
+            };
             row_request.push(Some(index));
         }
         let caller = Caller {
@@ -172,13 +178,7 @@ impl ScalarUDFImpl for HttpGet {
             if (200..300).contains(&r.status) {
                 Ok(r)
             } else {
-                let url = urls.value(
-                    row_request
-                        .iter()
-                        .position(|i| *i == Some(index))
-                        .unwrap_or(0),
-                );
-                let shown = url::Url::parse(url)
+                let shown = url::Url::parse(urls.value(first_row[index]))
                     .map(|u| self.net.policy().redact_url(&u))
                     .unwrap_or_default();
                 exec_err!("{}: GET {shown} returned status {}", self.name, r.status)
