@@ -65,6 +65,9 @@
  *    to ordinary JSON (string literals, numbers, [] {} : ,); true/false/null
  *    are stringified before macro expansion, so <stdbool.h> does not bite.
  *
+ *    The same macro describes aggregates and table functions: a "columns"
+ *    list of objects and "partitioned":true pass through unchanged.
+ *
  *  - WASQL_EXPORT("name"): the attribute that exports a function under a name.
  *
  *  - Argument readers (all apply the broadcast rule: an argument whose length
@@ -101,6 +104,31 @@
  *    prefixes it with the function and module names. wasql_errorf links in
  *    vsnprintf: ~25 KB and imports of wasi_snapshot_preview1 fd_write,
  *    fd_seek, fd_close (allowed, never called by it).
+ *
+ *  - Aggregate functions (ABI.md §8; example: udfs/examples/weighted_c).
+ *    WASQL_AGGREGATE(E, ACC) declares and exports the six functions E_new,
+ *    E_update, E_merge, E_state, E_finish, E_drop over your accumulator type
+ *    ACC (the typedefs wasql_agg_new_fn … wasql_agg_drop_fn document their
+ *    signatures); describe it with WASQL_UDF_DESCRIBE({... "kind":"aggregate",
+ *    "export":"E" ...}). Helpers:
+ *      struct wasql_groups + wasql_groups_init / _resize (grow to ngroups,
+ *        new groups zeroed) / _at / _remove_front (emit-and-shift, memmove) /
+ *        _free / _check_emit (0 <= n <= count)
+ *      states, a binary array: wasql_binary_init / wasql_binary_set to
+ *        write them (E_state), wasql_binary_get to read them (E_merge; 0 for
+ *        a null row), struct wasql_bytes
+ *      wasql_put_u32le / _u64le / _i64le / _f64le and wasql_get_* for
+ *        serialising a state's fields in a fixed byte order
+ *
+ *  - Table functions (ABI.md §9): WASQL_TABLE(name) declares the export
+ *    (signature typedef wasql_table_fn); the description has "kind":"table",
+ *    "columns":[{"name":...,"type":...}, ...], no "returns", and optionally
+ *    "partitioned":true. out[0] (the part numbers) is a uint32 result:
+ *    wasql_result_init_fixed(&out[0], m, 4) + wasql_result_set_u32.
+ *    wasql_table_begin(out, ncolumns) zeroes the outputs first, so that
+ *    wasql_table_discard(out, ncolumns) frees whatever was built on failure;
+ *    wasql_result_truncate(out, m) shortens a result initialised with an
+ *    upper bound on its rows.
  *
  *  - Network access (ABI.md §7): the structs WasqlHttpRequest
  *    and WasqlHttpResponse, the host import wasql_http_fetch (imported only
@@ -615,6 +643,263 @@ static inline int32_t wasql_errorf(struct WasqlError *err, const char *fmt, ...)
         while (n > 0 && ((unsigned char)buf[n] & 0xc0) == 0x80) n--;
     }
     return wasql_error_n(err, buf, (uint32_t)n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Aggregate functions (ABI.md §8)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The six exports of an aggregate whose description says "export":"E", as
+ * function-pointer types. The accumulator handle is an i32 in the ABI; in C
+ * it is a pointer to your own accumulator struct (any pointer is an i32 on
+ * wasm32), shown here as void *.
+ *
+ *   E_new()                      a new accumulator with no groups, or NULL
+ *   E_update(acc, args, nargs, nrows, groups, ngroups, err)
+ *                                fold row i of args into group groups[i]
+ *   E_merge(acc, states, nrows, groups, ngroups, err)
+ *                                fold state i (a binary array, made by E_state;
+ *                                null rows skipped) into group groups[i]
+ *   E_state(acc, n, out, err)    states of groups 0..n as a binary array,
+ *                                then remove those groups
+ *   E_finish(acc, n, out, err)   results of groups 0..n, of type "returns",
+ *                                then remove those groups
+ *   E_drop(acc)                  free everything
+ *
+ * `ngroups` is the number of groups after the call (never fewer than
+ * before); new groups start empty. `groups` holds nrows u32 numbers below
+ * ngroups. Arguments are never constants here: every one is nrows long.
+ * Removing groups 0..n renumbers group n as 0, n+1 as 1, and so on. */
+typedef void *(*wasql_agg_new_fn)(void);
+typedef int32_t (*wasql_agg_update_fn)(void *acc, const struct ArrowArray *args,
+                                       int32_t nargs, int32_t nrows,
+                                       const uint32_t *groups, int32_t ngroups,
+                                       struct WasqlError *err);
+typedef int32_t (*wasql_agg_merge_fn)(void *acc, const struct ArrowArray *states,
+                                      int32_t nrows, const uint32_t *groups,
+                                      int32_t ngroups, struct WasqlError *err);
+typedef int32_t (*wasql_agg_state_fn)(void *acc, int32_t n, struct ArrowArray *out,
+                                      struct WasqlError *err);
+typedef int32_t (*wasql_agg_finish_fn)(void *acc, int32_t n, struct ArrowArray *out,
+                                       struct WasqlError *err);
+typedef void (*wasql_agg_drop_fn)(void *acc);
+
+/* WASQL_AGGREGATE(E, ACC) declares the six functions E_new … E_drop, with
+ * ACC your accumulator type, each exported under its own name; then define
+ * them. Pair it with a description whose "export" is "E":
+ *
+ *   WASQL_UDF_DESCRIBE({"abi":1,"name":"my_sum","kind":"aggregate",
+ *                       "export":"my_sum","args":["float64"],"returns":"float64"});
+ *   struct my_acc { struct wasql_groups sums; };
+ *   WASQL_AGGREGATE(my_sum, struct my_acc);
+ *   struct my_acc *my_sum_new(void) { ... }
+ *   int32_t my_sum_update(struct my_acc *acc, ...) { ... }   and so on. */
+#define WASQL_AGGREGATE(E, ACC)                                                       \
+    WASQL_EXPORT(#E "_new") ACC *E##_new(void);                                       \
+    WASQL_EXPORT(#E "_update")                                                        \
+    int32_t E##_update(ACC *acc, const struct ArrowArray *args, int32_t nargs,        \
+                       int32_t nrows, const uint32_t *groups, int32_t ngroups,        \
+                       struct WasqlError *err);                                       \
+    WASQL_EXPORT(#E "_merge")                                                         \
+    int32_t E##_merge(ACC *acc, const struct ArrowArray *states, int32_t nrows,       \
+                      const uint32_t *groups, int32_t ngroups, struct WasqlError *err); \
+    WASQL_EXPORT(#E "_state")                                                         \
+    int32_t E##_state(ACC *acc, int32_t n, struct ArrowArray *out,                    \
+                      struct WasqlError *err);                                        \
+    WASQL_EXPORT(#E "_finish")                                                        \
+    int32_t E##_finish(ACC *acc, int32_t n, struct ArrowArray *out,                   \
+                       struct WasqlError *err);                                       \
+    WASQL_EXPORT(#E "_drop") void E##_drop(ACC *acc)
+
+/* Per-group storage: `count` groups of `size` bytes each, contiguous, in
+ * memory from wasql_alloc. Zero bytes are an empty group, so choose a
+ * layout whose all-zero value means "no rows yet" (two sums of 0, a count
+ * of 0, ...). */
+struct wasql_groups {
+    uint8_t *items;
+    uint32_t count; /* groups held */
+    uint32_t cap;   /* groups allocated */
+    uint32_t size;  /* bytes per group */
+};
+
+/* An empty store of groups of `size` bytes (8-byte aligned). */
+static inline void wasql_groups_init(struct wasql_groups *g, uint32_t size) {
+    g->items = NULL;
+    g->count = 0;
+    g->cap = 0;
+    g->size = size ? size : 1;
+}
+
+/* Makes the store hold `ngroups` groups, as E_update and E_merge are asked
+ * to: new groups are zero bytes (empty); existing ones keep their values.
+ * Returns 0; -1 if out of memory; -2 if ngroups is below the current count
+ * (the host never does that: report it as an error). */
+static inline int wasql_groups_resize(struct wasql_groups *g, int32_t ngroups) {
+    uint32_t want, cap;
+    uint8_t *items;
+    if (ngroups < 0 || (uint32_t)ngroups < g->count) return -2;
+    want = (uint32_t)ngroups;
+    if (want > g->cap) {
+        cap = g->cap * 2;
+        if (cap < want) cap = want;
+        if (cap < 8) cap = 8;
+        if ((uint64_t)cap * g->size > 0x7fffffffu) {
+            cap = want;
+            if ((uint64_t)cap * g->size > 0x7fffffffu) return -1;
+        }
+        items = (uint8_t *)wasql_alloc(cap * g->size, 8);
+        if (!items) return -1;
+        if (g->count) memcpy(items, g->items, (size_t)g->count * g->size);
+        if (g->items) wasql_free(g->items, g->cap * g->size, 8);
+        g->items = items;
+        g->cap = cap;
+    }
+    if (want > g->count)
+        memset(g->items + (size_t)g->count * g->size, 0, (size_t)(want - g->count) * g->size);
+    g->count = want;
+    return 0;
+}
+
+/* Group `i` (i < count): `size` bytes, 8-byte aligned when size is a
+ * multiple of 8. */
+static inline void *wasql_groups_at(const struct wasql_groups *g, uint32_t i) {
+    return g->items + (size_t)i * g->size;
+}
+
+/* Removes groups 0..n (n <= count; what E_state and E_finish do after
+ * writing them): group n becomes group 0. Keeps the allocation. */
+static inline void wasql_groups_remove_front(struct wasql_groups *g, uint32_t n) {
+    if (n >= g->count) {
+        g->count = 0;
+        return;
+    }
+    memmove(g->items, g->items + (size_t)n * g->size, (size_t)(g->count - n) * g->size);
+    g->count -= n;
+}
+
+/* Frees the groups (E_drop); the store is empty and usable again. */
+static inline void wasql_groups_free(struct wasql_groups *g) {
+    if (g->items) wasql_free(g->items, g->cap * g->size, 8);
+    g->items = NULL;
+    g->count = 0;
+    g->cap = 0;
+}
+
+/* Checks E_state / E_finish's `n` against the groups held: 0 when
+ * 0 <= n <= count, else an error in *err (returns 1). */
+static inline int32_t wasql_groups_check_emit(const struct wasql_groups *g, int32_t n,
+                                              struct WasqlError *err) {
+    static const char msg[] = "asked to emit more groups than the accumulator holds";
+    if (n < 0 || (uint32_t)n > g->count) return wasql_error_n(err, msg, sizeof msg - 1);
+    return 0;
+}
+
+/* ---- States: binary arrays (ABI.md §8, "States") --------------------- */
+
+/* A binary value: `len` bytes at `ptr`. */
+struct wasql_bytes {
+    const uint8_t *ptr;
+    uint32_t len;
+};
+
+/* Row `row` of a binary array from the host (the `states` of E_merge, or a
+ * binary argument): 1 and *value set when the row is present, 0 for a null
+ * row (to be skipped, for states). */
+static inline int wasql_binary_get(const struct ArrowArray *a, int32_t row,
+                                   struct wasql_bytes *value) {
+    struct wasql_str s;
+    if (wasql_arg_is_null(a, row)) {
+        value->ptr = NULL;
+        value->len = 0;
+        return 0;
+    }
+    s = wasql_arg_str(a, row);
+    value->ptr = (const uint8_t *)s.ptr;
+    value->len = s.len;
+    return 1;
+}
+
+/* A binary result of `n` rows (E_state's `out`), with room reserved for
+ * `bytes_each` bytes per row (it grows if a state is larger). 0 or -1. */
+static inline int wasql_binary_init(struct ArrowArray *out, int32_t n, uint32_t bytes_each) {
+    uint64_t hint = (uint64_t)(n > 0 ? n : 0) * bytes_each;
+    if (hint > 0x7fffffffu) hint = 0;
+    return wasql_result_init_utf8(out, n, (uint32_t)hint);
+}
+
+/* Row `row` of a binary result is `len` bytes at `ptr`; rows in increasing
+ * order, as wasql_result_set_str (which it is). 0 or -1. */
+static inline int wasql_binary_set(struct ArrowArray *out, int32_t row, const void *ptr,
+                                   uint32_t len) {
+    return wasql_result_set_str(out, row, ptr, len);
+}
+
+/* Little-endian encoding of fixed-width fields, for self-contained states
+ * (wasm32 is little-endian, so these are plain copies, but they make the
+ * byte order of a state explicit). */
+static inline void wasql_put_u32le(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void wasql_put_u64le(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline void wasql_put_i64le(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
+static inline void wasql_put_f64le(uint8_t *p, double v) { memcpy(p, &v, 8); }
+static inline uint32_t wasql_get_u32le(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t wasql_get_u64le(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline int64_t wasql_get_i64le(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
+static inline double wasql_get_f64le(const uint8_t *p) { double v; memcpy(&v, p, 8); return v; }
+
+/* ------------------------------------------------------------------------ */
+/* Table functions (ABI.md §9)                                                */
+/* ------------------------------------------------------------------------ */
+
+/* The signature of a table function export. Rows bounds[p]..bounds[p+1]-1
+ * form part p (per row: part i is row i; "partitioned": part p is one whole
+ * partition). The function writes 1 + ncolumns arrays of one length m into
+ * out[0..ncolumns]: out[0] a uint32 array without nulls, the part of each
+ * output row, never decreasing; out[1 + j] column j of "columns". */
+typedef int32_t (*wasql_table_fn)(const struct ArrowArray *args, int32_t nargs,
+                                  int32_t nrows, const uint32_t *bounds, int32_t nparts,
+                                  struct ArrowArray *out, struct WasqlError *err);
+
+/* WASQL_TABLE(name) declares a table function exported as "name"; follow it
+ * with the definition. With a description such as
+ *   WASQL_UDF_DESCRIBE({"abi":1,"name":"tokenize","kind":"table","export":"tokenize",
+ *                       "args":["utf8"],"columns":[{"name":"token","type":"utf8"},
+ *                       {"name":"pos","type":"int32"}]});
+ * (add "partitioned":true for whole partitions; no "returns"). */
+#define WASQL_TABLE(name)                                                               \
+    WASQL_EXPORT(#name)                                                                 \
+    int32_t name(const struct ArrowArray *args, int32_t nargs, int32_t nrows,           \
+                 const uint32_t *bounds, int32_t nparts, struct ArrowArray *out,        \
+                 struct WasqlError *err)
+
+/* Clears the 1 + ncolumns output structs, so that wasql_table_discard can
+ * run whatever was initialised. Call it first. */
+static inline void wasql_table_begin(struct ArrowArray *out, int32_t ncolumns) {
+    memset(out, 0, sizeof *out * (size_t)(1 + ncolumns));
+}
+
+/* On failure: frees the 1 + ncolumns results built so far (after
+ * wasql_table_begin, ones never initialised are skipped). */
+static inline void wasql_table_discard(struct ArrowArray *out, int32_t ncolumns) {
+    for (int32_t j = 0; j <= ncolumns; j++) wasql_result_discard(&out[j]);
+}
+
+/* Shortens a result to its first m rows (m <= the nrows it was initialised
+ * with), for outputs whose length is known only at the end: init with an
+ * upper bound, fill, truncate, finish. Nulls set at rows >= m are dropped.
+ * 0, or -1 (m out of range, or a string already written at a row >= m). */
+static inline int wasql_result_truncate(struct ArrowArray *out, int32_t m) {
+    struct wasql__result *st = wasql__state(out);
+    if (m < 0 || m > st->nrows || st->pending_row >= 0) return -1;
+    if (st->kind == WASQL__VARLEN && st->str_rows > m) return -1;
+    for (int32_t row = m; row < st->nrows; row++)
+        if (!(st->validity[row >> 3] & (1u << (row & 7)))) {
+            st->validity[row >> 3] |= (uint8_t)(1u << (row & 7));
+            out->null_count--;
+        }
+    if (out->null_count == 0) st->bufs[0] = NULL;
+    st->nrows = m;
+    out->length = m;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */

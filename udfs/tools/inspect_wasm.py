@@ -1,12 +1,28 @@
 #!/usr/bin/env python3
 """Prints a wasql UDF module's imports, exports and `wasql.udfs` section, and
-checks what udfs/ABI.md requires of every module: the exports memory,
-wasql_alloc, wasql_free and wasql_release, one export per described
-function, imports from wasi_snapshot_preview1 only, except the host import
-wasql.http_fetch, which must be a function (i32, i32, i32) -> i32.
+checks what udfs/ABI.md §1-§2 require of every module: the exports memory,
+wasql_alloc, wasql_free and wasql_release (with their types); imports from
+wasi_snapshot_preview1 only, except the host import wasql.http_fetch, which
+must be a function (i32, i32, i32) -> i32; and for each described function
+its keys (abi, name, kind, export, args; returns for scalars and
+aggregates; columns, a non-empty list of {name, type}, and no returns for
+table functions; partitioned a boolean, on table functions only) and its
+exports with their types:
+  scalar     EXPORT            (i32 x5) -> i32
+  aggregate  EXPORT_new        () -> i32
+             EXPORT_update     (i32 x7) -> i32
+             EXPORT_merge      (i32 x6) -> i32
+             EXPORT_state      (i32 x4) -> i32
+             EXPORT_finish     (i32 x4) -> i32
+             EXPORT_drop       (i32) -> ()
+  table      EXPORT            (i32 x7) -> i32
+The abi version and the type strings are not checked: the host's own tests
+use modules that get those wrong on purpose.
 
 usage: inspect_wasm.py [--quiet] MODULE.wasm...   (exit 1 if a check fails)
 """
+import json
+import re
 import sys
 
 REQUIRED = ["memory", "wasql_alloc", "wasql_free", "wasql_release"]
@@ -15,6 +31,89 @@ I32 = 0x7F
 # Imports other than wasi_snapshot_preview1 that the host provides, with their
 # function types (params, results).
 HOST_IMPORTS = {("wasql", "http_fetch"): ([I32] * 3, [I32])}
+# Function types of the required exports (ABI.md §1).
+REQUIRED_TYPES = {
+    "wasql_alloc": ([I32] * 2, [I32]),
+    "wasql_free": ([I32] * 3, []),
+    "wasql_release": ([I32], []),
+}
+SQL_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# The exports of each kind of function (ABI.md §3, §8, §9): export-name
+# suffix -> function type.
+KIND_EXPORTS = {
+    "scalar": {"": ([I32] * 5, [I32])},
+    "aggregate": {
+        "_new": ([], [I32]),
+        "_update": ([I32] * 7, [I32]),
+        "_merge": ([I32] * 6, [I32]),
+        "_state": ([I32] * 4, [I32]),
+        "_finish": ([I32] * 4, [I32]),
+        "_drop": ([I32], []),
+    },
+    "table": {"": ([I32] * 7, [I32])},
+}
+
+
+def show_type(sig):
+    if sig is None:
+        return "?"
+    params, results = sig
+    hex_names = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64"}
+    p = ", ".join(hex_names.get(t, hex(t)) for t in params)
+    r = ", ".join(hex_names.get(t, hex(t)) for t in results)
+    return f"({p}) -> ({r})"
+
+
+def check_spec(spec, exports):
+    """Problems with one description line; exports maps name -> (kind, type)."""
+    problems = []
+    label = spec.get("name", "?")
+    for key in ("abi", "name", "kind", "export", "args"):
+        if key not in spec:
+            problems.append(f"{label}: missing key {key}")
+    if "name" in spec and not (isinstance(spec["name"], str) and SQL_NAME.fullmatch(spec["name"])):
+        problems.append(f"{label}: name {spec['name']!r} is not [a-z_][a-z0-9_]*")
+    if "args" in spec and not (isinstance(spec["args"], list)
+                               and all(isinstance(a, str) for a in spec["args"])):
+        problems.append(f"{label}: args is not a list of type strings")
+    kind = spec.get("kind")
+    if "kind" in spec and kind not in KIND_EXPORTS:
+        problems.append(f"{label}: kind {kind!r} is not scalar, aggregate or table")
+    if kind in ("scalar", "aggregate") and not isinstance(spec.get("returns"), str):
+        problems.append(f"{label}: missing returns (a type string), required for kind {kind}")
+    if kind == "table":
+        if "returns" in spec:
+            problems.append(f"{label}: a table function has columns, not returns")
+        columns = spec.get("columns")
+        if not isinstance(columns, list) or not columns:
+            problems.append(f"{label}: a table function needs columns, a non-empty list")
+        else:
+            for j, col in enumerate(columns):
+                if not (isinstance(col, dict) and isinstance(col.get("name"), str)
+                        and isinstance(col.get("type"), str)):
+                    problems.append(f"{label}: column {j} is not {{\"name\": ..., \"type\": ...}}")
+                elif not SQL_NAME.fullmatch(col["name"]):
+                    problems.append(f"{label}: column name {col['name']!r} is not [a-z_][a-z0-9_]*")
+    if "partitioned" in spec:
+        if not isinstance(spec["partitioned"], bool):
+            problems.append(f"{label}: partitioned is not true or false")
+        elif kind != "table":
+            problems.append(f"{label}: partitioned is for table functions only")
+    export = spec.get("export")
+    if not isinstance(export, str):
+        if "export" in spec:
+            problems.append(f"{label}: export is not a string")
+        return problems
+    for suffix, want in KIND_EXPORTS.get(kind, {}).items():
+        field = export + suffix
+        if field not in exports:
+            problems.append(f"{label}: described export {field} is missing")
+        elif exports[field][0] != "func":
+            problems.append(f"{label}: export {field} is a {exports[field][0]}, not a function")
+        elif exports[field][1] != want:
+            problems.append(f"{label}: export {field} has type {show_type(exports[field][1])}, "
+                            f"want {show_type(want)}")
+    return problems
 
 
 def leb(data, at):
@@ -46,7 +145,7 @@ def sections(data):
 
 def inspect(path):
     data = open(path, "rb").read()
-    imports, exports, custom, types = [], [], {}, []
+    imports, exports, custom, types, functions = [], [], {}, [], []
     for sid, body in sections(data):
         if sid == 1:
             count, at = leb(body, 0)
@@ -87,13 +186,22 @@ def inspect(path):
                 elif kind == 3:
                     at += 2
                 imports.append((module, field, KINDS.get(kind, kind), signature))
+        elif sid == 3:
+            count, at = leb(body, 0)
+            for _ in range(count):
+                index, at = leb(body, at)
+                functions.append(types[index] if index < len(types) else None)
         elif sid == 7:
             count, at = leb(body, 0)
             for _ in range(count):
                 field, at = name(body, at)
                 kind, at = body[at], at + 1
-                _, at = leb(body, at)
-                exports.append((field, KINDS.get(kind, kind)))
+                index, at = leb(body, at)
+                exports.append((field, KINDS.get(kind, kind), index))
+    # Function index space: imported functions first, then the module's own.
+    space = [sig for _, _, kind, sig in imports if kind == "func"] + functions
+    exports = [(field, kind, space[index] if kind == "func" and index < len(space) else None)
+               for field, kind, index in exports]
     return imports, exports, custom
 
 
@@ -102,11 +210,15 @@ def main(argv):
     paths = [a for a in argv if a != "--quiet"]
     failed = False
     for path in paths:
-        import json
-
         imports, exports, custom = inspect(path)
-        names = {e[0] for e in exports}
-        problems = [f"missing export {r}" for r in REQUIRED if r not in names]
+        by_name = {field: (kind, sig) for field, kind, sig in exports}
+        problems = [f"missing export {r}" for r in REQUIRED if r not in by_name]
+        if "memory" in by_name and by_name["memory"][0] != "memory":
+            problems.append("export memory is not a memory")
+        for field, want in REQUIRED_TYPES.items():
+            if field in by_name and by_name[field][1] != want:
+                problems.append(f"export {field} has type {show_type(by_name[field][1])}, "
+                                f"want {show_type(want)}")
         for module, field, kind, signature in imports:
             if (module, field) in HOST_IMPORTS:
                 if kind != "func" or signature != HOST_IMPORTS[(module, field)]:
@@ -123,11 +235,13 @@ def main(argv):
             except ValueError as e:
                 problems.append(f"bad description line {line!r}: {e}")
                 continue
-            if spec.get("export") not in names:
-                problems.append(f"described export {spec.get('export')} is missing")
+            if not isinstance(spec, dict):
+                problems.append(f"description line {line!r} is not a JSON object")
+                continue
+            problems.extend(check_spec(spec, by_name))
         if not quiet:
             print(f"== {path}")
-            print("exports:", ", ".join(f"{n} ({k})" for n, k in exports))
+            print("exports:", ", ".join(f"{n} ({k})" for n, k, _ in exports))
             print("imports:", ", ".join(f"{m}.{f}" for m, f, _, _ in imports) or "none")
             print("custom sections:", ", ".join(f"{n} ({len(b)} B)" for n, b in custom.items()))
             print("wasql.udfs:")
