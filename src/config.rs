@@ -44,6 +44,8 @@ pub struct UdfConfig {
     pub memory_limit: Option<String>,
     /// Wall-time deadline per call, in seconds.
     pub timeout_seconds: Option<f64>,
+    /// Largest serialized state of one aggregate group, e.g. `"1M"`.
+    pub max_state_size: Option<String>,
     /// Per-module overrides, by module file name without `.wasm`.
     #[serde(default)]
     pub modules: BTreeMap<String, UdfLimitsConfig>,
@@ -55,6 +57,7 @@ pub struct UdfConfig {
 pub struct UdfLimitsConfig {
     pub memory_limit: Option<String>,
     pub timeout_seconds: Option<f64>,
+    pub max_state_size: Option<String>,
 }
 
 /// A named object-store profile.

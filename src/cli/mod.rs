@@ -153,10 +153,15 @@ fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
         mut limits: udf::Limits,
         memory: &Option<String>,
         timeout: Option<f64>,
+        state: &Option<String>,
     ) -> Result<udf::Limits, String> {
         if let Some(size) = memory {
             limits.memory_bytes =
                 parse_byte_size(size).map_err(|e| format!("udf memory_limit: {e}"))?;
+        }
+        if let Some(size) = state {
+            limits.state_bytes =
+                parse_byte_size(size).map_err(|e| format!("udf max_state_size: {e}"))?;
         }
         if let Some(seconds) = timeout {
             limits.call_timeout = Duration::try_from_secs_f64(seconds)
@@ -170,6 +175,7 @@ fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
         udf::Limits::default(),
         &config.memory_limit,
         config.timeout_seconds,
+        &config.max_state_size,
     )?;
     let modules = config
         .modules
@@ -177,7 +183,12 @@ fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
         .map(|(name, m)| {
             Ok((
                 name.clone(),
-                apply(default, &m.memory_limit, m.timeout_seconds)?,
+                apply(
+                    default,
+                    &m.memory_limit,
+                    m.timeout_seconds,
+                    &m.max_state_size,
+                )?,
             ))
         })
         .collect::<Result<_, String>>()?;

@@ -255,11 +255,37 @@ impl Runner {
             Meta::Describe(name) => self.run_sql(&format!("DESCRIBE {name}"))?,
             Meta::ListFunctions(pattern) => {
                 let filter = pattern
-                    .map(|p| format!("WHERE routine_name LIKE '{}'", meta::like_pattern(&p)))
+                    .map(|p| format!("WHERE name LIKE '{}'", meta::like_pattern(&p)))
                     .unwrap_or_default();
+                // information_schema lists no table functions: add the WASM ones.
+                let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+                let tables: Vec<String> = self
+                    .engine
+                    .udf_modules()
+                    .iter()
+                    .flat_map(|m| {
+                        m.functions
+                            .iter()
+                            .filter(|f| matches!(f.kind, crate::udf::FunctionKind::Table { .. }))
+                            .map(|f| {
+                                format!(
+                                    " UNION ALL SELECT {}, 'TABLE', {}",
+                                    quote(&f.name),
+                                    quote(&format!(
+                                        "{} [WASM {} function, module {}]",
+                                        f.signature(),
+                                        f.kind.label(),
+                                        m.path.display()
+                                    ))
+                                )
+                            })
+                    })
+                    .collect();
                 self.run_sql(&format!(
-                    "SELECT DISTINCT routine_name AS name, function_type AS kind, description \
-                     FROM information_schema.routines {filter} ORDER BY name, kind"
+                    "SELECT DISTINCT name, kind, description FROM (\
+                     SELECT routine_name AS name, function_type AS kind, description \
+                     FROM information_schema.routines{}) {filter} ORDER BY name, kind",
+                    tables.concat()
                 ))?
             }
             Meta::Include(file) => {
@@ -466,6 +492,7 @@ fn udf_list(modules: &[Arc<WasmModule>]) -> RecordBatch {
     };
     RecordBatch::try_from_iter([
         ("function", column(&|_, f| f.name.clone())),
+        ("kind", column(&|_, f| f.kind.label().to_string())),
         ("signature", column(&|_, f| f.signature())),
         ("module", column(&|m, _| m.path.display().to_string())),
         ("sha256", column(&|m, _| m.sha256[..16].to_string())),

@@ -12,12 +12,14 @@ use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::{FunctionFactory, RegisterFunction, SessionState};
 use datafusion::logical_expr::{CreateFunction, Expr};
 
-use crate::udf::UdfRegistry;
+use super::apply::{TableFunctions, WasmTableUdtf};
+use crate::udf::{FunctionKind, UdfRegistry, WasmFunction};
 
 /// Creates WASM functions from `CREATE FUNCTION ... LANGUAGE wasm`.
 #[derive(Debug)]
 pub struct WasmFunctionFactory {
     pub udfs: Arc<UdfRegistry>,
+    pub table_functions: TableFunctions,
 }
 
 #[async_trait]
@@ -79,8 +81,12 @@ impl FunctionFactory for WasmFunctionFactory {
                 )));
             }
         }
-        if let Some(returns) = &statement.return_type
-            && !same_type(returns, &spec.returns.data_type())
+        if let (
+            Some(returns),
+            FunctionKind::Scalar { returns: described }
+            | FunctionKind::Aggregate { returns: described },
+        ) = (&statement.return_type, &spec.kind)
+            && !same_type(returns, &described.data_type())
         {
             return Err(plan_error(format!(
                 "CREATE FUNCTION {}: RETURNS {returns} differs from the module's {}",
@@ -88,7 +94,18 @@ impl FunctionFactory for WasmFunctionFactory {
                 spec.signature()
             )));
         }
-        Ok(RegisterFunction::Scalar(Arc::new(udf)))
+        Ok(match udf {
+            WasmFunction::Scalar(udf) => RegisterFunction::Scalar(Arc::new(udf)),
+            WasmFunction::Aggregate(udaf) => RegisterFunction::Aggregate(Arc::new(udaf)),
+            WasmFunction::Table(function) => {
+                self.table_functions
+                    .insert(&statement.name, Arc::clone(&function));
+                RegisterFunction::Table(
+                    statement.name.clone(),
+                    Arc::new(WasmTableUdtf { function }),
+                )
+            }
+        })
     }
 }
 

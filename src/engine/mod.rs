@@ -2,6 +2,7 @@
 //! on first use, tables queried straight from paths and URLs, and
 //! all-or-nothing `COPY`.
 
+mod apply;
 mod aws_profile;
 mod copy;
 mod create_function;
@@ -33,7 +34,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::config::StoreProfile;
 use crate::net::{self, Net, NetConfig};
-use crate::udf::{self, UdfRegistry, WasmModule};
+use crate::udf::{self, UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
 pub use stores::StoreRegistry;
 
@@ -57,6 +58,8 @@ pub struct Engine {
     ctx: SessionContext,
     stores: Arc<StoreRegistry>,
     udfs: Arc<UdfRegistry>,
+    /// The WASM table functions, for the `TABLE(f(...) OVER (...))` form.
+    table_functions: apply::TableFunctions,
     net: Arc<Net>,
 }
 
@@ -101,13 +104,21 @@ impl Engine {
             settings.udf_limits.clone(),
             Arc::clone(&net),
         ));
+        let table_functions = apply::TableFunctions::default();
         let factory = create_function::WasmFunctionFactory {
             udfs: Arc::clone(&udfs),
+            table_functions: table_functions.clone(),
         };
+        let ctx = with_file_tables(ctx).with_function_factory(Arc::new(factory));
+        ctx.add_analyzer_rule(Arc::new(apply::LateralTableFunctions));
+        ctx.register_relation_planner(Arc::new(apply::PartitionedTableFunctions {
+            functions: table_functions.clone(),
+        }))?;
         Ok(Engine {
-            ctx: with_file_tables(ctx).with_function_factory(Arc::new(factory)),
+            ctx,
             stores,
             udfs,
+            table_functions,
             net,
         })
     }
@@ -125,14 +136,24 @@ impl Engine {
             state.scalar_functions().contains_key(name)
                 || state.aggregate_functions().contains_key(name)
                 || state.window_functions().contains_key(name)
+                || state.table_functions().contains_key(name)
         };
-        let udfs = self
+        let functions = self
             .udfs
             .load_dir(dir, &taken)
             .map_err(DataFusionError::Plan)?;
-        let count = udfs.len();
-        for udf in udfs {
-            self.ctx.register_udf(udf);
+        let count = functions.len();
+        for function in functions {
+            match function {
+                WasmFunction::Scalar(udf) => self.ctx.register_udf(udf),
+                WasmFunction::Aggregate(udaf) => self.ctx.register_udaf(udaf),
+                WasmFunction::Table(function) => {
+                    let name = function.name().to_string();
+                    self.table_functions.insert(&name, Arc::clone(&function));
+                    self.ctx
+                        .register_udtf(&name, Arc::new(apply::WasmTableUdtf { function }));
+                }
+            }
         }
         Ok(count)
     }
@@ -228,7 +249,8 @@ impl Engine {
 }
 
 /// Lets queries name files and URLs as tables (`FROM 'data/*.parquet'`),
-/// like DataFusion's `enable_url_table` but with wasql's clearer errors.
+/// like DataFusion's `enable_url_table` but with wasql's clearer errors; and
+/// plans WASM table functions applied to rows.
 fn with_file_tables(ctx: SessionContext) -> SessionContext {
     let factory = Arc::new(files::FileTableFactory::default());
     let catalogs = Arc::new(DynamicFileCatalog::new(
@@ -238,6 +260,7 @@ fn with_file_tables(ctx: SessionContext) -> SessionContext {
     let ctx: SessionContext = ctx
         .into_state_builder()
         .with_catalog_list(catalogs)
+        .with_query_planner(Arc::new(apply::WasqlQueryPlanner))
         .build()
         .into();
     factory

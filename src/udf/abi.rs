@@ -32,6 +32,15 @@ pub enum CallError {
     Failed(String),
 }
 
+impl CallError {
+    /// What went wrong, in words.
+    pub fn cause(&self) -> &str {
+        match self {
+            CallError::Broken(cause) | CallError::Failed(cause) => cause,
+        }
+    }
+}
+
 /// One argument, ready to go into guest memory.
 struct ArgLayout {
     data: ArrayData,
@@ -82,25 +91,51 @@ fn read_i64(memory: &[u8], at: usize) -> i64 {
     i64::from_le_bytes(memory[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// Calls the scalar export `export` on `args` (each `nrows` long, or 1 for a
-/// constant) and returns its result of type `returns`.
-pub fn call_scalar(
+/// Where one call's structs and buffers are in guest memory.
+pub struct Frame {
+    /// The first argument struct.
+    pub args_at: usize,
+    /// The first of the output structs the guest fills in.
+    pub out_at: usize,
+    /// How many output structs there are.
+    outputs: usize,
+    /// The error struct.
+    pub err_at: usize,
+    /// The extra u32 arrays (group numbers, part bounds), in order.
+    pub extras_at: Vec<usize>,
+}
+
+impl Frame {
+    /// The guest address of output struct `index`.
+    pub fn out(&self, index: usize) -> usize {
+        self.out_at + index * ARRAY_STRUCT
+    }
+}
+
+/// Writes a call's inputs into the instance's argument block: the argument
+/// arrays (each struct followed, further on, by its buffer table and
+/// buffers), `outputs` zeroed output structs, a zeroed error struct, and the
+/// `extras` u32 arrays. Arms the call's deadline.
+pub fn place(
     instance: &mut GuestInstance,
-    export: &str,
     args: &[ArrayRef],
-    nrows: usize,
-    returns: WasmType,
-) -> Result<ArrayRef, CallError> {
-    let function = instance.scalar_export(export).map_err(CallError::Broken)?;
+    extras: &[&[u32]],
+    outputs: usize,
+) -> Result<Frame, CallError> {
     let layouts: Vec<ArgLayout> = args.iter().map(layout).collect();
     let buffers: Vec<Vec<&[u8]>> = layouts.iter().map(ArgLayout::buffers).collect();
 
-    // Block layout: [arg structs][out struct][err struct][per arg: buffer
-    // pointer table, then each buffer].
-    let structs = ARRAY_STRUCT * args.len();
-    let out_at = structs;
-    let err_at = out_at + ARRAY_STRUCT;
-    let mut size = round_up(err_at + ERROR_STRUCT);
+    // Block layout: [arg structs][out structs][err struct][extras][per arg:
+    // buffer pointer table, then each buffer].
+    let out_at = ARRAY_STRUCT * args.len();
+    let err_at = out_at + ARRAY_STRUCT * outputs;
+    let zeroed = round_up(err_at + ERROR_STRUCT);
+    let mut size = zeroed;
+    let mut extras_at = Vec::with_capacity(extras.len());
+    for extra in extras {
+        extras_at.push(size);
+        size = round_up(size + 4 * extra.len());
+    }
     let mut placements = Vec::with_capacity(layouts.len());
     for arg in &buffers {
         let table = size;
@@ -112,73 +147,111 @@ pub fn call_scalar(
         }
         placements.push((table, at));
     }
-    let too_big = || {
-        CallError::Failed(format!(
+    if i32::try_from(size).is_err() {
+        return Err(CallError::Failed(format!(
             "a batch of {size} bytes does not fit a 32-bit guest"
-        ))
-    };
-    i32::try_from(size).map_err(|_| too_big())?;
+        )));
+    }
     instance.arm_deadline();
     let base = argument_block(instance, size)?;
-    {
-        let memory = instance.memory.data_mut(&mut instance.store);
-        if base.checked_add(size).is_none_or(|end| end > memory.len()) {
-            return Err(CallError::Broken(
-                "wasql_alloc returned memory out of bounds".into(),
-            ));
-        }
-        let block = &mut memory[base..base + size];
-        block[..round_up(err_at + ERROR_STRUCT)].fill(0);
-        let args = layouts.iter().zip(&buffers).zip(&placements);
-        for (index, ((arg, arg_buffers), (table, at))) in args.enumerate() {
-            let header = index * ARRAY_STRUCT;
-            write(block, header, &(arg.data.len() as i64).to_le_bytes());
-            write(
-                block,
-                header + 8,
-                &(arg.data.null_count() as i64).to_le_bytes(),
-            );
-            write(
-                block,
-                header + 24,
-                &(arg_buffers.len() as i64).to_le_bytes(),
-            );
-            write(block, header + 40, &((base + table) as u32).to_le_bytes());
-            for (slot, (buffer, offset)) in arg_buffers.iter().zip(at).enumerate() {
-                let pointer = if buffer.is_empty() && slot == 0 {
-                    0
-                } else {
-                    (base + offset) as u32
-                };
-                write(block, table + 4 * slot, &pointer.to_le_bytes());
-                write(block, *offset, buffer);
-            }
+    let memory = instance.memory.data_mut(&mut instance.store);
+    if base.checked_add(size).is_none_or(|end| end > memory.len()) {
+        return Err(CallError::Broken(
+            "wasql_alloc returned memory out of bounds".into(),
+        ));
+    }
+    let block = &mut memory[base..base + size];
+    block[..zeroed].fill(0);
+    for (extra, at) in extras.iter().zip(&extras_at) {
+        for (index, value) in extra.iter().enumerate() {
+            write(block, at + 4 * index, &value.to_le_bytes());
         }
     }
+    let args = layouts.iter().zip(&buffers).zip(&placements);
+    for (index, ((arg, arg_buffers), (table, at))) in args.enumerate() {
+        let header = index * ARRAY_STRUCT;
+        write(block, header, &(arg.data.len() as i64).to_le_bytes());
+        write(
+            block,
+            header + 8,
+            &(arg.data.null_count() as i64).to_le_bytes(),
+        );
+        write(
+            block,
+            header + 24,
+            &(arg_buffers.len() as i64).to_le_bytes(),
+        );
+        write(block, header + 40, &((base + table) as u32).to_le_bytes());
+        for (slot, (buffer, offset)) in arg_buffers.iter().zip(at).enumerate() {
+            let pointer = if buffer.is_empty() && slot == 0 {
+                0
+            } else {
+                (base + offset) as u32
+            };
+            write(block, table + 4 * slot, &pointer.to_le_bytes());
+            write(block, *offset, buffer);
+        }
+    }
+    Ok(Frame {
+        args_at: base,
+        out_at: base + out_at,
+        outputs,
+        err_at: base + err_at,
+        extras_at: extras_at.into_iter().map(|at| base + at).collect(),
+    })
+}
 
-    let call = function.call(
-        &mut instance.store,
-        (
-            base as i32,
-            args.len() as i32,
-            nrows as i32,
-            (base + out_at) as i32,
-            (base + err_at) as i32,
-        ),
-    );
+/// Turns a guest call's outcome into a result: a trap breaks the instance;
+/// a non-zero status is the guest's error; on success `read` takes the
+/// outputs, which are then released (even when `read` refuses them).
+pub fn finish<T>(
+    instance: &mut GuestInstance,
+    frame: &Frame,
+    call: wasmtime::Result<i32>,
+    read: impl FnOnce(&GuestInstance) -> Result<T, String>,
+) -> Result<T, CallError> {
     let status = call.map_err(|e| CallError::Broken(instance.explain(&e)))?;
-    if status == 0 {
-        let result = read_result(instance, base + out_at, nrows, returns);
+    if status != 0 {
+        return Err(CallError::Failed(read_error(instance, frame.err_at)?));
+    }
+    let result = read(instance);
+    for index in 0..frame.outputs {
         instance
             .release
-            .call(&mut instance.store, (base + out_at) as i32)
+            .call(&mut instance.store, frame.out(index) as i32)
             .map_err(|e| {
                 CallError::Broken(format!("wasql_release failed: {}", instance.explain(&e)))
             })?;
-        result.map_err(|e| CallError::Failed(format!("invalid result: {e}")))
-    } else {
-        Err(CallError::Failed(read_error(instance, base + err_at)?))
     }
+    result.map_err(|e| CallError::Failed(format!("invalid result: {e}")))
+}
+
+/// Calls the scalar export `export` on `args` (each `nrows` long, or 1 for a
+/// constant) and returns its result of type `returns`.
+pub fn call_scalar(
+    instance: &mut GuestInstance,
+    export: &str,
+    args: &[ArrayRef],
+    nrows: usize,
+    returns: WasmType,
+) -> Result<ArrayRef, CallError> {
+    let function = instance
+        .export::<(i32, i32, i32, i32, i32), i32>(export)
+        .map_err(CallError::Broken)?;
+    let frame = place(instance, args, &[], 1)?;
+    let call = function.call(
+        &mut instance.store,
+        (
+            frame.args_at as i32,
+            args.len() as i32,
+            nrows as i32,
+            frame.out_at as i32,
+            frame.err_at as i32,
+        ),
+    );
+    finish(instance, &frame, call, |instance| {
+        read_array(instance, frame.out(0), Some(nrows), returns)
+    })
 }
 
 /// The guest address of an argument block of at least `size` bytes: the
@@ -257,11 +330,16 @@ fn guest_slice(memory: &[u8], ptr: usize, len: usize) -> Result<&[u8], String> {
     }
 }
 
-/// Reads and validates the result struct at `at`.
-fn read_result(
+/// Most rows an output array may have.
+const MAX_ROWS: i64 = i32::MAX as i64;
+
+/// Reads and validates the array struct at `at`: `nrows` rows of type
+/// `returns`, or, when `nrows` is `None`, as many as it says (up to
+/// `i32::MAX`).
+pub fn read_array(
     instance: &GuestInstance,
     at: usize,
-    nrows: usize,
+    nrows: Option<usize>,
     returns: WasmType,
 ) -> Result<ArrayRef, String> {
     let memory = instance.memory.data(&instance.store);
@@ -273,9 +351,16 @@ fn read_result(
     let n_children = read_i64(header, 32);
     let table = read_u32(header, 40) as usize;
     let (children, dictionary) = (read_u32(header, 44), read_u32(header, 48));
-    if length != nrows as i64 {
-        return Err(format!("length is {length}, expected {nrows}"));
-    }
+    let nrows = match nrows {
+        Some(nrows) if length != nrows as i64 => {
+            return Err(format!("length is {length}, expected {nrows}"));
+        }
+        Some(nrows) => nrows,
+        None if !(0..=MAX_ROWS).contains(&length) => {
+            return Err(format!("length {length} is out of range"));
+        }
+        None => length as usize,
+    };
     if offset != 0 || n_children != 0 || children != 0 || dictionary != 0 {
         return Err("offset, children and dictionary must be 0".into());
     }
@@ -506,9 +591,9 @@ mod tests {
             }
             let last = *offsets.last().unwrap();
             if last < 0 || last as usize > data.len() {
-                continue; // read_result refuses these before the check
+                continue; // read_array refuses these before the check
             }
-            data.truncate(last as usize); // as read_result reads it
+            data.truncate(last as usize); // as read_array reads it
             for utf8 in [true, false] {
                 let value_by_value = offsets[0] >= 0
                     && offsets.windows(2).all(|w| {

@@ -91,6 +91,19 @@ impl WasmType {
         }
     }
 
+    /// The SQL type of values of this type: timestamps cross the ABI in
+    /// microseconds but are nanoseconds in SQL, like DataFusion's own;
+    /// everything else is the same.
+    pub fn sql_type(self) -> DataType {
+        match self {
+            WasmType::TimestampMicros => DataType::Timestamp(TimeUnit::Nanosecond, None),
+            WasmType::TimestampMicrosUtc => {
+                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+            }
+            other => other.data_type(),
+        }
+    }
+
     /// Bytes per value in the values buffer; `None` for bit-packed booleans
     /// and variable-length types.
     pub fn value_width(self) -> Option<usize> {
@@ -126,35 +139,89 @@ impl From<WasmVolatility> for Volatility {
     }
 }
 
+/// What kind of function it is, and what it produces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FunctionKind {
+    /// One value per row (udfs/ABI.md §3).
+    Scalar { returns: WasmType },
+    /// One value per group (§8).
+    Aggregate { returns: WasmType },
+    /// Rows of `columns` per input row, or per partition when
+    /// `partitioned` (§9).
+    Table {
+        columns: Vec<(String, WasmType)>,
+        partitioned: bool,
+    },
+}
+
+impl FunctionKind {
+    /// The word `\df` and `\udf list` show.
+    pub fn label(&self) -> &'static str {
+        match self {
+            FunctionKind::Scalar { .. } => "scalar",
+            FunctionKind::Aggregate { .. } => "aggregate",
+            FunctionKind::Table {
+                partitioned: false, ..
+            } => "table",
+            FunctionKind::Table {
+                partitioned: true, ..
+            } => "table (per partition)",
+        }
+    }
+}
+
 /// One function a module offers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionSpec {
     /// The SQL name.
     pub name: String,
-    /// The exported wasm function implementing it.
+    /// The exported wasm function implementing it (for an aggregate, the
+    /// prefix of its exports).
     pub export: String,
     pub args: Vec<WasmType>,
-    pub returns: WasmType,
+    pub kind: FunctionKind,
     pub volatility: WasmVolatility,
     /// What the function asks for; granted only by the operator.
     pub capabilities: Vec<String>,
     pub doc: Option<String>,
 }
 
+/// The suffixes of an aggregate's exports (udfs/ABI.md §8).
+pub const AGGREGATE_EXPORTS: [&str; 6] =
+    ["_new", "_update", "_merge", "_state", "_finish", "_drop"];
+
 impl FunctionSpec {
-    /// `name(float64, float64) -> float64`.
+    /// The exports implementing the function.
+    pub fn exports(&self) -> Vec<String> {
+        match self.kind {
+            FunctionKind::Aggregate { .. } => AGGREGATE_EXPORTS
+                .iter()
+                .map(|suffix| format!("{}{suffix}", self.export))
+                .collect(),
+            _ => vec![self.export.clone()],
+        }
+    }
+
+    /// `name(Float64, Float64) -> Float64`, `name(Utf8) -> TABLE(token Utf8, pos Int32)`.
     pub fn signature(&self) -> String {
         let args: Vec<String> = self
             .args
             .iter()
             .map(|t| t.data_type().to_string())
             .collect();
-        format!(
-            "{}({}) -> {}",
-            self.name,
-            args.join(", "),
-            self.returns.data_type()
-        )
+        let returns = match &self.kind {
+            FunctionKind::Scalar { returns } | FunctionKind::Aggregate { returns } => {
+                returns.data_type().to_string()
+            }
+            FunctionKind::Table { columns, .. } => {
+                let columns: Vec<String> = columns
+                    .iter()
+                    .map(|(name, t)| format!("{name} {}", t.data_type()))
+                    .collect();
+                format!("TABLE({})", columns.join(", "))
+            }
+        };
+        format!("{}({}) -> {returns}", self.name, args.join(", "))
     }
 }
 
@@ -165,13 +232,35 @@ struct RawSpec {
     kind: String,
     export: String,
     args: Vec<String>,
-    returns: String,
+    #[serde(default)]
+    returns: Option<String>,
+    #[serde(default)]
+    columns: Option<Vec<RawColumn>>,
+    #[serde(default)]
+    partitioned: bool,
     #[serde(default)]
     volatility: WasmVolatility,
     #[serde(default)]
     capabilities: Vec<String>,
     #[serde(default)]
     doc: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawColumn {
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+}
+
+/// Whether `name` is a valid function or column name: `[a-z_][a-z0-9_]*`.
+fn valid_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Parses the concatenated `wasql.udfs` sections of a module.
@@ -197,22 +286,7 @@ pub fn parse_description(text: &str) -> Result<Vec<FunctionSpec>, String> {
                     .join(", ")
             ));
         }
-        if raw.kind != "scalar" {
-            return Err(format!(
-                "function '{}' is of kind '{}', which this wasql cannot run (it runs scalar functions)",
-                raw.name, raw.kind
-            ));
-        }
-        let valid_name = raw
-            .name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && raw
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid_name {
+        if !valid_name(&raw.name) {
             return Err(format!(
                 "function name '{}' is not valid: use lowercase letters, digits and '_'",
                 raw.name
@@ -226,13 +300,54 @@ pub fn parse_description(text: &str) -> Result<Vec<FunctionSpec>, String> {
                 )
             })
         };
+        let returns = || {
+            raw.returns
+                .as_deref()
+                .ok_or_else(|| format!("function '{}' does not say what it returns", raw.name))
+                .and_then(&parse)
+        };
+        let kind = match raw.kind.as_str() {
+            "scalar" => FunctionKind::Scalar {
+                returns: returns()?,
+            },
+            "aggregate" => FunctionKind::Aggregate {
+                returns: returns()?,
+            },
+            "table" => {
+                let columns = raw
+                    .columns
+                    .as_deref()
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| format!("table function '{}' declares no columns", raw.name))?;
+                let mut parsed: Vec<(String, WasmType)> = Vec::new();
+                for column in columns {
+                    if !valid_name(&column.name) || parsed.iter().any(|(n, _)| *n == column.name) {
+                        return Err(format!(
+                            "table function '{}' has a column named '{}': use distinct names of lowercase letters, digits and '_'",
+                            raw.name, column.name
+                        ));
+                    }
+                    parsed.push((column.name.clone(), parse(&column.data_type)?));
+                }
+                FunctionKind::Table {
+                    columns: parsed,
+                    partitioned: raw.partitioned,
+                }
+            }
+            other => {
+                return Err(format!(
+                    "function '{}' is of kind '{other}', which this wasql cannot run (it runs scalar, aggregate and table functions)",
+                    raw.name
+                ));
+            }
+        };
         specs.push(FunctionSpec {
             args: raw
                 .args
                 .iter()
                 .map(|t| parse(t))
                 .collect::<Result<_, _>>()?,
-            returns: parse(&raw.returns)?,
+            kind,
             name: raw.name,
             export: raw.export,
             volatility: raw.volatility,
@@ -263,6 +378,54 @@ mod tests {
         assert_eq!(specs[1].volatility, WasmVolatility::Volatile);
         assert_eq!(specs[1].capabilities, vec!["net:x"]);
         assert_eq!(specs[0].signature(), "slugify(Utf8) -> Utf8");
+    }
+
+    #[test]
+    fn parses_aggregates_and_table_functions() {
+        let text = concat!(
+            r#"{"abi":1,"name":"geo_mean","kind":"aggregate","export":"g","args":["float64"],"returns":"float64"}"#,
+            "\n",
+            r#"{"abi":1,"name":"tokenize","kind":"table","export":"t","args":["utf8"],"columns":[{"name":"token","type":"utf8"},{"name":"pos","type":"int32"}]}"#,
+            "\n",
+            r#"{"abi":1,"name":"sessions","kind":"table","partitioned":true,"export":"s","args":["int64"],"columns":[{"name":"n","type":"int64"}]}"#,
+        );
+        let specs = parse_description(text).unwrap();
+        assert_eq!(
+            specs[0].kind,
+            FunctionKind::Aggregate {
+                returns: WasmType::Float64
+            }
+        );
+        assert_eq!(
+            specs[1].signature(),
+            "tokenize(Utf8) -> TABLE(token Utf8, pos Int32)"
+        );
+        assert_eq!(specs[2].kind.label(), "table (per partition)");
+        let no_columns = r#"{"abi":1,"name":"t","kind":"table","export":"t","args":[]}"#;
+        assert!(
+            parse_description(no_columns)
+                .unwrap_err()
+                .contains("no columns")
+        );
+        let twice = r#"{"abi":1,"name":"t","kind":"table","export":"t","args":[],"columns":[{"name":"a","type":"int64"},{"name":"a","type":"int64"}]}"#;
+        assert!(
+            parse_description(twice)
+                .unwrap_err()
+                .contains("column named 'a'")
+        );
+        let no_returns = r#"{"abi":1,"name":"a","kind":"aggregate","export":"a","args":[]}"#;
+        assert!(
+            parse_description(no_returns)
+                .unwrap_err()
+                .contains("returns")
+        );
+        let window =
+            r#"{"abi":1,"name":"w","kind":"window","export":"w","args":[],"returns":"int64"}"#;
+        assert!(
+            parse_description(window)
+                .unwrap_err()
+                .contains("kind 'window'")
+        );
     }
 
     #[test]

@@ -2,29 +2,65 @@
 //!
 //! A module describes its functions in a custom section (udfs/ABI.md); the
 //! host compiles it (or loads cached code), and each function becomes a
-//! DataFusion scalar UDF that calls the guest once per batch.
+//! DataFusion scalar or aggregate UDF, or a table function, that calls the
+//! guest once per batch.
 
 mod abi;
+mod aggregate;
 mod capture;
 mod describe;
 mod fetch;
 mod module;
 mod sandbox;
 mod scalar;
+mod table;
 mod wasi;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 use crate::net::Net;
 
-pub use describe::{FunctionSpec, WasmType};
+pub use aggregate::WasmAggregateUdf;
+pub use describe::{FunctionKind, FunctionSpec, WasmType};
 pub use module::WasmModule;
 pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
+pub use table::{ApplyExec, ApplyMode, WasmTableFunction};
+
+/// A function of a module, ready to register with DataFusion.
+pub enum WasmFunction {
+    Scalar(ScalarUDF),
+    Aggregate(AggregateUDF),
+    Table(Arc<WasmTableFunction>),
+}
+
+impl WasmFunction {
+    /// The function `spec` of `module`.
+    fn new(module: &Arc<WasmModule>, spec: FunctionSpec) -> WasmFunction {
+        let module = Arc::clone(module);
+        match spec.kind.clone() {
+            FunctionKind::Scalar { returns } => WasmFunction::Scalar(ScalarUDF::new_from_impl(
+                WasmScalarUdf::new(module, spec, returns),
+            )),
+            FunctionKind::Aggregate { returns } => WasmFunction::Aggregate(
+                AggregateUDF::new_from_impl(WasmAggregateUdf::new(module, spec, returns)),
+            ),
+            FunctionKind::Table {
+                columns,
+                partitioned,
+            } => WasmFunction::Table(Arc::new(WasmTableFunction::new(
+                module,
+                spec,
+                columns,
+                partitioned,
+            ))),
+        }
+    }
+}
 
 /// The modules of a session and which function comes from which module.
 #[derive(Debug)]
@@ -59,7 +95,7 @@ impl UdfRegistry {
         &self,
         dir: &Path,
         taken: &dyn Fn(&str) -> bool,
-    ) -> Result<Vec<ScalarUDF>, String> {
+    ) -> Result<Vec<WasmFunction>, String> {
         let entries = std::fs::read_dir(dir)
             .map_err(|e| format!("cannot read UDF directory '{}': {e}", dir.display()))?;
         let mut paths: Vec<PathBuf> = entries
@@ -79,7 +115,7 @@ impl UdfRegistry {
         path: &Path,
         selector: Option<&str>,
         sql_name: &str,
-    ) -> Result<(ScalarUDF, FunctionSpec), String> {
+    ) -> Result<(WasmFunction, FunctionSpec), String> {
         let module = module::load(path, self.limits.for_module(path), Arc::clone(&self.net))
             .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
         let wanted = selector.unwrap_or(sql_name);
@@ -103,7 +139,7 @@ impl UdfRegistry {
             name: sql_name.to_string(),
             ..found.clone()
         };
-        let udf = ScalarUDF::new_from_impl(WasmScalarUdf::new(Arc::clone(&module), spec.clone()));
+        let udf = WasmFunction::new(&module, spec.clone());
         self.modules
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -116,7 +152,7 @@ impl UdfRegistry {
         &self,
         paths: &[PathBuf],
         taken: &dyn Fn(&str) -> bool,
-    ) -> Result<Vec<ScalarUDF>, String> {
+    ) -> Result<Vec<WasmFunction>, String> {
         let mut loaded = Vec::new();
         let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
         for module in self.modules() {
@@ -150,9 +186,10 @@ impl UdfRegistry {
         let udfs = loaded
             .iter()
             .flat_map(|module| {
-                module.functions.iter().map(move |spec| {
-                    ScalarUDF::new_from_impl(WasmScalarUdf::new(Arc::clone(module), spec.clone()))
-                })
+                module
+                    .functions
+                    .iter()
+                    .map(move |spec| WasmFunction::new(module, spec.clone()))
             })
             .collect();
         self.modules

@@ -9,8 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
+use datafusion::common::DataFusionError;
+
+use super::abi::CallError;
 use super::describe::{self, FunctionSpec};
-use super::sandbox::{self, GuestState, Limits, Output};
+use super::sandbox::{self, GuestInstance, GuestState, Limits, Output};
 use crate::net::Net;
 
 /// Bumped when the compiled-code format may change: part of the cache key.
@@ -37,6 +40,80 @@ impl WasmModule {
         self.path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    }
+
+    /// The name the module itself gives the function implemented by
+    /// `export` (whatever name SQL registered it under): what network rules
+    /// match.
+    pub fn declared_name(&self, spec: &FunctionSpec) -> String {
+        self.functions
+            .iter()
+            .find(|f| f.export == spec.export)
+            .map_or_else(|| spec.name.clone(), |f| f.name.clone())
+    }
+
+    /// An instance for calls of the function `declared_name`: this
+    /// thread's idle one, or a new one.
+    pub fn instance(&self, declared_name: &str) -> Result<GuestInstance, String> {
+        let mut instance = match sandbox::take_pooled(self.id) {
+            Some(instance) => instance,
+            None => GuestInstance::new(
+                &self.prepared,
+                self.limits,
+                &self.output,
+                Arc::clone(&self.net),
+                &self.name(),
+            )?,
+        };
+        instance.set_function(declared_name);
+        Ok(instance)
+    }
+
+    /// Gives an instance back after its calls: to this thread's pool, unless
+    /// a call broke it.
+    pub fn release(&self, instance: GuestInstance, outcome: &Result<(), &CallError>) {
+        if !matches!(outcome, Err(CallError::Broken(_))) {
+            sandbox::put_back(self.id, instance);
+        }
+    }
+
+    /// Runs `calls` on an instance for the function `spec` (SQL name) whose
+    /// module name is `declared_name`.
+    pub fn with_instance<T>(
+        &self,
+        spec: &FunctionSpec,
+        declared_name: &str,
+        calls: impl FnOnce(&mut GuestInstance) -> Result<T, CallError>,
+    ) -> datafusion::common::Result<T> {
+        let mut instance = self
+            .instance(declared_name)
+            .map_err(|e| self.error(&spec.name, &e))?;
+        let result = calls(&mut instance);
+        self.release(instance, &result.as_ref().map(|_| ()));
+        result.map_err(|e| self.error(&spec.name, e.cause()))
+    }
+
+    /// A query error about the function `function` of this module, with the
+    /// last lines the guest wrote to stderr.
+    pub fn error(&self, function: &str, cause: &str) -> DataFusionError {
+        let mut message = format!(
+            "function {function} (module {}): {cause}",
+            self.path.display()
+        );
+        // The guest's own hint about RUST_BACKTRACE cannot apply: its
+        // environment is empty.
+        let stderr = self
+            .output
+            .stderr
+            .tail(4)
+            .lines()
+            .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !stderr.is_empty() {
+            message.push_str(&format!(" [guest stderr: {}]", stderr.replace('\n', " | ")));
+        }
+        DataFusionError::Execution(message)
     }
 }
 
@@ -161,12 +238,9 @@ pub fn load(path: &Path, limits: Limits, net: Arc<Net>) -> Result<Arc<WasmModule
     }
     let functions = describe::parse_description(&inspection.description)?;
     let required = ["wasql_alloc", "wasql_free", "wasql_release"];
-    for export in required
-        .iter()
-        .copied()
-        .chain(functions.iter().map(|f| f.export.as_str()))
-    {
-        if !inspection.exports.iter().any(|e| e == export) {
+    let described = functions.iter().flat_map(FunctionSpec::exports);
+    for export in required.iter().map(|r| r.to_string()).chain(described) {
+        if !inspection.exports.contains(&export) {
             return Err(format!("it does not export the function '{export}'"));
         }
     }

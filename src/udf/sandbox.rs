@@ -11,8 +11,8 @@ use std::time::Duration;
 use std::time::Instant;
 
 use wasmtime::{
-    Config, Engine, Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits,
-    StoreLimitsBuilder, Trap, TypedFunc,
+    Config, Engine, Func, Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits,
+    StoreLimitsBuilder, Trap, TypedFunc, WasmParams, WasmResults,
 };
 
 use super::capture::Captured;
@@ -29,6 +29,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Wall-time deadline per call.
     pub call_timeout: Duration,
+    /// Largest serialized state of one aggregate group, in bytes.
+    pub state_bytes: usize,
 }
 
 /// The limits of every module: defaults, and overrides by module name (the
@@ -54,6 +56,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 256 << 20,
             call_timeout: Duration::from_secs(10),
+            state_bytes: 1 << 20,
         }
     }
 }
@@ -170,12 +173,9 @@ pub struct GuestInstance {
     /// size (udfs/ABI.md §3 lets the host reuse it).
     pub arg_block: Option<(u32, usize)>,
     instance: Instance,
-    exports: HashMap<String, ScalarExport>,
+    exports: HashMap<String, Func>,
     limits: Limits,
 }
-
-/// The signature of a scalar function export (udfs/ABI.md §3).
-pub type ScalarExport = TypedFunc<(i32, i32, i32, i32, i32), i32>;
 
 impl GuestInstance {
     /// Instantiates a prepared module under `limits`, its output going to
@@ -250,19 +250,24 @@ impl GuestInstance {
         })
     }
 
-    /// The scalar function exported as `name`.
-    pub fn scalar_export(&mut self, name: &str) -> Result<ScalarExport, String> {
-        if let Some(export) = self.exports.get(name) {
-            return Ok(export.clone());
-        }
-        let export: ScalarExport = self
-            .instance
-            .get_func(&mut self.store, name)
-            .ok_or_else(|| format!("the module does not export '{name}'"))?
-            .typed(&self.store)
-            .map_err(|e| format!("export '{name}' has the wrong signature: {e}"))?;
-        self.exports.insert(name.to_string(), export.clone());
-        Ok(export)
+    /// The function exported as `name`, with the signature `P -> R`.
+    pub fn export<P: WasmParams, R: WasmResults>(
+        &mut self,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>, String> {
+        let func = match self.exports.get(name) {
+            Some(func) => *func,
+            None => {
+                let func = self
+                    .instance
+                    .get_func(&mut self.store, name)
+                    .ok_or_else(|| format!("the module does not export '{name}'"))?;
+                self.exports.insert(name.to_string(), func);
+                func
+            }
+        };
+        func.typed(&self.store)
+            .map_err(|e| format!("export '{name}' has the wrong signature: {e}"))
     }
 
     /// Names the function the next calls are for (network policy, audit).
@@ -278,6 +283,11 @@ impl GuestInstance {
         self.store.data_mut().deadline = CallClock::new(self.limits.call_timeout);
         self.store
             .set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
+    }
+
+    /// The limits the instance runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Explains a failed call in words.

@@ -6,31 +6,17 @@ use std::sync::{Arc, OnceLock};
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::datatypes::TimeUnit;
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature,
 };
 
-use super::abi::{self, CallError};
+use super::abi;
 use super::describe::{FunctionSpec, WasmType};
 use super::module::WasmModule;
-use super::sandbox::{self, GuestInstance};
-
-/// The SQL type of an ABI type: timestamps cross the ABI in microseconds but
-/// are nanoseconds in SQL, like DataFusion's own; everything else is the same.
-fn sql_type(abi: WasmType) -> DataType {
-    match abi {
-        WasmType::TimestampMicros => DataType::Timestamp(TimeUnit::Nanosecond, None),
-        WasmType::TimestampMicrosUtc => {
-            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
-        }
-        other => other.data_type(),
-    }
-}
 
 /// Casts between the SQL and the ABI representations where they differ.
-fn to_abi_type(array: ArrayRef, wanted: &DataType) -> Result<ArrayRef> {
+pub fn to_type(array: ArrayRef, wanted: &DataType) -> Result<ArrayRef> {
     if array.data_type() == wanted {
         Ok(array)
     } else {
@@ -43,6 +29,7 @@ fn to_abi_type(array: ArrayRef, wanted: &DataType) -> Result<ArrayRef> {
 pub struct WasmScalarUdf {
     module: Arc<WasmModule>,
     spec: FunctionSpec,
+    returns: WasmType,
     /// The name the module gives the function (a `CREATE FUNCTION` alias
     /// aside): what network rules match.
     declared_name: String,
@@ -66,85 +53,60 @@ impl std::hash::Hash for WasmScalarUdf {
 }
 
 impl WasmScalarUdf {
-    /// The function `spec` of `module`.
-    pub fn new(module: Arc<WasmModule>, spec: FunctionSpec) -> Self {
-        let exact: Vec<DataType> = spec.args.iter().map(|t| sql_type(*t)).collect();
-        let type_signature = if exact.is_empty() {
-            TypeSignature::Nullary
-        } else {
-            TypeSignature::Exact(exact)
-        };
-        let signature = Signature::new(type_signature, spec.volatility.into());
-        let declared_name = module
-            .functions
-            .iter()
-            .find(|f| f.export == spec.export)
-            .map_or_else(|| spec.name.clone(), |f| f.name.clone());
+    /// The scalar function `spec` of `module`, which returns `returns`.
+    pub fn new(module: Arc<WasmModule>, spec: FunctionSpec, returns: WasmType) -> Self {
+        let signature = exact_signature(&spec);
+        let declared_name = module.declared_name(&spec);
         WasmScalarUdf {
             module,
             spec,
+            returns,
             declared_name,
             signature,
             documentation: OnceLock::new(),
         }
     }
 
-    fn fail(&self, cause: &str) -> DataFusionError {
-        let mut message = format!(
-            "function {} (module {}): {cause}",
-            self.spec.name,
-            self.module.path.display()
-        );
-        // The guest's own hint about RUST_BACKTRACE cannot apply: its
-        // environment is empty.
-        let stderr = self
-            .module
-            .output
-            .stderr
-            .tail(4)
-            .lines()
-            .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !stderr.is_empty() {
-            message.push_str(&format!(" [guest stderr: {}]", stderr.replace('\n', " | ")));
-        }
-        DataFusionError::Execution(message)
-    }
-
     fn call(&self, args: &[ArrayRef], nrows: usize) -> Result<ArrayRef> {
-        let module = &self.module;
-        let mut instance = match sandbox::take_pooled(module.id) {
-            Some(instance) => instance,
-            None => GuestInstance::new(
-                &module.prepared,
-                module.limits,
-                &module.output,
-                Arc::clone(&module.net),
-                &module.name(),
-            )
-            .map_err(|e| self.fail(&e))?,
-        };
-        instance.set_function(&self.declared_name);
-        match abi::call_scalar(
-            &mut instance,
-            &self.spec.export,
-            args,
-            nrows,
-            self.spec.returns,
-        ) {
-            Ok(result) => {
-                sandbox::put_back(module.id, instance);
-                Ok(result)
-            }
-            Err(CallError::Failed(cause)) => {
-                sandbox::put_back(module.id, instance);
-                Err(self.fail(&cause))
-            }
-            // A trapped instance may be in any state: drop it.
-            Err(CallError::Broken(cause)) => Err(self.fail(&cause)),
-        }
+        self.module
+            .with_instance(&self.spec, &self.declared_name, |instance| {
+                abi::call_scalar(instance, &self.spec.export, args, nrows, self.returns)
+            })
     }
+}
+
+/// The SQL signature of a function: exactly its ABI argument types, as SQL
+/// types (DataFusion coerces arguments to them).
+pub fn exact_signature(spec: &FunctionSpec) -> Signature {
+    let exact: Vec<DataType> = spec.args.iter().map(|t| t.sql_type()).collect();
+    let type_signature = if exact.is_empty() {
+        TypeSignature::Nullary
+    } else {
+        TypeSignature::Exact(exact)
+    };
+    Signature::new(type_signature, spec.volatility.into())
+}
+
+/// `\df`'s description of a WASM function: its doc line, module and sha256.
+pub fn documentation(module: &WasmModule, spec: &FunctionSpec) -> Documentation {
+    let description = format!(
+        "{} [WASM module {}, sha256 {}]",
+        spec.doc
+            .clone()
+            .unwrap_or_else(|| format!("WASM {} function", spec.kind.label())),
+        module.path.display(),
+        &module.sha256[..16]
+    );
+    Documentation::builder(
+        datafusion::logical_expr::DocSection {
+            include: true,
+            label: "WASM Functions",
+            description: None,
+        },
+        description,
+        spec.signature(),
+    )
+    .build()
 }
 
 impl ScalarUDFImpl for WasmScalarUdf {
@@ -157,7 +119,7 @@ impl ScalarUDFImpl for WasmScalarUdf {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(sql_type(self.spec.returns))
+        Ok(self.returns.sql_type())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -171,36 +133,22 @@ impl ScalarUDFImpl for WasmScalarUdf {
                     ColumnarValue::Array(array) => Arc::clone(array),
                     ColumnarValue::Scalar(value) => value.to_array_of_size(1)?,
                 };
-                to_abi_type(array, &abi.data_type())
+                to_type(array, &abi.data_type())
             })
             .collect::<Result<Vec<_>>>()?;
-        let returns = sql_type(self.spec.returns);
+        let returns = self.returns.sql_type();
         if nrows == 0 {
             let empty = datafusion::arrow::array::new_empty_array(&returns);
             return Ok(ColumnarValue::Array(empty));
         }
         let result = self.call(&arrays, nrows)?;
-        Ok(ColumnarValue::Array(to_abi_type(result, &returns)?))
+        Ok(ColumnarValue::Array(to_type(result, &returns)?))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(self.documentation.get_or_init(|| {
-            let description = format!(
-                "{} [WASM module {}, sha256 {}]",
-                self.spec.doc.as_deref().unwrap_or("WASM scalar function"),
-                self.module.path.display(),
-                &self.module.sha256[..16]
-            );
-            Documentation::builder(
-                datafusion::logical_expr::DocSection {
-                    include: true,
-                    label: "WASM Functions",
-                    description: None,
-                },
-                description,
-                self.spec.signature(),
-            )
-            .build()
-        }))
+        Some(
+            self.documentation
+                .get_or_init(|| documentation(&self.module, &self.spec)),
+        )
     }
 }

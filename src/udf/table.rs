@@ -1,0 +1,563 @@
+//! WASM table functions (udfs/ABI.md §9): the guest call, and the physical
+//! operator that runs one over its input, per row or per partition.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_array,
+};
+use datafusion::arrow::compute::{concat_batches, partition, take};
+use datafusion::arrow::datatypes::{Field, SchemaRef, UInt32Type};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexRequirement, OrderingRequirements, Partitioning, PhysicalExpr,
+    PhysicalSortExpr, PhysicalSortRequirement,
+};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::expressions::Column;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
+    PlanProperties, apply_expression_roots,
+};
+use futures::{StreamExt, stream};
+
+use super::abi::{self, CallError};
+use super::describe::{FunctionSpec, WasmType};
+use super::module::WasmModule;
+use super::scalar::to_type;
+
+/// A table function of a WASM module.
+#[derive(Debug)]
+pub struct WasmTableFunction {
+    module: Arc<WasmModule>,
+    spec: FunctionSpec,
+    columns: Vec<(String, WasmType)>,
+    partitioned: bool,
+    /// The module's own name for the function (network rules match it).
+    declared_name: String,
+}
+
+/// What a call produced: each output row's part, and the columns.
+struct TableOutput {
+    parts: Vec<u32>,
+    columns: Vec<ArrayRef>,
+}
+
+impl WasmTableFunction {
+    /// The table function `spec` of `module`, producing `columns`.
+    pub fn new(
+        module: Arc<WasmModule>,
+        spec: FunctionSpec,
+        columns: Vec<(String, WasmType)>,
+        partitioned: bool,
+    ) -> Self {
+        WasmTableFunction {
+            declared_name: module.declared_name(&spec),
+            module,
+            spec,
+            columns,
+            partitioned,
+        }
+    }
+
+    /// The SQL name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The description the function comes from.
+    pub fn spec(&self) -> &FunctionSpec {
+        &self.spec
+    }
+
+    /// Whether it receives whole partitions (§9.2) rather than rows.
+    pub fn partitioned(&self) -> bool {
+        self.partitioned
+    }
+
+    /// The output columns, as SQL fields.
+    pub fn fields(&self) -> Vec<Field> {
+        self.columns
+            .iter()
+            .map(|(name, ty)| Field::new(name, ty.sql_type(), true))
+            .collect()
+    }
+
+    /// Calls the guest on `args` (each `nrows` long, or 1 for a constant),
+    /// cut into parts at `bounds`.
+    fn call(&self, args: &[ArrayRef], nrows: usize, bounds: &[u32]) -> Result<TableOutput> {
+        let args = args
+            .iter()
+            .zip(&self.spec.args)
+            .map(|(array, ty)| to_type(Arc::clone(array), &ty.data_type()))
+            .collect::<Result<Vec<_>>>()?;
+        let nparts = bounds.len() - 1;
+        self.module
+            .with_instance(&self.spec, &self.declared_name, |instance| {
+                let function = instance
+                    .export::<(i32, i32, i32, i32, i32, i32, i32), i32>(&self.spec.export)
+                    .map_err(CallError::Broken)?;
+                let frame = abi::place(instance, &args, &[bounds], 1 + self.columns.len())?;
+                let call = function.call(
+                    &mut instance.store,
+                    (
+                        frame.args_at as i32,
+                        args.len() as i32,
+                        nrows as i32,
+                        frame.extras_at[0] as i32,
+                        nparts as i32,
+                        frame.out_at as i32,
+                        frame.err_at as i32,
+                    ),
+                );
+                abi::finish(instance, &frame, call, |instance| {
+                    let parts = abi::read_array(instance, frame.out(0), None, WasmType::UInt32)
+                        .map_err(|e| format!("part numbers: {e}"))?;
+                    let parts = check_parts(parts.as_primitive::<UInt32Type>(), nparts)?;
+                    let columns = self
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(index, (name, ty))| {
+                            let array = abi::read_array(
+                                instance,
+                                frame.out(1 + index),
+                                Some(parts.len()),
+                                *ty,
+                            )
+                            .map_err(|e| format!("column {name}: {e}"))?;
+                            to_type(array, &ty.sql_type()).map_err(|e| e.to_string())
+                        })
+                        .collect::<Result<Vec<_>, String>>()?;
+                    Ok(TableOutput { parts, columns })
+                })
+            })
+    }
+}
+
+/// The part numbers must have no nulls, stay below `nparts` and never
+/// decrease.
+fn check_parts(parts: &UInt32Array, nparts: usize) -> Result<Vec<u32>, String> {
+    if parts.null_count() > 0 {
+        return Err("the part numbers have nulls".into());
+    }
+    let values = parts.values();
+    if let Some(row) = values.iter().position(|&p| p as usize >= nparts) {
+        return Err(format!(
+            "output row {row} belongs to part {}, but the call had {nparts}",
+            values[row]
+        ));
+    }
+    if let Some(row) = values.windows(2).position(|w| w[1] < w[0]) {
+        return Err(format!(
+            "part numbers decrease at output row {} ({} after {})",
+            row + 1,
+            values[row + 1],
+            values[row]
+        ));
+    }
+    Ok(values.to_vec())
+}
+
+/// How an [`ApplyExec`] feeds its input to the function.
+#[derive(Debug, Clone)]
+pub enum ApplyMode {
+    /// Every input row on its own (§9.1); the output keeps the input's
+    /// columns, repeated for each row the input row produced. With
+    /// `keep_unmatched` (`LEFT JOIN LATERAL`), a row that produced nothing
+    /// is kept once, with nulls for the function's columns.
+    PerRow { keep_unmatched: bool },
+    /// Whole partitions of rows with equal `keys`, sorted by `order`
+    /// (§9.2); the input's columns in the output are the partition's key
+    /// values, and nulls for the others.
+    PerPartition {
+        keys: Vec<Arc<Column>>,
+        order: Vec<PhysicalSortExpr>,
+    },
+}
+
+/// Runs a WASM table function over its input: the input's columns, then
+/// the function's.
+#[derive(Debug)]
+pub struct ApplyExec {
+    input: Arc<dyn ExecutionPlan>,
+    function: Arc<WasmTableFunction>,
+    args: Vec<Arc<dyn PhysicalExpr>>,
+    mode: ApplyMode,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl ApplyExec {
+    /// `function(args)` over `input`; `schema` is the input's columns
+    /// followed by the function's.
+    pub fn new(
+        input: Arc<dyn ExecutionPlan>,
+        function: Arc<WasmTableFunction>,
+        args: Vec<Arc<dyn PhysicalExpr>>,
+        mode: ApplyMode,
+        schema: SchemaRef,
+    ) -> Self {
+        let partitions = input.output_partitioning().partition_count();
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(partitions),
+            match mode {
+                ApplyMode::PerRow { .. } => EmissionType::Incremental,
+                ApplyMode::PerPartition { .. } => EmissionType::Both,
+            },
+            Boundedness::Bounded,
+        );
+        ApplyExec {
+            input,
+            function,
+            args,
+            mode,
+            schema,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for ApplyExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let args: Vec<String> = self.args.iter().map(|a| a.to_string()).collect();
+        write!(
+            f,
+            "WasmApplyExec: {}({})",
+            self.function.name(),
+            args.join(", ")
+        )?;
+        match &self.mode {
+            ApplyMode::PerRow { keep_unmatched } => {
+                write!(f, " per row{}", if *keep_unmatched { ", left" } else { "" })
+            }
+            ApplyMode::PerPartition { keys, order } => {
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                let order: Vec<String> = order.iter().map(|o| o.to_string()).collect();
+                write!(
+                    f,
+                    " PARTITION BY {} ORDER BY {}",
+                    keys.join(", "),
+                    order.join(", ")
+                )
+            }
+        }
+    }
+}
+
+impl ExecutionPlan for ApplyExec {
+    fn name(&self) -> &str {
+        "WasmApplyExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        apply_expression_roots(self.args.iter(), f)
+    }
+
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        match &self.mode {
+            ApplyMode::PerPartition { keys, .. } if !keys.is_empty() => {
+                vec![Distribution::KeyPartitioned(
+                    keys.iter()
+                        .map(|k| Arc::clone(k) as Arc<dyn PhysicalExpr>)
+                        .collect(),
+                )]
+            }
+            ApplyMode::PerPartition { .. } => vec![Distribution::SinglePartition],
+            ApplyMode::PerRow { .. } => vec![Distribution::UnspecifiedDistribution],
+        }
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        match &self.mode {
+            ApplyMode::PerPartition { keys, order } => {
+                let requirement = keys
+                    .iter()
+                    .map(|k| PhysicalSortRequirement::new(Arc::clone(k) as _, None))
+                    .chain(order.iter().cloned().map(PhysicalSortRequirement::from));
+                vec![LexRequirement::new(requirement).map(OrderingRequirements::new)]
+            }
+            ApplyMode::PerRow { .. } => vec![None],
+        }
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .map_err(|_| DataFusionError::Internal("WasmApplyExec takes one input".into()))?;
+        Ok(Arc::new(ApplyExec::new(
+            input,
+            Arc::clone(&self.function),
+            self.args.clone(),
+            self.mode.clone(),
+            Arc::clone(&self.schema),
+        )))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let run = Arc::new(Apply {
+            function: Arc::clone(&self.function),
+            args: self.args.clone(),
+            schema: Arc::clone(&self.schema),
+        });
+        let output: SendableRecordBatchStream = match &self.mode {
+            ApplyMode::PerRow { keep_unmatched } => {
+                let keep = *keep_unmatched;
+                Box::pin(RecordBatchStreamAdapter::new(
+                    Arc::clone(&self.schema),
+                    input.map(move |batch| run.per_row(&batch?, keep)),
+                ))
+            }
+            ApplyMode::PerPartition { keys, .. } => {
+                let partitions = Partitions {
+                    run,
+                    keys: keys.iter().map(|k| k.index()).collect(),
+                    pending: Vec::new(),
+                };
+                Box::pin(RecordBatchStreamAdapter::new(
+                    Arc::clone(&self.schema),
+                    partitions.stream(input),
+                ))
+            }
+        };
+        Ok(output)
+    }
+}
+
+/// What a running [`ApplyExec`] needs.
+struct Apply {
+    function: Arc<WasmTableFunction>,
+    args: Vec<Arc<dyn PhysicalExpr>>,
+    schema: SchemaRef,
+}
+
+impl Apply {
+    /// The function's arguments for `batch`: columns, or length-1 constants.
+    fn arguments(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        self.args
+            .iter()
+            .map(|arg| match arg.evaluate(batch)? {
+                datafusion::logical_expr::ColumnarValue::Array(array) => Ok(array),
+                datafusion::logical_expr::ColumnarValue::Scalar(value) => value.to_array_of_size(1),
+            })
+            .collect()
+    }
+
+    /// §9.1: each row of `batch` is a part.
+    fn per_row(&self, batch: &RecordBatch, keep_unmatched: bool) -> Result<RecordBatch> {
+        let nrows = batch.num_rows();
+        if nrows == 0 {
+            return Ok(RecordBatch::new_empty(Arc::clone(&self.schema)));
+        }
+        let bounds: Vec<u32> = (0..=nrows as u32).collect();
+        let output = self
+            .function
+            .call(&self.arguments(batch)?, nrows, &bounds)?;
+        let (rows, columns) = if keep_unmatched {
+            // Every input row, with its outputs or once with nulls.
+            let (mut rows, mut outputs) = (Vec::new(), Vec::new());
+            let mut next = 0;
+            for row in 0..nrows as u32 {
+                let start = next;
+                while next < output.parts.len() && output.parts[next] == row {
+                    rows.push(row);
+                    outputs.push(Some(next as u32));
+                    next += 1;
+                }
+                if start == next {
+                    rows.push(row);
+                    outputs.push(None);
+                }
+            }
+            let outputs = UInt32Array::from(outputs);
+            let columns = output
+                .columns
+                .iter()
+                .map(|c| take(c, &outputs, None))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            (UInt32Array::from(rows), columns)
+        } else {
+            (UInt32Array::from(output.parts), output.columns)
+        };
+        let mut all = batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &rows, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        all.extend(columns);
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), all)?)
+    }
+
+    /// §9.2: `batch` holds whole partitions, which start at `starts`.
+    fn per_partition(
+        &self,
+        batch: &RecordBatch,
+        starts: &[usize],
+        keys: &[usize],
+    ) -> Result<RecordBatch> {
+        let nrows = batch.num_rows();
+        let bounds: Vec<u32> = starts
+            .iter()
+            .chain(std::iter::once(&nrows))
+            .map(|&s| s as u32)
+            .collect();
+        let output = self
+            .function
+            .call(&self.arguments(batch)?, nrows, &bounds)?;
+        let first_rows =
+            UInt32Array::from_iter_values(output.parts.iter().map(|&p| starts[p as usize] as u32));
+        let mut all = Vec::with_capacity(self.schema.fields().len());
+        for (index, column) in batch.columns().iter().enumerate() {
+            all.push(if keys.contains(&index) {
+                take(column, &first_rows, None)?
+            } else {
+                new_null_array(column.data_type(), first_rows.len())
+            });
+        }
+        all.extend(output.columns);
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), all)?)
+    }
+}
+
+/// Cuts sorted input into whole partitions: rows of a partition that may
+/// continue in the next batch wait in `pending`.
+struct Partitions {
+    run: Arc<Apply>,
+    /// The key columns' indices in the input.
+    keys: Vec<usize>,
+    /// Rows of the last partition seen, not known to be complete.
+    pending: Vec<RecordBatch>,
+}
+
+impl Partitions {
+    fn stream(
+        self,
+        input: SendableRecordBatchStream,
+    ) -> impl futures::Stream<Item = Result<RecordBatch>> + Send {
+        let schema = input.schema();
+        stream::unfold(Some((self, input)), move |state| {
+            let schema = Arc::clone(&schema);
+            async move {
+                let (mut this, mut input) = state?;
+                loop {
+                    match input.next().await {
+                        Some(Ok(batch)) => match this.push(&batch, &schema) {
+                            Ok(Some(output)) => return Some((Ok(output), Some((this, input)))),
+                            Ok(None) => continue,
+                            Err(e) => return Some((Err(e), None)),
+                        },
+                        Some(Err(e)) => return Some((Err(e), None)),
+                        None => {
+                            let last = this.flush(&schema);
+                            return match last {
+                                Ok(Some(output)) => Some((Ok(output), None)),
+                                Ok(None) => None,
+                                Err(e) => Some((Err(e), None)),
+                            };
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Whether row `a` of `x` and row `b` of `y` have the same keys.
+    fn same_keys(&self, x: &RecordBatch, a: usize, y: &RecordBatch, b: usize) -> Result<bool> {
+        let pairs = concat_batches(&x.schema(), [&x.slice(a, 1), &y.slice(b, 1)])?;
+        let keys: Vec<ArrayRef> = self
+            .keys
+            .iter()
+            .map(|&k| Arc::clone(pairs.column(k)))
+            .collect();
+        Ok(keys.is_empty() || partition(&keys)?.len() == 1)
+    }
+
+    /// Takes a batch; runs the function on the partitions it completes.
+    fn push(&mut self, batch: &RecordBatch, schema: &SchemaRef) -> Result<Option<RecordBatch>> {
+        if batch.num_rows() == 0 {
+            return Ok(None);
+        }
+        let keys: Vec<ArrayRef> = self
+            .keys
+            .iter()
+            .map(|&k| Arc::clone(batch.column(k)))
+            .collect();
+        let ranges: Vec<std::ops::Range<usize>> = if keys.is_empty() {
+            std::iter::once(0..batch.num_rows()).collect()
+        } else {
+            partition(&keys)?.ranges()
+        };
+        let continues = match self.pending.last() {
+            Some(last) => self.same_keys(last, last.num_rows() - 1, batch, 0)?,
+            None => false,
+        };
+        let tail = ranges
+            .last()
+            .expect("a non-empty batch has a range")
+            .clone();
+        if ranges.len() == 1 && continues {
+            self.pending.push(batch.clone());
+            return Ok(None);
+        }
+        // Complete: the pending partition, and every range but the last.
+        let pending_rows: usize = self.pending.iter().map(RecordBatch::num_rows).sum();
+        let mut starts = Vec::with_capacity(ranges.len());
+        if pending_rows > 0 {
+            starts.push(0);
+        }
+        let skip = usize::from(continues);
+        starts.extend(
+            ranges[skip..ranges.len() - 1]
+                .iter()
+                .map(|r| pending_rows + r.start),
+        );
+        let mut pieces = std::mem::take(&mut self.pending);
+        pieces.push(batch.slice(0, tail.start));
+        self.pending.push(batch.slice(tail.start, tail.len()));
+        if starts.is_empty() {
+            return Ok(None);
+        }
+        let complete = concat_batches(schema, &pieces)?;
+        self.run
+            .per_partition(&complete, &starts, &self.keys)
+            .map(Some)
+    }
+
+    /// The input has ended: the pending partition is complete.
+    fn flush(&mut self, schema: &SchemaRef) -> Result<Option<RecordBatch>> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let complete = concat_batches(schema, &std::mem::take(&mut self.pending))?;
+        self.run
+            .per_partition(&complete, &[0], &self.keys)
+            .map(Some)
+    }
+}
