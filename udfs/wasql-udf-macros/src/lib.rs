@@ -5,7 +5,13 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
-use syn::{Expr, ExprArray, FnArg, ItemFn, Lit, LitStr, ReturnType, Type, parse_macro_input};
+use syn::{
+    Attribute, Expr, ExprArray, FnArg, Ident, Item, ItemFn, Lit, LitStr, ReturnType, Signature,
+    Type, parse_macro_input,
+};
+
+mod aggregate;
+mod table;
 
 /// Marks a function as a wasql UDF.
 ///
@@ -20,6 +26,14 @@ use syn::{Expr, ExprArray, FnArg, ItemFn, Lit, LitStr, ReturnType, Type, parse_m
 /// on `fn name(args: &[ArrayView], nrows: usize) -> Result<ArrayData, E>`
 /// (or `-> ArrayData`).
 ///
+/// Aggregate: `#[udf]` on `impl Aggregate for T`; the SQL name defaults to
+/// `T` in snake case.
+///
+/// Table function: `#[udf(table, columns = ["a", "b"])]` on
+/// `fn name(x: X, ..., out: &mut Emitter<(A, B)>)` (argument types as in
+/// the scalar form), returning `()` or `Result<(), E>`; add `partitioned`
+/// to take each argument as `Rows<'_, X>` over one partition.
+///
 /// Options: `name = "sql_name"`, `volatility = "immutable" | "stable" |
 /// "volatile"`, `doc = "one line"` (default: the first line of the doc
 /// comment), `capabilities = ["net:example.com"]`.
@@ -28,12 +42,24 @@ pub fn udf(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut options = Options::default();
     let parser = syn::meta::parser(|meta| options.parse(meta));
     parse_macro_input!(attr with parser);
-    let function = parse_macro_input!(item as ItemFn);
-    match expand(options, &function) {
-        Ok(tokens) => quote!(#function #tokens).into(),
+    let item = parse_macro_input!(item as Item);
+    // Each expansion includes the item (a table function's, rewritten).
+    let expanded = match &item {
+        Item::Fn(function) if options.table => table::expand(&options, function),
+        Item::Fn(function) => expand(options, function).map(|tokens| quote!(#function #tokens)),
+        Item::Impl(block) => {
+            aggregate::expand(&options, block).map(|tokens| quote!(#block #tokens))
+        }
+        other => Err(syn::Error::new_spanned(
+            other,
+            "#[udf] goes on a function or on an `impl Aggregate for T` block",
+        )),
+    };
+    match expanded {
+        Ok(tokens) => tokens.into(),
         Err(e) => {
             let e = e.to_compile_error();
-            quote!(#function #e).into()
+            quote!(#item #e).into()
         }
     }
 }
@@ -47,6 +73,9 @@ struct Options {
     batch: bool,
     args: Option<Vec<LitStr>>,
     returns: Option<LitStr>,
+    table: bool,
+    partitioned: bool,
+    columns: Option<Vec<LitStr>>,
 }
 
 fn string_list(value: &Expr) -> syn::Result<Vec<LitStr>> {
@@ -82,9 +111,13 @@ impl Options {
             "returns" => self.returns = Some(meta.value()?.parse()?),
             "capabilities" => self.capabilities = string_list(&meta.value()?.parse()?)?,
             "args" => self.args = Some(string_list(&meta.value()?.parse()?)?),
+            "table" => self.table = true,
+            "partitioned" => self.partitioned = true,
+            "columns" => self.columns = Some(string_list(&meta.value()?.parse()?)?),
             _ => {
                 return Err(meta.error(
-                    "unknown option: use name, volatility, doc, capabilities, batch, args, returns",
+                    "unknown option: use name, volatility, doc, capabilities, batch, args, \
+                     returns, table, partitioned, columns",
                 ));
             }
         }
@@ -169,33 +202,47 @@ fn data_type(lit: &LitStr) -> syn::Result<(TokenStream2, String)> {
     }
 }
 
-/// Names elided and `'_` lifetimes.
-struct NameLifetimes(syn::Lifetime);
+/// Names elided and `'_` lifetimes, and `named` (a generic parameter being
+/// substituted) if given.
+struct NameLifetimes {
+    to: syn::Lifetime,
+    named: Option<Ident>,
+}
 
 impl VisitMut for NameLifetimes {
     fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
         if r.lifetime.is_none() {
-            r.lifetime = Some(self.0.clone());
+            r.lifetime = Some(self.to.clone());
         }
         syn::visit_mut::visit_type_reference_mut(self, r);
     }
 
     fn visit_lifetime_mut(&mut self, l: &mut syn::Lifetime) {
-        if l.ident == "_" {
-            *l = self.0.clone();
+        if l.ident == "_" || self.named.as_ref() == Some(&l.ident) {
+            *l = self.to.clone();
         }
     }
 }
 
-fn with_lifetime(ty: &Type, lifetime: &syn::Lifetime) -> Type {
+/// `ty` with its elided and `'_` lifetimes, and `named`, set to `lifetime`.
+fn rename_lifetimes(ty: &Type, named: Option<&Ident>, lifetime: &str) -> Type {
     let mut ty = ty.clone();
-    NameLifetimes(lifetime.clone()).visit_type_mut(&mut ty);
+    NameLifetimes {
+        to: syn::Lifetime::new(lifetime, Span::call_site()),
+        named: named.cloned(),
+    }
+    .visit_type_mut(&mut ty);
     ty
 }
 
+/// `ty` with its elided and `'_` lifetimes set to `lifetime`.
+fn with_lifetime(ty: &Type, lifetime: &str) -> Type {
+    rename_lifetimes(ty, None, lifetime)
+}
+
 /// The doc comment's first paragraph, as one line.
-fn doc_line(function: &ItemFn) -> Option<String> {
-    let lines = function.attrs.iter().filter_map(|attr| {
+fn doc_line(attrs: &[Attribute]) -> Option<String> {
+    let lines = attrs.iter().filter_map(|attr| {
         if !attr.path().is_ident("doc") {
             return None;
         }
@@ -230,28 +277,26 @@ fn doc_line(function: &ItemFn) -> Option<String> {
     (!paragraph.is_empty()).then(|| paragraph.join(" "))
 }
 
-fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
-    let sig = &function.sig;
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(syn::Error::new_spanned(
-            &sig.generics,
-            "a UDF cannot be generic",
-        ));
-    }
-    if let Some(a) = &sig.asyncness {
-        return Err(syn::Error::new_spanned(a, "a UDF cannot be async"));
-    }
-    if let Some(u) = &sig.unsafety {
-        return Err(syn::Error::new_spanned(u, "a UDF cannot be unsafe"));
-    }
-    if let Some(v) = &sig.variadic {
-        return Err(syn::Error::new_spanned(v, "a UDF cannot be variadic"));
-    }
-    let ident = &sig.ident;
-    let rust_name = syn::ext::IdentExt::unraw(ident).to_string();
+/// What every kind of function describes the same way.
+struct Described {
+    /// The SQL name.
+    name: String,
+    /// The end of the description line: volatility, capabilities, doc and
+    /// the closing brace and newline.
+    tail: String,
+}
+
+/// Checks the name, volatility and doc (`default_name` at `span` when the
+/// options name none, the doc comment from `attrs`).
+fn describe(
+    options: &Options,
+    default_name: String,
+    span: Span,
+    attrs: &[Attribute],
+) -> syn::Result<Described> {
     let (name, name_span) = match &options.name {
         Some(lit) => (lit.value(), lit.span()),
-        None => (rust_name.clone(), ident.span()),
+        None => (default_name, span),
     };
     if !valid_sql_name(&name) {
         return Err(syn::Error::new(
@@ -278,20 +323,198 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
         .doc
         .as_ref()
         .map(|d| d.value())
-        .or_else(|| doc_line(function));
+        .or_else(|| doc_line(attrs));
     if let Some(d) = &doc
         && d.contains('\n')
     {
         return Err(syn::Error::new(Span::call_site(), "doc must be one line"));
     }
+    let capabilities: Vec<String> = options
+        .capabilities
+        .iter()
+        .map(|c| format!("\"{}\"", json_escape(&c.value())))
+        .collect();
+    let mut tail = format!(
+        ",\"volatility\":\"{volatility}\",\"capabilities\":[{}]",
+        capabilities.join(",")
+    );
+    if let Some(doc) = &doc {
+        tail.push_str(&format!(",\"doc\":\"{}\"", json_escape(doc)));
+    }
+    tail.push_str("}\n");
+    Ok(Described { name, tail })
+}
+
+/// An error unless `sig` is a plain function: not generic, async, unsafe or
+/// variadic.
+fn check_plain(sig: &Signature) -> syn::Result<()> {
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "a UDF cannot be generic",
+        ));
+    }
+    if let Some(a) = &sig.asyncness {
+        return Err(syn::Error::new_spanned(a, "a UDF cannot be async"));
+    }
+    if let Some(u) = &sig.unsafety {
+        return Err(syn::Error::new_spanned(u, "a UDF cannot be unsafe"));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(syn::Error::new_spanned(v, "a UDF cannot be variadic"));
+    }
+    Ok(())
+}
+
+/// The types of a function's arguments.
+fn input_types(sig: &Signature) -> syn::Result<Vec<Type>> {
+    sig.inputs
+        .iter()
+        .map(|input| match input {
+            FnArg::Receiver(r) => Err(syn::Error::new_spanned(r, "a UDF cannot take self")),
+            FnArg::Typed(t) => Ok((*t.ty).clone()),
+        })
+        .collect()
+}
+
+/// Description pieces for `"T1","T2",...` of Rust argument types.
+fn arg_type_parts(types: &[Type]) -> Vec<TokenStream2> {
+    let mut parts = Vec::new();
+    for (i, ty) in types.iter().enumerate() {
+        let ty = with_lifetime(ty, "'static");
+        let open = if i == 0 { "\"" } else { ",\"" };
+        parts.push(quote!(#open));
+        parts.push(quote!(<#ty as ::wasql_udf::__private::FromArg<'static>>::TYPE));
+        parts.push(quote!("\""));
+    }
+    parts
+}
+
+/// `&[DataType, ...]` of Rust argument types.
+fn arg_data_types(types: &[Type]) -> TokenStream2 {
+    let types = types.iter().map(|t| with_lifetime(t, "'static"));
+    quote!(&[#(<#types as ::wasql_udf::__private::FromArg<'static>>::DATA_TYPE),*])
+}
+
+/// Readers of the arguments `__views` (lifetime `'__a`, `__nrows` rows) of
+/// Rust types `types`: declarations and the names of readers and values.
+struct Readers {
+    decls: Vec<TokenStream2>,
+    readers: Vec<Ident>,
+    values: Vec<Ident>,
+}
+
+impl Readers {
+    fn new(types: &[Type]) -> Readers {
+        let readers: Vec<Ident> = (0..types.len())
+            .map(|i| format_ident!("__r{}", i))
+            .collect();
+        let decls = types
+            .iter()
+            .zip(&readers)
+            .enumerate()
+            .map(|(i, (ty, r))| {
+                let ty = with_lifetime(ty, "'__a");
+                quote! {
+                    let #r = <<#ty as ::wasql_udf::__private::FromArg<'__a>>::Reader
+                        as ::wasql_udf::__private::ArgReader<'__a>>::new(&__views[#i], __nrows)
+                        .map_err(|e| ::std::format!("argument {}: {}", #i + 1, e))?;
+                }
+            })
+            .collect();
+        let values = (0..types.len())
+            .map(|i| format_ident!("__v{}", i))
+            .collect();
+        Readers {
+            decls,
+            readers,
+            values,
+        }
+    }
+
+    /// `true` when every reader is dense.
+    fn dense(&self) -> TokenStream2 {
+        let readers = &self.readers;
+        quote!(true #(&& ::wasql_udf::__private::ArgReader::dense(&#readers))*)
+    }
+
+    /// Binds the values of row `__row`, knowing every reader is dense.
+    fn get_dense(&self) -> TokenStream2 {
+        let (readers, values) = (&self.readers, &self.values);
+        quote! {
+            // SAFETY: __row < __nrows; every reader is dense.
+            #(let #values = unsafe { ::wasql_udf::__private::ArgReader::get_dense(&#readers, __row) };)*
+        }
+    }
+
+    /// Binds the values of row `__row`, running `on_null` for a null.
+    fn get_or(&self, on_null: TokenStream2) -> TokenStream2 {
+        let (readers, values) = (&self.readers, &self.values);
+        quote! {
+            #(
+                // SAFETY: __row < __nrows.
+                let #values = match unsafe { ::wasql_udf::__private::ArgReader::get(&#readers, __row) } {
+                    ::core::option::Option::Some(v) => v,
+                    ::core::option::Option::None => { #on_null }
+                };
+            )*
+        }
+    }
+}
+
+/// The `wasql.udfs` section line made of `parts`, as the statics
+/// `__WASQL_UDF_PARTS_<suffix>` and `__WASQL_UDF_SECTION_<suffix>`.
+fn section(suffix: &str, parts: &[TokenStream2]) -> TokenStream2 {
+    let parts_const = format_ident!("__WASQL_UDF_PARTS_{}", suffix);
+    let section_static = format_ident!("__WASQL_UDF_SECTION_{}", suffix);
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code, non_upper_case_globals)]
+        pub const #parts_const: &[&str] = &[#(#parts),*];
+
+        /// This function's line of the `wasql.udfs` custom section.
+        #[doc(hidden)]
+        #[allow(dead_code, non_upper_case_globals)]
+        #[used]
+        #[cfg_attr(target_family = "wasm", unsafe(link_section = "wasql.udfs"))]
+        pub static #section_static: [u8; ::wasql_udf::__private::json_len(#parts_const)] =
+            ::wasql_udf::__private::json_bytes(#parts_const);
+    }
+}
+
+/// An error unless the options are only those of `kind`.
+fn only_options(options: &Options, kind: &str, allowed: &[&str]) -> syn::Result<()> {
+    let given = [
+        ("batch", options.batch),
+        ("args", options.args.is_some()),
+        ("returns", options.returns.is_some()),
+        ("table", options.table),
+        ("partitioned", options.partitioned),
+        ("columns", options.columns.is_some()),
+    ];
+    match given
+        .iter()
+        .find(|(option, set)| *set && !allowed.contains(option))
+    {
+        Some((option, _)) => Err(syn::Error::new(
+            Span::call_site(),
+            format!("`{option}` is not an option of {kind}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
+    let sig = &function.sig;
+    check_plain(sig)?;
+    only_options(&options, "a scalar function", &["batch", "args", "returns"])?;
+    let ident = &sig.ident;
+    let rust_name = syn::ext::IdentExt::unraw(ident).to_string();
+    let Described { name, tail } =
+        describe(&options, rust_name.clone(), ident.span(), &function.attrs)?;
     let export = format!("wasql_udf_{name}");
     let body_fn = format_ident!("__wasql_udf_body_{}", rust_name);
     let export_fn = format_ident!("__wasql_udf_export_{}", rust_name);
-    let parts_const = format_ident!("__WASQL_UDF_PARTS_{}", rust_name);
-    let section_static = format_ident!("__WASQL_UDF_SECTION_{}", rust_name);
-
-    let a = syn::Lifetime::new("'__a", Span::call_site());
-    let st = syn::Lifetime::new("'static", Span::call_site());
 
     // The description line, in pieces: literal JSON around const type names.
     let mut parts: Vec<TokenStream2> = Vec::new();
@@ -337,15 +560,7 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
                 "args and returns are for the batch form (add `batch`); the scalar form takes the types from the signature",
             ));
         }
-        let mut types = Vec::new();
-        for input in &sig.inputs {
-            match input {
-                FnArg::Receiver(r) => {
-                    return Err(syn::Error::new_spanned(r, "a UDF cannot take self"));
-                }
-                FnArg::Typed(t) => types.push((*t.ty).clone()),
-            }
-        }
+        let types = input_types(sig)?;
         let ret: Type = match &sig.output {
             ReturnType::Default => {
                 return Err(syn::Error::new_spanned(sig, "a UDF must return a value"));
@@ -353,39 +568,25 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
             ReturnType::Type(_, ty) => (**ty).clone(),
         };
         parts.push(quote!(#head));
-        for (i, ty) in types.iter().enumerate() {
-            let ty = with_lifetime(ty, &st);
-            let open = if i == 0 { "\"" } else { ",\"" };
-            parts.push(quote!(#open));
-            parts.push(quote!(<#ty as ::wasql_udf::__private::FromArg<'static>>::TYPE));
-            parts.push(quote!("\""));
-        }
-        let ret_static = with_lifetime(&ret, &st);
+        parts.extend(arg_type_parts(&types));
+        let ret_static = with_lifetime(&ret, "'static");
         parts.push(quote!("],\"returns\":\""));
         parts.push(quote!(<#ret_static as ::wasql_udf::__private::IntoRet>::TYPE));
         parts.push(quote!("\""));
-        let static_types: Vec<Type> = types.iter().map(|t| with_lifetime(t, &st)).collect();
-        arg_types =
-            quote!(&[#(<#static_types as ::wasql_udf::__private::FromArg<'static>>::DATA_TYPE),*]);
+        arg_types = arg_data_types(&types);
         return_type = quote!(<#ret_static as ::wasql_udf::__private::IntoRet>::DATA_TYPE);
 
         // The row loop.
-        let ret_a = with_lifetime(&ret, &a);
+        let ret_a = with_lifetime(&ret, "'__a");
         let n = types.len();
-        let readers: Vec<_> = (0..n).map(|i| format_ident!("__r{}", i)).collect();
-        let values: Vec<_> = (0..n).map(|i| format_ident!("__v{}", i)).collect();
-        let index: Vec<_> = (0..n).map(syn::Index::from).collect();
-        let reader_decls = types.iter().zip(&readers).zip(&index).map(|((ty, r), i)| {
-            let ty = with_lifetime(ty, &a);
-            quote! {
-                let #r = <<#ty as ::wasql_udf::__private::FromArg<#a>>::Reader
-                    as ::wasql_udf::__private::ArgReader<#a>>::new(&__views[#i], __nrows)
-                    .map_err(|e| ::std::format!("argument {}: {}", #i + 1, e))?;
-            }
+        let readers = Readers::new(&types);
+        let (reader_decls, values) = (&readers.decls, &readers.values);
+        let dense = readers.dense();
+        let get_dense = readers.get_dense();
+        let get = readers.get_or(quote! {
+            ::wasql_udf::__private::RetBuilder::push_null(&mut __out);
+            continue;
         });
-        let push = quote! {
-            <#ret_a as ::wasql_udf::__private::IntoRet>::push(#ident(#(#values),*), &mut __out)?;
-        };
         body = quote! {
             if __views.len() != #n {
                 return ::core::result::Result::Err(::std::format!(
@@ -393,53 +594,30 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
             }
             #(#reader_decls)*
             let __hint = ::wasql_udf::__private::data_hint(__views, __nrows);
-            if true #(&& ::wasql_udf::__private::ArgReader::dense(&#readers))* {
+            if #dense {
                 // No nulls, no constants: straight reads.
                 return <#ret_a as ::wasql_udf::__private::IntoRet>::collect_rows(__nrows, __hint, move |__row| {
-                    // SAFETY: collect_rows passes __row < __nrows; every reader is dense.
-                    #(let #values = unsafe { ::wasql_udf::__private::ArgReader::get_dense(&#readers, __row) };)*
+                    #get_dense
                     #ident(#(#values),*)
                 });
             }
             let mut __out = <<#ret_a as ::wasql_udf::__private::IntoRet>::Builder
                 as ::wasql_udf::__private::RetBuilder>::with_rows(__nrows, __hint);
             for __row in 0..__nrows {
-                #(
-                    // SAFETY: __row < __nrows.
-                    let #values = match unsafe { ::wasql_udf::__private::ArgReader::get(&#readers, __row) } {
-                        ::core::option::Option::Some(v) => v,
-                        ::core::option::Option::None => {
-                            ::wasql_udf::__private::RetBuilder::push_null(&mut __out);
-                            continue;
-                        }
-                    };
-                )*
-                #push
+                #get
+                <#ret_a as ::wasql_udf::__private::IntoRet>::push(#ident(#(#values),*), &mut __out)?;
             }
             ::core::result::Result::Ok(::wasql_udf::__private::RetBuilder::finish(__out))
         };
     }
-
-    let capabilities: Vec<String> = options
-        .capabilities
-        .iter()
-        .map(|c| format!("\"{}\"", json_escape(&c.value())))
-        .collect();
-    let mut tail = format!(
-        ",\"volatility\":\"{volatility}\",\"capabilities\":[{}]",
-        capabilities.join(",")
-    );
-    if let Some(doc) = &doc {
-        tail.push_str(&format!(",\"doc\":\"{}\"", json_escape(doc)));
-    }
-    tail.push_str("}\n");
     parts.push(quote!(#tail));
+    let section = section(&rust_name, &parts);
 
     Ok(quote! {
         #[doc(hidden)]
         #[allow(dead_code, non_snake_case, clippy::all)]
-        pub fn #body_fn<#a>(
-            __views: &#a [::wasql_udf::ArrayView<#a>],
+        pub fn #body_fn<'__a>(
+            __views: &'__a [::wasql_udf::ArrayView<'__a>],
             __nrows: usize,
         ) -> ::core::result::Result<::wasql_udf::ArrayData, ::std::string::String> {
             #body
@@ -458,16 +636,6 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
             }
         }
 
-        #[doc(hidden)]
-        #[allow(dead_code, non_upper_case_globals)]
-        pub const #parts_const: &[&str] = &[#(#parts),*];
-
-        /// This function's line of the `wasql.udfs` custom section.
-        #[doc(hidden)]
-        #[allow(dead_code, non_upper_case_globals)]
-        #[used]
-        #[cfg_attr(target_family = "wasm", unsafe(link_section = "wasql.udfs"))]
-        pub static #section_static: [u8; ::wasql_udf::__private::json_len(#parts_const)] =
-            ::wasql_udf::__private::json_bytes(#parts_const);
+        #section
     })
 }

@@ -27,6 +27,25 @@
 //! fn double(args: &[ArrayView], nrows: usize) -> Result<ArrayData, String> { /* ... */ }
 //! ```
 //!
+//! An aggregate is a type holding one group's state, with `#[udf]` on its
+//! [`Aggregate`] impl (six exports `wasql_agg_<name>_new`, `_update`, ...):
+//!
+//! ```ignore
+//! #[udf(name = "positive_sum")]
+//! impl Aggregate for Total { type Args<'a> = f64; type Output = f64; /* ... */ }
+//! ```
+//!
+//! A table function pushes output rows into an [`Emitter`], per input row
+//! or, `partitioned`, per partition (its arguments as [`Rows`]):
+//!
+//! ```ignore
+//! #[udf(table, columns = ["word", "pos"])]
+//! fn words(s: &str, out: &mut Emitter<(String, i32)>) { /* out.emit((w, i)) */ }
+//!
+//! #[udf(table, partitioned, columns = ["n"])]
+//! fn count_rows(x: Rows<'_, i64>, out: &mut Emitter<(i64,)>) { out.emit((x.len() as i64,)) }
+//! ```
+//!
 //! See udfs/README.md for the type mapping and the null and error rules.
 //!
 //! [`http`] sends HTTP requests through the host (`wasql.http_fetch`), as
@@ -40,6 +59,7 @@
 // Lets `::wasql_udf::...` paths from `#[udf]` resolve inside this crate too.
 extern crate self as wasql_udf;
 
+mod aggregate;
 mod array;
 mod bitmap;
 pub mod ffi;
@@ -50,17 +70,20 @@ pub mod http;
     allow(dead_code)
 )]
 mod scratch;
+mod table;
 mod types;
 
 #[doc(hidden)]
 #[path = "rt.rs"]
 pub mod __private;
 
+pub use aggregate::{Accumulator, Aggregate};
 pub use array::{
     ArrayData, ArrayView, BinaryBuilder, BooleanBuilder, Buffer, PrimitiveBuilder, RowWriter,
     StringBuilder, all_valid, map_rows,
 };
 pub use bitmap::{Bitmap, BitmapRef};
+pub use table::{Column, Columns, Emitter, Rows};
 pub use types::{
     DataType, Date32, NativeType, Physical, PrimitiveType, TimestampMicros, TimestampMicrosUtc,
 };

@@ -1,15 +1,18 @@
 //! What `#[udf]` expands to calls: argument readers, result builders, the
-//! call driver and the const-evaluated description line. Not a stable API.
+//! call drivers of scalar, table and aggregate exports, and the
+//! const-evaluated description line. Not a stable API.
 
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::marker::PhantomData;
 
+pub use crate::aggregate::FoldRows;
+use crate::aggregate::{Accumulator, Aggregate};
 use crate::array::{
     ArrayData, ArrayView, BinaryBuilder, BooleanBuilder, PrimitiveBuilder, StringBuilder,
 };
 use crate::bitmap::BitmapRef;
-use crate::ffi::{ArrowArray, export_array, guest_ptr, write_error};
+use crate::ffi::{ArrowArray, export_array, guest_address, guest_ptr, write_error};
 use crate::types::{DataType, Date32, PrimitiveType, TimestampMicros, TimestampMicrosUtc};
 
 /// A Rust argument type: its ABI type and how to read it row by row.
@@ -603,6 +606,78 @@ impl<E: Display> IntoBatchResult for Result<ArrayData, E> {
 /// types, each 1 or `nrows` rows long) to the result.
 pub type Body = for<'a> fn(&'a [ArrayView<'a>], usize) -> Result<ArrayData, String>;
 
+/// Hands a call's outcome to the host: `write` the result and return 0, or
+/// the message into `err` and return 1.
+///
+/// # Safety
+/// `err` is the host's error struct.
+unsafe fn answer<T>(result: Result<T, String>, err: i32, write: impl FnOnce(T)) -> i32 {
+    match result {
+        Ok(value) => {
+            write(value);
+            0
+        }
+        Err(message) => {
+            // SAFETY: err is the host's error struct.
+            unsafe { write_error(guest_ptr(err as u32), &message) };
+            1
+        }
+    }
+}
+
+/// A count passed as `i32`.
+fn count(value: i32, what: &str) -> Result<usize, String> {
+    usize::try_from(value).map_err(|_| format!("called with {value} {what}"))
+}
+
+/// Views of the `nargs` argument structs at `args`, checked against the
+/// declared types, each 1 or `nrows` rows long.
+///
+/// # Safety
+/// `args` points to `nargs` structs the host keeps alive for `'a`.
+unsafe fn read_args<'a>(
+    args: i32,
+    nargs: i32,
+    nrows: usize,
+    arg_types: &[DataType],
+) -> Result<Vec<ArrayView<'a>>, String> {
+    if usize::try_from(nargs).ok() != Some(arg_types.len()) {
+        return Err(format!(
+            "called with {nargs} arguments, the function takes {}",
+            arg_types.len()
+        ));
+    }
+    let mut views: Vec<ArrayView<'a>> = Vec::with_capacity(arg_types.len());
+    for (i, &data_type) in arg_types.iter().enumerate() {
+        // SAFETY: args points to nargs structs.
+        let array = unsafe { guest_ptr::<ArrowArray>(args as u32).add(i) };
+        // SAFETY: the host keeps the struct and its buffers alive for the call.
+        let view = unsafe { ArrayView::from_ffi(array, data_type) }
+            .map_err(|e| format!("argument {}: {e}", i + 1))?;
+        if view.len() != nrows && view.len() != 1 {
+            return Err(format!(
+                "argument {} has {} rows in a batch of {nrows}",
+                i + 1,
+                view.len()
+            ));
+        }
+        views.push(view);
+    }
+    Ok(views)
+}
+
+/// `len` u32 values at guest address `ptr` (which may be 0 when `len` is).
+///
+/// # Safety
+/// `ptr` holds `len` values that outlive `'a`.
+unsafe fn u32s<'a>(ptr: i32, len: usize) -> &'a [u32] {
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: passed on to the caller.
+    unsafe { std::slice::from_raw_parts(guest_ptr::<u32>(ptr as u32), len) }
+}
+
 /// Runs one call of a function export (udfs/ABI.md §3): reads the
 /// arguments, runs `body`, checks and exports the result or writes the error.
 ///
@@ -620,17 +695,12 @@ pub unsafe fn run(
     body: Body,
 ) -> i32 {
     // SAFETY: passed on.
-    match unsafe { call(args, nargs, nrows, arg_types, returns, body) } {
-        Ok(data) => {
-            // SAFETY: out is the host's result struct.
-            unsafe { export_array(guest_ptr(out as u32), data) };
-            0
-        }
-        Err(message) => {
-            // SAFETY: err is the host's error struct.
-            unsafe { write_error(guest_ptr(err as u32), &message) };
-            1
-        }
+    let result = unsafe { call(args, nargs, nrows, arg_types, returns, body) };
+    // SAFETY: out and err are the host's structs.
+    unsafe {
+        answer(result, err, |data| {
+            export_array(guest_ptr(out as u32), data)
+        })
     }
 }
 
@@ -644,29 +714,9 @@ unsafe fn call(
     returns: DataType,
     body: Body,
 ) -> Result<ArrayData, String> {
-    let nrows = usize::try_from(nrows).map_err(|_| format!("called with {nrows} rows"))?;
-    if usize::try_from(nargs).ok() != Some(arg_types.len()) {
-        return Err(format!(
-            "called with {nargs} arguments, the function takes {}",
-            arg_types.len()
-        ));
-    }
-    let mut views: Vec<ArrayView<'_>> = Vec::with_capacity(arg_types.len());
-    for (i, &data_type) in arg_types.iter().enumerate() {
-        // SAFETY: args points to nargs structs.
-        let array = unsafe { guest_ptr::<ArrowArray>(args as u32).add(i) };
-        // SAFETY: the host keeps the struct and its buffers alive for the call.
-        let view = unsafe { ArrayView::from_ffi(array, data_type) }
-            .map_err(|e| format!("argument {}: {e}", i + 1))?;
-        if view.len() != nrows && view.len() != 1 {
-            return Err(format!(
-                "argument {} has {} rows in a batch of {nrows}",
-                i + 1,
-                view.len()
-            ));
-        }
-        views.push(view);
-    }
+    let nrows = count(nrows, "rows")?;
+    // SAFETY: passed on.
+    let views = unsafe { read_args(args, nargs, nrows, arg_types) }?;
     let data = body(&views, nrows)?;
     if data.len() != nrows {
         return Err(format!(
@@ -681,6 +731,185 @@ unsafe fn call(
         ));
     }
     Ok(data)
+}
+
+/// What a table function may return: `()` or `Result<(), E>`.
+pub trait TableResult {
+    /// `Err` fails the call with the message.
+    fn into_result(self) -> Result<(), String>;
+}
+
+impl TableResult for () {
+    #[inline(always)]
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: Display> TableResult for Result<(), E> {
+    #[inline(always)]
+    fn into_result(self) -> Result<(), String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// The body of one table function: the arguments, `nrows` and the parts'
+/// bounds to the part numbers and the columns.
+pub type TableBody =
+    for<'a> fn(&'a [ArrayView<'a>], usize, &[u32]) -> Result<Vec<ArrayData>, String>;
+
+/// Checks a table call's `nparts + 1` bounds: from 0 to `nrows`, never
+/// decreasing.
+pub fn check_bounds(bounds: &[u32], nrows: usize) -> Result<(), String> {
+    let ok = bounds.first() == Some(&0)
+        && bounds.last().map(|&b| b as usize) == Some(nrows)
+        && bounds.windows(2).all(|w| w[0] <= w[1]);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid part bounds for {nrows} rows"))
+    }
+}
+
+/// Runs one call of a table function export (udfs/ABI.md §9).
+///
+/// # Safety
+/// The arguments are the export's, from a host keeping to the ABI.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn run_table(
+    args: i32,
+    nargs: i32,
+    nrows: i32,
+    bounds: i32,
+    nparts: i32,
+    out: i32,
+    err: i32,
+    arg_types: &[DataType],
+    body: TableBody,
+) -> i32 {
+    let result = (|| {
+        let nrows = count(nrows, "rows")?;
+        let nparts = count(nparts, "parts")?;
+        // SAFETY: the host passes nargs structs and nparts + 1 bounds.
+        let (views, bounds) = unsafe {
+            (
+                read_args(args, nargs, nrows, arg_types)?,
+                u32s(bounds, nparts + 1),
+            )
+        };
+        body(&views, nrows, bounds)
+    })();
+    let out = guest_ptr::<ArrowArray>(out as u32);
+    // SAFETY: out points to 1 + ncolumns structs; err is the host's.
+    unsafe {
+        answer(result, err, |arrays| {
+            for (i, data) in arrays.into_iter().enumerate() {
+                export_array(out.add(i), data);
+            }
+        })
+    }
+}
+
+/// The accumulator behind an aggregate handle.
+///
+/// # Safety
+/// `acc` came from [`agg_new`] for the same `A` and is not dropped.
+unsafe fn accumulator<'h, A>(acc: i32) -> &'h mut Accumulator<A> {
+    // SAFETY: passed on to the caller.
+    unsafe { &mut *guest_ptr::<Accumulator<A>>(acc as u32) }
+}
+
+/// `E_new` (udfs/ABI.md §8): a handle to a new accumulator.
+pub fn agg_new<A: Aggregate>() -> i32 {
+    guest_address(Box::into_raw(Box::new(Accumulator::<A>::default()))) as i32
+}
+
+/// `E_update`.
+///
+/// # Safety
+/// The arguments are the export's, from a host keeping to the ABI.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn agg_update<A: FoldRows>(
+    acc: i32,
+    args: i32,
+    nargs: i32,
+    nrows: i32,
+    groups: i32,
+    ngroups: i32,
+    err: i32,
+) -> i32 {
+    let result = (|| {
+        let nrows = count(nrows, "rows")?;
+        // SAFETY: the host's handle, arguments and nrows group ids.
+        let (acc, views, ids) = unsafe {
+            (
+                accumulator::<A>(acc),
+                read_args(args, nargs, nrows, A::ARG_TYPES)?,
+                u32s(groups, nrows),
+            )
+        };
+        acc.update(&views, ids, count(ngroups, "groups")?)
+    })();
+    // SAFETY: err is the host's.
+    unsafe { answer(result, err, |()| ()) }
+}
+
+/// `E_merge`.
+///
+/// # Safety
+/// The arguments are the export's, from a host keeping to the ABI.
+pub unsafe fn agg_merge<A: Aggregate>(
+    acc: i32,
+    states: i32,
+    nrows: i32,
+    groups: i32,
+    ngroups: i32,
+    err: i32,
+) -> i32 {
+    let result = (|| {
+        let nrows = count(nrows, "rows")?;
+        // SAFETY: the host's handle, a binary array and nrows group ids.
+        let (acc, states, ids) = unsafe {
+            (
+                accumulator::<A>(acc),
+                ArrayView::from_ffi(guest_ptr::<ArrowArray>(states as u32), DataType::Binary)
+                    .map_err(|e| format!("states: {e}"))?,
+                u32s(groups, nrows),
+            )
+        };
+        acc.merge(&states, ids, count(ngroups, "groups")?)
+    })();
+    // SAFETY: err is the host's.
+    unsafe { answer(result, err, |()| ()) }
+}
+
+/// `E_state` (`finish == false`) or `E_finish`.
+///
+/// # Safety
+/// The arguments are the export's, from a host keeping to the ABI.
+pub unsafe fn agg_emit<A: Aggregate>(acc: i32, n: i32, out: i32, err: i32, finish: bool) -> i32 {
+    let result = count(n, "groups").and_then(|n| {
+        // SAFETY: the host's handle.
+        let acc = unsafe { accumulator::<A>(acc) };
+        if finish { acc.finish(n) } else { acc.state(n) }
+    });
+    // SAFETY: out and err are the host's structs.
+    unsafe {
+        answer(result, err, |data| {
+            export_array(guest_ptr(out as u32), data)
+        })
+    }
+}
+
+/// `E_drop`.
+///
+/// # Safety
+/// `acc` came from [`agg_new`] for the same `A`; it is not used again.
+pub unsafe fn agg_drop<A: Aggregate>(acc: i32) {
+    if acc != 0 {
+        // SAFETY: the handle is a Box from agg_new.
+        drop(unsafe { Box::from_raw(guest_ptr::<Accumulator<A>>(acc as u32)) });
+    }
 }
 
 /// Total length of `parts`.

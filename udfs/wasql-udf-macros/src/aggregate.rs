@@ -1,0 +1,192 @@
+//! `#[udf]` on `impl Aggregate for T`: the row loop, the six exports of
+//! udfs/ABI.md §8 and the description line.
+
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+use syn::{ImplItem, ItemImpl, Type};
+
+use crate::{
+    Described, Options, Readers, arg_data_types, arg_type_parts, describe, only_options,
+    rename_lifetimes, section,
+};
+
+/// `GeoMean` -> `geo_mean`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// The argument types of one row, from `type Args<'a> = ...;` with `'a`
+/// renamed to `lifetime`: the elements of a tuple, or the one type.
+fn args_of(block: &ItemImpl, lifetime: &str) -> syn::Result<(Vec<Type>, bool)> {
+    let args = block.items.iter().find_map(|item| match item {
+        ImplItem::Type(t) if t.ident == "Args" => Some(t),
+        _ => None,
+    });
+    let Some(args) = args else {
+        return Err(syn::Error::new_spanned(
+            &block.self_ty,
+            "an Aggregate impl needs `type Args<'a> = ...;`",
+        ));
+    };
+    let named = args.generics.lifetimes().next().map(|l| &l.lifetime.ident);
+    let ty = rename_lifetimes(&args.ty, named, lifetime);
+    Ok(match ty {
+        Type::Tuple(tuple) => (tuple.elems.into_iter().collect(), true),
+        ty => (vec![ty], false),
+    })
+}
+
+pub(crate) fn expand(options: &Options, block: &ItemImpl) -> syn::Result<TokenStream2> {
+    only_options(options, "an aggregate", &[])?;
+    let is_aggregate = block
+        .trait_
+        .as_ref()
+        .and_then(|(_, path, _)| path.segments.last())
+        .is_some_and(|s| s.ident == "Aggregate");
+    if !is_aggregate {
+        return Err(syn::Error::new_spanned(
+            &block.self_ty,
+            "#[udf] goes on `impl Aggregate for T` (or on a function)",
+        ));
+    }
+    if !block.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &block.generics,
+            "an aggregate cannot be generic",
+        ));
+    }
+    let ty = &block.self_ty;
+    let Type::Path(path) = &**ty else {
+        return Err(syn::Error::new_spanned(ty, "an aggregate is a named type"));
+    };
+    let type_ident = &path.path.segments.last().expect("a path").ident;
+    let type_name = syn::ext::IdentExt::unraw(type_ident).to_string();
+    let Described { name, tail } = describe(
+        options,
+        snake_case(&type_name),
+        type_ident.span(),
+        &block.attrs,
+    )?;
+    let export = format!("wasql_agg_{name}");
+
+    let (static_types, _) = args_of(block, "'static")?;
+    let (types, tuple) = args_of(block, "'__a")?;
+    let arg_types = arg_data_types(&static_types);
+    let mut parts = vec![{
+        let head = format!(
+            "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"aggregate\",\"export\":\"{export}\",\"args\":["
+        );
+        quote!(#head)
+    }];
+    parts.extend(arg_type_parts(&static_types));
+    parts.push(quote!("],\"returns\":\""));
+    parts.push(quote!(
+        <<#ty as ::wasql_udf::Aggregate>::Output as ::wasql_udf::__private::IntoRet>::TYPE
+    ));
+    parts.push(quote!("\""));
+    parts.push(quote!(#tail));
+    let section = section(&type_name, &parts);
+
+    let readers = Readers::new(&types);
+    let (decls, values) = (&readers.decls, &readers.values);
+    let dense = readers.dense();
+    let get_dense = readers.get_dense();
+    let get = readers.get_or(quote!(continue));
+    let args = if tuple {
+        quote!((#(#values,)*))
+    } else {
+        quote!(#(#values)*)
+    };
+    let update = quote! {
+        // SAFETY: the caller checked every id.
+        let __group = unsafe { __groups.get_unchecked_mut(__id as usize) };
+        <#ty as ::wasql_udf::Aggregate>::update(__group, #args);
+    };
+
+    let export_fn = |suffix: &str| format!("{export}_{suffix}");
+    let (new, update_export, merge, state, finish, drop) = (
+        export_fn("new"),
+        export_fn("update"),
+        export_fn("merge"),
+        export_fn("state"),
+        export_fn("finish"),
+        export_fn("drop"),
+    );
+    Ok(quote! {
+        impl ::wasql_udf::__private::FoldRows for #ty {
+            const ARG_TYPES: &'static [::wasql_udf::DataType] = #arg_types;
+
+            #[allow(clippy::all)]
+            unsafe fn fold_rows<'__a>(
+                __groups: &mut [Self],
+                __views: &'__a [::wasql_udf::ArrayView<'__a>],
+                __ids: &[u32],
+            ) -> ::core::result::Result<(), ::std::string::String> {
+                let __nrows = __ids.len();
+                #(#decls)*
+                if #dense {
+                    for (__row, &__id) in __ids.iter().enumerate() {
+                        #get_dense
+                        #update
+                    }
+                } else {
+                    for (__row, &__id) in __ids.iter().enumerate() {
+                        #get
+                        #update
+                    }
+                }
+                ::core::result::Result::Ok(())
+            }
+        }
+
+        // The exports of udfs/ABI.md §8; the host calls them as it says.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use ::wasql_udf::__private as rt;
+
+            #[unsafe(export_name = #new)]
+            extern "C" fn new() -> i32 {
+                rt::agg_new::<#ty>()
+            }
+
+            #[unsafe(export_name = #update_export)]
+            extern "C" fn update(acc: i32, args: i32, nargs: i32, nrows: i32, groups: i32, ngroups: i32, err: i32) -> i32 {
+                // SAFETY: the host keeps to the ABI.
+                unsafe { rt::agg_update::<#ty>(acc, args, nargs, nrows, groups, ngroups, err) }
+            }
+
+            #[unsafe(export_name = #merge)]
+            extern "C" fn merge(acc: i32, states: i32, nrows: i32, groups: i32, ngroups: i32, err: i32) -> i32 {
+                // SAFETY: the host keeps to the ABI.
+                unsafe { rt::agg_merge::<#ty>(acc, states, nrows, groups, ngroups, err) }
+            }
+
+            #[unsafe(export_name = #state)]
+            extern "C" fn state(acc: i32, n: i32, out: i32, err: i32) -> i32 {
+                // SAFETY: the host keeps to the ABI.
+                unsafe { rt::agg_emit::<#ty>(acc, n, out, err, false) }
+            }
+
+            #[unsafe(export_name = #finish)]
+            extern "C" fn finish(acc: i32, n: i32, out: i32, err: i32) -> i32 {
+                // SAFETY: the host keeps to the ABI.
+                unsafe { rt::agg_emit::<#ty>(acc, n, out, err, true) }
+            }
+
+            #[unsafe(export_name = #drop)]
+            extern "C" fn drop(acc: i32) {
+                // SAFETY: the host keeps to the ABI.
+                unsafe { rt::agg_drop::<#ty>(acc) }
+            }
+        };
+
+        #section
+    })
+}
