@@ -43,6 +43,35 @@ ORDER BY km_from_paris;
 SELECT card, luhn_valid(card) AS valid
 FROM (VALUES ('4539 3195 0343 6467'), ('8273 1232 7352 0569'), ('79927398713')) t(card);
 
+-- Aggregates in WASM: geo_mean (Rust) and weighted_avg (C), grouped, and
+-- geo_mean as a running window.
+SELECT city,
+       round(geo_mean(km), 2) AS geo_mean_km,
+       round(weighted_avg(km, passengers), 2) AS km_per_passenger_trip
+FROM 'sql/data/trips/'
+GROUP BY city
+ORDER BY city;
+
+SELECT year, city, km, round(geo_mean(km) OVER (PARTITION BY city ORDER BY year, km), 2) AS running
+FROM 'sql/data/trips/'
+ORDER BY city, year, km;
+
+-- A table function per row (apply): tokenize each city's name and country.
+SELECT c.name, t.token, t.pos
+FROM 'sql/data/cities.csv' c CROSS JOIN LATERAL tokenize(c.name || ' - ' || c.country) AS t
+WHERE c.population > 3000000
+ORDER BY c.name, t.pos;
+
+-- A table function per partition (map_reduce): each user's clicks, in time
+-- order, cut into sessions wherever 30 minutes pass without one.
+SELECT s.*
+FROM (VALUES (1, TIMESTAMP '2025-03-01 09:00:00'), (1, TIMESTAMP '2025-03-01 09:10:00'),
+             (1, TIMESTAMP '2025-03-01 11:00:00'), (2, TIMESTAMP '2025-03-01 09:05:00'),
+             (2, TIMESTAMP '2025-03-01 09:20:00'), (2, TIMESTAMP '2025-03-01 09:45:00'))
+     AS e(user_id, ts),
+     TABLE(sessionize(e.user_id, e.ts, 1800) OVER (PARTITION BY e.user_id ORDER BY e.ts)) AS s
+ORDER BY s.user_id, s.session_id;
+
 \udf list
 \d
 \format vertical
