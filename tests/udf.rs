@@ -1,6 +1,7 @@
-//! End-to-end tests of WebAssembly scalar UDFs, driven through the `wasql`
-//! binary the way a user drives it: `--udfs DIR`, `\udf` meta-commands,
-//! config files, and the exit status, standard output and standard error.
+//! End-to-end tests of WebAssembly UDFs (scalar, aggregate and table
+//! functions), driven through the `wasql` binary the way a user drives it:
+//! `--udfs DIR`, `\udf` meta-commands, `CREATE FUNCTION`, config files, and
+//! the exit status, standard output and standard error.
 //!
 //! The modules come from `udfs/dist` (built by `bash udfs/build.sh`). Each
 //! test copies the modules it needs into its own temporary directory, so it
@@ -36,6 +37,9 @@ const EXAMPLES: &[&str] = &[
     "luhn_c",
     "numeric",
     "types",
+    "stats",
+    "weighted_c",
+    "tables",
 ];
 
 /// The hostile modules in `udfs/dist/hostile` that register (and misbehave
@@ -52,6 +56,8 @@ const HOSTILE: &[&str] = &[
     "sneaky",
     "chatty",
     "net_abuse",
+    "agg_abuse",
+    "table_abuse",
 ];
 
 /// `udfs/dist` of this checkout.
@@ -1545,7 +1551,7 @@ fn a_failed_udf_load_registers_nothing() {
     assert!(lines[1].contains("slugify"), "{run:#?}");
     assert_eq!(
         run.stdout.trim(),
-        "function,signature,module,sha256,capabilities"
+        "function,kind,signature,module,sha256,capabilities"
     );
 }
 
@@ -2075,5 +2081,1183 @@ fn hostile_network_use_is_contained() {
         run.elapsed < Duration::from_secs(8),
         "took {:?}",
         run.elapsed
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Aggregate and table functions: helpers
+// ---------------------------------------------------------------------------
+
+/// Whether two JSON values are equal, numbers within a relative 1e-12.
+fn json_close(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-12 * y.abs().max(1.0)
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_close(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_close(v, w))
+        }
+        _ => a == b,
+    }
+}
+
+/// Asserts that `got` are exactly the rows `want`, in order, numbers
+/// within a relative 1e-12 (a geometric mean goes through `ln` and `exp`).
+#[track_caller]
+fn assert_rows(what: &str, got: &[Value], want: &[Value]) {
+    assert!(
+        json_close(&Value::Array(got.to_vec()), &Value::Array(want.to_vec())),
+        "{what}:\ngot  {}\nwant {}",
+        Value::Array(got.to_vec()),
+        Value::Array(want.to_vec())
+    );
+}
+
+/// Runs `sqls` (one `-c` each) in one wasql, all of which must succeed,
+/// and returns the rows of each one but the `CREATE` statements.
+#[track_caller]
+fn results_of(sandbox: &Sandbox, sqls: &[&str]) -> Vec<Vec<Value>> {
+    let run = sandbox.query("json", sqls).success();
+    assert_eq!(run.stderr, "", "{run:#?}");
+    let results = json_results(&run.stdout);
+    let queries = sqls.iter().filter(|s| !s.starts_with("CREATE")).count();
+    assert_eq!(results.len(), queries, "{run:#?}");
+    results
+}
+
+/// Ordinary statements run after failing ones (they need the `weighted_c`
+/// and `tables` modules), and what they print as CSV.
+const STILL_WORKS: &str = "SELECT 40 + 2 AS v;\n\
+     SELECT weighted_avg(v, w) AS a FROM (VALUES (1.0, 1.0), (4.0, 3.0)) t(v, w);\n\
+     SELECT token FROM tokenize('Still works') ORDER BY pos;\n";
+const STILL_WORKS_OUTPUT: &str = "v\n42\na\n3.25\ntoken\nstill\nworks\n";
+
+/// Runs the `failing` statements, then [`STILL_WORKS`], as one script in
+/// one wasql (`--continue-on-error`, config `config`). Asserts that
+/// statement `i` fails with one stderr line, at `<stdin>:i:`, containing
+/// every one of its parts, and that the ordinary statements after them
+/// print what they should.
+#[track_caller]
+fn assert_failures_contained(
+    sandbox: &Sandbox,
+    config: &str,
+    failing: &[(String, Vec<String>)],
+) -> Run {
+    let mut script = String::new();
+    for (sql, _) in failing {
+        assert!(!sql.contains('\n'), "one line per statement: {sql}");
+        script.push_str(sql);
+        script.push_str(";\n");
+    }
+    script.push_str(STILL_WORKS);
+    let run = sandbox
+        .run_stdin(
+            &[
+                "--config",
+                config,
+                "--udfs",
+                &sandbox.udfs_arg(),
+                "-q",
+                "--format",
+                "csv",
+                "--continue-on-error",
+            ],
+            &script,
+        )
+        .exit(1);
+    let lines = run.stderr_lines();
+    assert_eq!(
+        lines.len(),
+        failing.len(),
+        "one error line per failing statement: {run:#?}"
+    );
+    for (index, ((sql, parts), line)) in failing.iter().zip(&lines).enumerate() {
+        let at = format!("<stdin>:{}:", index + 1);
+        assert!(line.contains(&at), "{sql}\nerror not at {at}: {line}");
+        for part in parts {
+            assert!(
+                line.contains(part.as_str()),
+                "{sql}\nerror lacks {part:?}: {line}"
+            );
+        }
+    }
+    assert_eq!(run.stdout, STILL_WORKS_OUTPUT, "{run:#?}");
+    run
+}
+
+/// How an aggregate is called, which decides how wasql drives the guest
+/// (udfs/ABI.md §8).
+#[derive(Clone, Copy, Debug)]
+enum AggForm {
+    /// `GROUP BY`: a `GroupsAccumulator` over one guest accumulator.
+    GroupBy,
+    /// No `GROUP BY`: one group, its state kept on the host.
+    OneGroup,
+    /// `agg(DISTINCT x)`.
+    Distinct,
+    /// `agg(x) OVER (PARTITION BY k ORDER BY x)`.
+    Window,
+}
+
+/// A call of aggregate `function` in `form` over the DOUBLEs 1..=`rows`.
+fn aggregate_call(function: &str, form: AggForm, rows: u32) -> String {
+    let from = format!(
+        "FROM (SELECT CAST(x AS DOUBLE) AS x, x % 2 AS k FROM generate_series(1, {rows}) t(x))"
+    );
+    match form {
+        AggForm::GroupBy => format!("SELECT k, {function}(x) AS r {from} GROUP BY k ORDER BY k"),
+        AggForm::OneGroup => format!("SELECT {function}(x) AS r {from}"),
+        AggForm::Distinct => format!("SELECT {function}(DISTINCT x) AS r {from}"),
+        AggForm::Window => {
+            format!("SELECT {function}(x) OVER (PARTITION BY k ORDER BY x) AS r {from}")
+        }
+    }
+}
+
+/// Calls hostile aggregate `function` (module `hostile/agg_abuse`) over
+/// `rows` rows in each of `forms`, in one wasql with 1 s deadlines and 64
+/// MiB of memory; each call must fail naming the function, the module and
+/// every one of `causes`, and wasql then runs ordinary queries.
+#[track_caller]
+fn assert_hostile_aggregate(function: &str, rows: u32, forms: &[AggForm], causes: &[&str]) -> Run {
+    let sandbox = Sandbox::with(&["hostile/agg_abuse", "weighted_c", "tables"]);
+    let config = sandbox.tight_limits();
+    let failure = guest_failure(function, &sandbox.module_path("hostile/agg_abuse"));
+    let failing: Vec<(String, Vec<String>)> = forms
+        .iter()
+        .map(|&form| {
+            let mut parts = vec![failure.clone()];
+            parts.extend(causes.iter().map(|c| c.to_string()));
+            (aggregate_call(function, form, rows), parts)
+        })
+        .collect();
+    assert_failures_contained(&sandbox, &config, &failing)
+}
+
+/// Calls hostile table function `function` (module `hostile/table_abuse`)
+/// in each of `calls` (`{f}` stands for the function); each must fail naming
+/// the function, the module, "invalid result" and every one of its causes.
+#[track_caller]
+fn assert_hostile_table(function: &str, calls: &[(&str, &[&str])]) {
+    let sandbox = Sandbox::with(&["hostile/table_abuse", "weighted_c", "tables"]);
+    let config = sandbox.tight_limits();
+    let failure = guest_failure(function, &sandbox.module_path("hostile/table_abuse"));
+    let failing: Vec<(String, Vec<String>)> = calls
+        .iter()
+        .map(|(call, causes)| {
+            let mut parts = vec![failure.clone(), "invalid result".to_string()];
+            parts.extend(causes.iter().map(|c| c.to_string()));
+            (call.replace("{f}", function), parts)
+        })
+        .collect();
+    assert_failures_contained(&sandbox, &config, &failing);
+}
+
+/// Three documents for the table functions, each row its own part.
+const DOCS: &str = "(VALUES (1, 'a b'), (2, 'c'), (3, 'd')) d(id, body)";
+
+/// A minimal ABI v1 module describing one aggregate `name(float64) ->
+/// float64` with exports `tiny_agg_new` ... `tiny_agg_drop`, leaving out
+/// the one ending in `omit`. Every call but `E_new` and `E_drop` fails
+/// without a message. Hand-assembled.
+fn tiny_aggregate_module(name: &str, omit: Option<&str>) -> Vec<u8> {
+    const I32: u8 = 0x7F;
+    let mut types = leb128(7);
+    types.extend([0x60, 2, I32, I32, 1, I32]); // 0: wasql_alloc
+    types.extend([0x60, 3, I32, I32, I32, 0]); // 1: wasql_free
+    types.extend([0x60, 1, I32, 0]); // 2: wasql_release, E_drop
+    types.extend([0x60, 0, 1, I32]); // 3: E_new
+    types.extend([0x60, 7, I32, I32, I32, I32, I32, I32, I32, 1, I32]); // 4: E_update
+    types.extend([0x60, 6, I32, I32, I32, I32, I32, I32, 1, I32]); // 5: E_merge
+    types.extend([0x60, 4, I32, I32, I32, I32, 1, I32]); // 6: E_state, E_finish
+    let function_types = [0u8, 1, 2, 3, 4, 5, 6, 6, 2];
+    let mut functions = leb128(function_types.len() as u32);
+    functions.extend(function_types);
+    let memory = [1, 0x00, 1]; // one memory, min 1 page, no max
+    let all = [
+        ("memory", 2u8, 0u8),
+        ("wasql_alloc", 0, 0),
+        ("wasql_free", 0, 1),
+        ("wasql_release", 0, 2),
+        ("tiny_agg_new", 0, 3),
+        ("tiny_agg_update", 0, 4),
+        ("tiny_agg_merge", 0, 5),
+        ("tiny_agg_state", 0, 6),
+        ("tiny_agg_finish", 0, 7),
+        ("tiny_agg_drop", 0, 8),
+    ];
+    let kept: Vec<_> = all
+        .iter()
+        .filter(|(export, _, _)| omit.is_none_or(|suffix| !export.ends_with(suffix)))
+        .collect();
+    let mut exports = leb128(kept.len() as u32);
+    for (export, kind, index) in kept {
+        exports.extend(wasm_vec(export.as_bytes()));
+        exports.extend([*kind, *index]);
+    }
+    let alloc: &[u8] = &[0x00, 0x41, 0x80, 0x08, 0x0B]; // i32.const 1024
+    let nothing: &[u8] = &[0x00, 0x0B];
+    let one: &[u8] = &[0x00, 0x41, 0x01, 0x0B]; // i32.const 1
+    let bodies = [alloc, nothing, nothing, one, one, one, one, one, nothing];
+    let mut code = leb128(bodies.len() as u32);
+    for body in bodies {
+        code.extend(wasm_vec(body));
+    }
+    let description = format!(
+        "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"aggregate\",\"export\":\"tiny_agg\",\"args\":[\"float64\"],\"returns\":\"float64\"}}\n"
+    );
+    let mut custom = wasm_vec(b"wasql.udfs");
+    custom.extend_from_slice(description.as_bytes());
+
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.extend(wasm_section(1, &types));
+    module.extend(wasm_section(3, &functions));
+    module.extend(wasm_section(5, &memory));
+    module.extend(wasm_section(7, &exports));
+    module.extend(wasm_section(10, &code));
+    module.extend(wasm_section(0, &custom));
+    module
+}
+
+// ---------------------------------------------------------------------------
+// Aggregate and table functions: hostile modules
+// ---------------------------------------------------------------------------
+
+/// An aggregate whose `E_update` never returns is stopped at the deadline,
+/// with and without `GROUP BY`, with DISTINCT and in a window.
+#[test]
+fn hostile_aggregate_spin_times_out() {
+    use AggForm::*;
+    let run = assert_hostile_aggregate(
+        "hostile_agg_spin",
+        3,
+        &[GroupBy, OneGroup, Distinct, Window],
+        &["timed out after 1.0 s"],
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(15),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+/// An aggregate keeping 1 MiB per row stops at the memory cap, whether
+/// its groups live in a `GroupsAccumulator` or one group's update gets 200
+/// rows at once.
+#[test]
+fn hostile_aggregate_balloon_hits_the_memory_limit() {
+    use AggForm::*;
+    assert_hostile_aggregate(
+        "hostile_agg_balloon",
+        200,
+        &[GroupBy, OneGroup],
+        &["memory limit of 64 MiB"],
+    );
+}
+
+/// A panic in `E_finish` fails the query with the guest's panic message.
+#[test]
+fn hostile_aggregate_panic_in_finish_is_reported() {
+    use AggForm::*;
+    assert_hostile_aggregate(
+        "hostile_agg_panic",
+        3,
+        &[GroupBy, OneGroup, Distinct, Window],
+        &["hostile_agg_panic: finish after"],
+    );
+}
+
+/// A state array whose offsets run outside guest memory is an invalid
+/// result, in every path that asks for states.
+#[test]
+fn hostile_aggregate_invalid_state_array_is_refused() {
+    use AggForm::*;
+    assert_hostile_aggregate(
+        "bad_agg_state_offsets",
+        3,
+        &[GroupBy, OneGroup, Window],
+        &["invalid result", "outside guest memory"],
+    );
+}
+
+/// A 2 MiB state is over the default 1 MiB cap: the error gives the size,
+/// the cap and the setting to raise. Raising `max_state_size` in `[udf]`,
+/// or for the module alone, lets the same queries through.
+#[test]
+fn hostile_aggregate_oversized_state_hits_the_cap_until_raised() {
+    use AggForm::*;
+    let forms = [GroupBy, OneGroup, Window];
+    assert_hostile_aggregate(
+        "hostile_agg_big_state",
+        3,
+        &forms,
+        &["2097152 bytes", "cap of 1048576 bytes", "max_state_size"],
+    );
+
+    let sandbox = Sandbox::with(&["hostile/agg_abuse"]);
+    let queries: Vec<String> = forms
+        .iter()
+        .map(|&form| aggregate_call("hostile_agg_big_state", form, 3))
+        .collect();
+    for (file, text) in [
+        ("raised.toml", "[udf]\nmax_state_size = \"4M\"\n"),
+        (
+            "module.toml",
+            "[udf]\nmax_state_size = \"1M\"\n[udf.modules.agg_abuse]\nmax_state_size = \"3M\"\n",
+        ),
+    ] {
+        let config = sandbox.write(file, text);
+        let udfs = sandbox.udfs_arg();
+        let mut args = vec![
+            "--config",
+            config.to_str().unwrap(),
+            "--udfs",
+            &udfs,
+            "-q",
+            "--format",
+            "json",
+        ];
+        for query in &queries {
+            args.extend(["-c", query.as_str()]);
+        }
+        let run = sandbox.run(&args).success();
+        let results = json_results(&run.stdout);
+        assert_eq!(
+            results.iter().map(Vec::len).collect::<Vec<_>>(),
+            [2, 1, 3],
+            "{file}: {run:#?}"
+        );
+        // The hostile guest counts the bytes of the states it merged.
+        for row in results.iter().flatten() {
+            let r = float(&row["r"]);
+            assert!(r > 0.0 && r % 2097152.0 == 0.0, "{file}: {row}");
+        }
+    }
+
+    // A cap below a state's size is named in bytes too.
+    let config = sandbox.write("small.toml", "[udf]\nmax_state_size = \"1K\"\n");
+    let run = sandbox
+        .run(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--udfs",
+            &sandbox.udfs_arg(),
+            "-q",
+            "-c",
+            &aggregate_call("hostile_agg_big_state", OneGroup, 3),
+        ])
+        .exit(1);
+    run.one_error_line(&["cap of 1024 bytes", "max_state_size"]);
+}
+
+/// A part number equal to the number of parts is refused.
+#[test]
+fn hostile_table_part_number_out_of_range_is_refused() {
+    assert_hostile_table(
+        "bad_table_part_range",
+        &[
+            (
+                "SELECT * FROM {f}('x')",
+                &["output row 0 belongs to part 1, but the call had 1"],
+            ),
+            (
+                &format!("SELECT d.id, t.token FROM {DOCS} CROSS JOIN LATERAL {{f}}(d.body) AS t"),
+                &["belongs to part 3, but the call had 3"],
+            ),
+        ],
+    );
+}
+
+/// Part numbers that decrease are refused.
+#[test]
+fn hostile_table_decreasing_part_numbers_are_refused() {
+    assert_hostile_table(
+        "bad_table_part_order",
+        &[
+            (
+                &format!("SELECT d.id, t.token FROM {DOCS} CROSS JOIN LATERAL {{f}}(d.body) AS t"),
+                &["part numbers decrease at output row 1 (1 after 2)"],
+            ),
+            (
+                &format!(
+                    "SELECT d.id, t.token FROM {DOCS} LEFT JOIN LATERAL {{f}}(d.body) AS t ON true"
+                ),
+                &["part numbers decrease"],
+            ),
+        ],
+    );
+}
+
+/// A column longer than the part numbers is refused.
+#[test]
+fn hostile_table_columns_of_different_lengths_are_refused() {
+    assert_hostile_table(
+        "bad_table_ragged",
+        &[
+            (
+                "SELECT * FROM {f}('x')",
+                &["column token: length is 2, expected 1"],
+            ),
+            (
+                &format!("SELECT d.id, t.token FROM {DOCS} CROSS JOIN LATERAL {{f}}(d.body) AS t"),
+                &["column token: length is 4, expected 3"],
+            ),
+        ],
+    );
+}
+
+/// A text column that is not UTF-8 is refused.
+#[test]
+fn hostile_table_invalid_utf8_is_refused() {
+    assert_hostile_table(
+        "bad_table_utf8",
+        &[
+            (
+                "SELECT * FROM {f}('x')",
+                &["column token: value 0 is not valid UTF-8"],
+            ),
+            (
+                &format!(
+                    "SELECT d.id, t.token FROM {DOCS} LEFT JOIN LATERAL {{f}}(d.body) AS t ON true"
+                ),
+                &["column token: value 0 is not valid UTF-8"],
+            ),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Aggregate and table functions: registration
+// ---------------------------------------------------------------------------
+
+/// `\udf list` has a kind column: scalar, aggregate, table, table (per
+/// partition), and table signatures with their columns.
+#[test]
+fn udf_list_shows_the_kind_of_each_function() {
+    let sandbox = Sandbox::with(&["slugify", "stats", "weighted_c", "tables"]);
+    let run = sandbox.query("csv", &["\\udf list"]).success();
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some("function,kind,signature,module,sha256,capabilities"),
+        "{run:#?}"
+    );
+    let rows = json_results(&sandbox.query("json", &["\\udf list"]).success().stdout)
+        .pop()
+        .unwrap();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for (function, kind, signature, module) in [
+        ("slugify", "scalar", "slugify(Utf8) -> Utf8", "slugify"),
+        (
+            "geo_mean",
+            "aggregate",
+            "geo_mean(Float64) -> Float64",
+            "stats",
+        ),
+        (
+            "weighted_avg",
+            "aggregate",
+            "weighted_avg(Float64, Float64) -> Float64",
+            "weighted_c",
+        ),
+        (
+            "tokenize",
+            "table",
+            "tokenize(Utf8) -> TABLE(token Utf8, pos Int32)",
+            "tables",
+        ),
+        (
+            "sessionize",
+            "table (per partition)",
+            "sessionize(Int64, Timestamp(µs), Int64) -> TABLE(user_id Int64, \
+             session_id Int32, start Timestamp(µs), end Timestamp(µs), events Int32)",
+            "tables",
+        ),
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r["function"] == function)
+            .unwrap_or_else(|| panic!("{function} not listed: {rows:?}"));
+        assert_eq!(row["kind"], kind, "{row}");
+        assert_eq!(row["signature"], signature, "{row}");
+        assert_eq!(row["module"], sandbox.module_path(module).as_str(), "{row}");
+    }
+}
+
+/// `\df` lists a WASM aggregate as AGGREGATE and a table function as
+/// TABLE, once each, described with their module.
+#[test]
+fn df_lists_aggregates_and_table_functions_once_with_their_kind() {
+    let sandbox = Sandbox::with(&["stats", "weighted_c", "tables"]);
+    let results = results_of(
+        &sandbox,
+        &[
+            "\\df geo*",
+            "\\df weighted_avg",
+            "\\df tokenize",
+            "\\df sessionize",
+        ],
+    );
+    for (rows, name, kind, module, words) in [
+        (
+            &results[0],
+            "geo_mean",
+            "AGGREGATE",
+            "stats",
+            "Geometric mean",
+        ),
+        (
+            &results[1],
+            "weighted_avg",
+            "AGGREGATE",
+            "weighted_c",
+            "C example",
+        ),
+        (
+            &results[2],
+            "tokenize",
+            "TABLE",
+            "tables",
+            "tokenize(Utf8) -> TABLE(token Utf8, pos Int32)",
+        ),
+        (
+            &results[3],
+            "sessionize",
+            "TABLE",
+            "tables",
+            "per partition",
+        ),
+    ] {
+        assert_eq!(rows.len(), 1, "\\df {name}: one row expected: {rows:#?}");
+        assert_eq!(rows[0]["name"], name, "{rows:?}");
+        assert_eq!(rows[0]["kind"], kind, "{rows:?}");
+        let description = rows[0]["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains(&sandbox.module_path(module)) && description.contains(words),
+            "{name}: {description:?}"
+        );
+    }
+}
+
+/// `CREATE FUNCTION gm() LANGUAGE wasm AS '...#geo_mean'` registers the
+/// aggregate under a name of the user's, plain and with `GROUP BY`; the C
+/// aggregate with declared types too.
+#[test]
+fn create_function_registers_an_aggregate() {
+    let sandbox = Sandbox::with(&["stats", "weighted_c"]);
+    let results = results_of(
+        &sandbox,
+        &[
+            "CREATE FUNCTION gm() LANGUAGE wasm AS 'udfs/stats.wasm#geo_mean'",
+            "SELECT gm(x) AS g FROM (VALUES (2.0), (32.0), (NULL)) t(x)",
+            "SELECT k, gm(x) AS g FROM (VALUES (1, 2.0), (1, 32.0), (2, 5.0)) t(k, x) \
+             GROUP BY k ORDER BY k",
+            "CREATE FUNCTION wavg(DOUBLE, DOUBLE) RETURNS DOUBLE LANGUAGE wasm \
+             AS 'udfs/weighted_c.wasm#weighted_avg'",
+            "SELECT wavg(v, w) AS a FROM (VALUES (1.0, 1.0), (4.0, 3.0)) t(v, w)",
+            "\\df gm",
+        ],
+    );
+    assert_rows("gm", &results[0], &[serde_json::json!({"g": 8.0})]);
+    assert_rows(
+        "gm grouped",
+        &results[1],
+        &[
+            serde_json::json!({"k": 1, "g": 8.0}),
+            serde_json::json!({"k": 2, "g": 5.0}),
+        ],
+    );
+    assert_rows("wavg", &results[2], &[serde_json::json!({"a": 3.25})]);
+    assert_eq!(results[3].len(), 1, "{:?}", results[3]);
+    assert_eq!(results[3][0]["kind"], "AGGREGATE", "{:?}", results[3]);
+}
+
+/// `CREATE FUNCTION` of a table function gives a table function: in FROM
+/// with a constant, with `CROSS JOIN LATERAL`, and a per-partition one with
+/// `TABLE(... OVER ...)`.
+#[test]
+fn create_function_registers_table_functions() {
+    let sandbox = Sandbox::with(&["tables"]);
+    let results = results_of(
+        &sandbox,
+        &[
+            "CREATE FUNCTION words() LANGUAGE wasm AS 'udfs/tables.wasm#tokenize'",
+            "SELECT * FROM words('Foo bar')",
+            "SELECT d.id, w.token FROM (VALUES (1, 'x y'), (2, 'z')) d(id, body) \
+             CROSS JOIN LATERAL words(d.body) AS w ORDER BY d.id, w.pos",
+            "CREATE FUNCTION sess() LANGUAGE wasm AS 'udfs/tables.wasm#sessionize'",
+            "SELECT s.user_id, s.session_id, s.events \
+             FROM (VALUES (1, TIMESTAMP '2024-01-01 00:00:00'), (1, TIMESTAMP '2024-01-01 00:00:30'), \
+                          (1, TIMESTAMP '2024-01-01 00:05:00')) e(u, ts), \
+                  TABLE(sess(e.u, e.ts, 60) OVER (PARTITION BY e.u ORDER BY e.ts)) AS s \
+             ORDER BY s.session_id",
+            "\\df words",
+        ],
+    );
+    assert_rows(
+        "words",
+        &results[0],
+        &[
+            serde_json::json!({"token": "foo", "pos": 1}),
+            serde_json::json!({"token": "bar", "pos": 2}),
+        ],
+    );
+    assert_rows(
+        "words lateral",
+        &results[1],
+        &[
+            serde_json::json!({"id": 1, "token": "x"}),
+            serde_json::json!({"id": 1, "token": "y"}),
+            serde_json::json!({"id": 2, "token": "z"}),
+        ],
+    );
+    assert_rows(
+        "sess",
+        &results[2],
+        &[
+            serde_json::json!({"user_id": 1, "session_id": 1, "events": 2}),
+            serde_json::json!({"user_id": 1, "session_id": 2, "events": 1}),
+        ],
+    );
+    assert_eq!(results[3].len(), 1, "{:?}", results[3]);
+    assert_eq!(results[3][0]["kind"], "TABLE", "{:?}", results[3]);
+}
+
+/// After `CREATE FUNCTION words() ... '#tokenize'` (no `--udfs`), `\df`
+/// shows `words` described with its module, and not the module's other
+/// names, which SQL does not know.
+#[test]
+fn df_after_create_function_lists_only_the_created_table_function() {
+    let sandbox = Sandbox::with(&["tables"]);
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "json",
+            "--continue-on-error",
+            "-c",
+            "CREATE FUNCTION words() LANGUAGE wasm AS 'udfs/tables.wasm#tokenize'",
+            "-c",
+            "\\df words",
+            "-c",
+            "\\df tokenize",
+            "-c",
+            "\\df sessionize",
+            "-c",
+            "SELECT * FROM tokenize('a')",
+        ])
+        .exit(1);
+    // tokenize itself was not created.
+    run.one_error_line(&["<command 5>:1:", "tokenize"]);
+    let results = json_results(&run.stdout);
+    assert_eq!(results.len(), 3, "{run:#?}");
+    let mut problems = Vec::new();
+    let words = &results[0];
+    let described = words.len() == 1
+        && words[0]["kind"] == "TABLE"
+        && words[0]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("tables.wasm"));
+    if !described {
+        problems.push(format!(
+            "\\df words: want one TABLE row naming its module, got {words:?}"
+        ));
+    }
+    for (name, rows) in [("tokenize", &results[1]), ("sessionize", &results[2])] {
+        if !rows.is_empty() {
+            problems.push(format!(
+                "\\df {name} lists a function SQL does not know: {rows:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A module describing an aggregate without one of its six exports is
+/// refused, naming the export; with all six it registers as an aggregate
+/// (whose calls fail without a message).
+#[test]
+fn aggregate_missing_an_export_is_refused() {
+    for suffix in ["_new", "_update", "_merge", "_state", "_finish", "_drop"] {
+        let sandbox = Sandbox::new();
+        let module = sandbox.write(
+            "udfs/tiny_agg.wasm",
+            tiny_aggregate_module("tiny_sum", Some(suffix)),
+        );
+        let run = sandbox
+            .run(&["--udfs", &sandbox.udfs_arg(), "-c", "SELECT 1"])
+            .exit(2);
+        run.one_error_line(&[
+            &module.display().to_string(),
+            "does not export",
+            &format!("'tiny_agg{suffix}'"),
+        ]);
+        assert_eq!(run.stdout, "");
+    }
+    let sandbox = Sandbox::new();
+    let module = sandbox.write(
+        "udfs/tiny_agg.wasm",
+        tiny_aggregate_module("tiny_sum", None),
+    );
+    let path = module.display().to_string();
+    let run = sandbox
+        .query(
+            "csv",
+            &[
+                "\\udf list",
+                "SELECT tiny_sum(CAST(x AS DOUBLE)) AS r FROM generate_series(1, 2) t(x)",
+            ],
+        )
+        .exit(1);
+    assert!(
+        run.stdout.contains(&format!(
+            "tiny_sum,aggregate,tiny_sum(Float64) -> Float64,{path}"
+        )),
+        "{run:#?}"
+    );
+    run.one_error_line(&[&guest_failure("tiny_sum", &path), "without a message"]);
+}
+
+// ---------------------------------------------------------------------------
+// Aggregate and table functions: results
+// ---------------------------------------------------------------------------
+
+/// geo_mean: NULLs, zeros and negatives ignored; NULL for no rows; GROUP
+/// BY with ORDER BY on the result; a window; DISTINCT; FILTER.
+#[test]
+fn geo_mean_results() {
+    let sandbox = Sandbox::with(&["stats"]);
+    let results = results_of(
+        &sandbox,
+        &[
+            "SELECT geo_mean(x) AS g FROM (VALUES (2.0), (8.0), (NULL), (-1.0), (0.0)) t(x)",
+            "SELECT geo_mean(x) AS g, count(*) AS n FROM (VALUES (1.0)) t(x) WHERE x > 5",
+            "SELECT geo_mean(CAST(NULL AS DOUBLE)) AS g",
+            "SELECT k, geo_mean(x) AS g FROM (VALUES ('a', 2.0), ('a', 8.0), ('b', NULL), \
+             ('c', 3.0), ('c', -3.0), ('c', 12.0), ('d', 1.0), ('d', 10.0), ('d', 100.0)) t(k, x) \
+             GROUP BY k ORDER BY g DESC NULLS LAST",
+            "SELECT k, i, geo_mean(x) OVER (PARTITION BY k ORDER BY i) AS g \
+             FROM (VALUES ('a', 1, 2.0), ('a', 2, 8.0), ('a', 3, NULL), ('a', 4, 0.5), \
+                          ('b', 1, NULL), ('b', 2, 9.0)) t(k, i, x) ORDER BY k, i",
+            "SELECT geo_mean(DISTINCT x) AS d, geo_mean(x) AS a \
+             FROM (VALUES (2.0), (2.0), (2.0), (16.0)) t(x)",
+            "SELECT k, geo_mean(DISTINCT x) AS d FROM (VALUES ('a', 2.0), ('a', 2.0), ('a', 8.0), \
+             ('b', 3.0), ('b', 3.0)) t(k, x) GROUP BY k ORDER BY k",
+            "SELECT geo_mean(x) FILTER (WHERE x > 1) AS f FROM (VALUES (0.25), (4.0), (9.0)) t(x)",
+            "SELECT k, geo_mean(x) FILTER (WHERE x > 1) AS f \
+             FROM (VALUES ('a', 0.25), ('a', 4.0), ('a', 9.0), ('b', 0.5)) t(k, x) \
+             GROUP BY k ORDER BY k",
+        ],
+    );
+    use serde_json::json;
+    let want: [Vec<Value>; 9] = [
+        vec![json!({"g": 4.0})],
+        vec![json!({"g": null, "n": 0})],
+        vec![json!({"g": null})],
+        vec![
+            json!({"k": "d", "g": 10.0}),
+            json!({"k": "c", "g": 6.0}),
+            json!({"k": "a", "g": 4.0}),
+            json!({"k": "b", "g": null}),
+        ],
+        vec![
+            json!({"k": "a", "i": 1, "g": 2.0}),
+            json!({"k": "a", "i": 2, "g": 4.0}),
+            json!({"k": "a", "i": 3, "g": 4.0}),
+            json!({"k": "a", "i": 4, "g": 2.0}),
+            json!({"k": "b", "i": 1, "g": null}),
+            json!({"k": "b", "i": 2, "g": 9.0}),
+        ],
+        // sqrt(2 * 16) and (2 * 2 * 2 * 16)^(1/4)
+        vec![json!({"d": 32f64.sqrt(), "a": 128f64.powf(0.25)})],
+        vec![json!({"k": "a", "d": 4.0}), json!({"k": "b", "d": 3.0})],
+        vec![json!({"f": 6.0})],
+        vec![json!({"k": "a", "f": 6.0}), json!({"k": "b", "f": null})],
+    ];
+    for (index, (got, want)) in results.iter().zip(&want).enumerate() {
+        assert_rows(&format!("query {}", index + 1), got, want);
+    }
+}
+
+/// Rows for weighted_avg: (k, i, v, w).
+const WEIGHTED: &str = "(VALUES ('a', 1, 1.0, 1.0), ('a', 2, 4.0, 3.0), ('a', 3, NULL, 5.0), \
+                        ('a', 4, 7.0, NULL), ('b', 1, 5.0, 0.0), ('c', 1, NULL, 1.0), \
+                        ('d', 1, 2.0, 0.5), ('d', 2, 4.0, 1.5)) t(k, i, v, w)";
+
+/// weighted_avg (C): rows with a NULL skipped, NULL when the weights sum to
+/// 0 or there are no rows; GROUP BY; FILTER; DISTINCT.
+#[test]
+fn weighted_avg_results() {
+    let sandbox = Sandbox::with(&["weighted_c"]);
+    let data = WEIGHTED;
+    let results = results_of(
+        &sandbox,
+        &[
+            &format!("SELECT weighted_avg(v, w) AS a FROM {data} WHERE k = 'a'"),
+            &format!("SELECT k, weighted_avg(v, w) AS a FROM {data} GROUP BY k ORDER BY k"),
+            &format!("SELECT weighted_avg(v, w) AS a FROM {data} WHERE k = 'z'"),
+            &format!(
+                "SELECT k, weighted_avg(v, w) FILTER (WHERE w > 1) AS a FROM {data} \
+                 GROUP BY k ORDER BY k"
+            ),
+            "SELECT weighted_avg(DISTINCT v, w) AS d, weighted_avg(v, w) AS a \
+             FROM (VALUES (1.0, 1.0), (1.0, 1.0), (4.0, 3.0)) t(v, w)",
+        ],
+    );
+    use serde_json::json;
+    let want: [Vec<Value>; 5] = [
+        // (1 + 12) / 4
+        vec![json!({"a": 3.25})],
+        vec![
+            json!({"k": "a", "a": 3.25}),
+            json!({"k": "b", "a": null}),
+            json!({"k": "c", "a": null}),
+            // (1 + 6) / 2
+            json!({"k": "d", "a": 3.5}),
+        ],
+        vec![json!({"a": null})],
+        vec![
+            json!({"k": "a", "a": 4.0}),
+            json!({"k": "b", "a": null}),
+            json!({"k": "c", "a": null}),
+            json!({"k": "d", "a": 4.0}),
+        ],
+        // distinct (1, 1), (4, 3): 13 / 4; all: 14 / 5
+        vec![json!({"d": 3.25, "a": 2.8})],
+    ];
+    for (index, (got, want)) in results.iter().zip(&want).enumerate() {
+        assert_rows(&format!("query {}", index + 1), got, want);
+    }
+}
+
+/// weighted_avg in a window `OVER (PARTITION BY k ORDER BY i)`: the value
+/// at each row is that of the rows so far, rows with a NULL skipped.
+#[test]
+fn weighted_avg_in_a_window_skips_rows_with_nulls() {
+    let sandbox = Sandbox::with(&["weighted_c"]);
+    let results = results_of(
+        &sandbox,
+        &[&format!(
+            "SELECT k, i, weighted_avg(v, w) OVER (PARTITION BY k ORDER BY i) AS a \
+             FROM {WEIGHTED} WHERE k IN ('a', 'd') ORDER BY k, i"
+        )],
+    );
+    use serde_json::json;
+    assert_rows(
+        "window",
+        &results[0],
+        &[
+            json!({"k": "a", "i": 1, "a": 1.0}),
+            json!({"k": "a", "i": 2, "a": 3.25}),
+            // (NULL, 5) and (7, NULL) add nothing.
+            json!({"k": "a", "i": 3, "a": 3.25}),
+            json!({"k": "a", "i": 4, "a": 3.25}),
+            json!({"k": "d", "i": 1, "a": 2.0}),
+            json!({"k": "d", "i": 2, "a": 3.5}),
+        ],
+    );
+}
+
+/// weighted_avg over 200,000 rows with NULLs in two partitions, with 97
+/// groups, 200,000 groups (partial aggregation skipped) and none, equals
+/// sum(v * w) / sum(w) over the rows where both are set.
+#[test]
+fn weighted_avg_over_many_batches_and_partitions() {
+    let sandbox = Sandbox::with(&["weighted_c"]);
+    let p = "WITH p AS (SELECT x, x % 97 AS k, \
+                 CASE WHEN x % 11 = 0 THEN NULL ELSE (x % 1000) / 10.0 END AS v, \
+                 CASE WHEN x % 17 = 0 THEN NULL ELSE CAST(x % 13 AS DOUBLE) END AS w \
+             FROM generate_series(1, 200000) t(x)), \
+             r AS (SELECT *, CASE WHEN v IS NOT NULL THEN w END AS used_w FROM p)";
+    let reference = "CASE WHEN sum(used_w) = 0 THEN NULL ELSE sum(v * w) / sum(used_w) END";
+    let compare = |group: &str| {
+        format!(
+            "{p} SELECT count(*) AS groups, sum(n) AS n, count(a) AS not_null, \
+                    max(abs(a - e) / abs(e)) AS max_rel, \
+                    count(*) FILTER (WHERE (a IS NULL) <> (e IS NULL)) AS null_mismatch \
+             FROM (SELECT {group} count(*) AS n, weighted_avg(v, w) AS a, {reference} AS e \
+                   FROM r {})",
+            if group.is_empty() {
+                String::new()
+            } else {
+                format!("GROUP BY {}", group.trim_end_matches(", "))
+            }
+        )
+    };
+    let queries = [compare("k, "), compare("x, "), compare("")];
+    let udfs = sandbox.udfs_arg();
+    let mut args = vec![
+        "--udfs",
+        &udfs,
+        "--target-partitions",
+        "2",
+        "-q",
+        "--format",
+        "json",
+    ];
+    for query in &queries {
+        args.extend(["-c", query.as_str()]);
+    }
+    let run = sandbox.run(&args).success();
+    let results = json_results(&run.stdout);
+    assert_eq!(results.len(), 3, "{run:#?}");
+    for ((rows, groups), what) in
+        results
+            .iter()
+            .zip([97, 200000, 1])
+            .zip(["97 groups", "200,000 groups", "no GROUP BY"])
+    {
+        let row = &rows[0];
+        assert_eq!(row["groups"], groups, "{what}: {row}");
+        assert_eq!(row["n"], 200000, "{what}: {row}");
+        assert_eq!(row["null_mismatch"], 0, "{what}: {row}");
+        assert!(row["not_null"].as_i64().unwrap() > 0, "{what}: {row}");
+        let max_rel = float(&row["max_rel"]);
+        assert!(max_rel < 1e-12, "{what}: relative difference {max_rel}");
+    }
+}
+
+/// tokenize: constant arguments, CROSS JOIN LATERAL (rows producing
+/// nothing dropped), LEFT JOIN LATERAL ... ON true (kept with NULLs),
+/// Unicode lowercasing, aggregation over the tokens.
+#[test]
+fn tokenize_results() {
+    let sandbox = Sandbox::with(&["tables"]);
+    let docs = "(VALUES (1, 'The cat, the HAT'), (2, NULL), (3, ''), (4, 'ÉCOLE d''été'), \
+                        (5, '  --  ')) d(id, body)";
+    let results = results_of(
+        &sandbox,
+        &[
+            "SELECT * FROM tokenize('a b')",
+            "SELECT token, pos FROM tokenize('Hello, World! 42x') ORDER BY pos DESC",
+            "SELECT count(*) AS n FROM tokenize(NULL)",
+            &format!(
+                "SELECT d.id, t.token, t.pos FROM {docs} CROSS JOIN LATERAL tokenize(d.body) AS t \
+                 ORDER BY d.id, t.pos"
+            ),
+            &format!(
+                "SELECT d.id, t.token, t.pos FROM {docs} LEFT JOIN LATERAL tokenize(d.body) AS t \
+                 ON true ORDER BY d.id, t.pos"
+            ),
+            &format!(
+                "SELECT t.token, count(*) AS n FROM {docs} CROSS JOIN LATERAL tokenize(d.body) t \
+                 GROUP BY t.token ORDER BY n DESC, t.token LIMIT 2"
+            ),
+        ],
+    );
+    use serde_json::json;
+    let cross = vec![
+        json!({"id": 1, "token": "the", "pos": 1}),
+        json!({"id": 1, "token": "cat", "pos": 2}),
+        json!({"id": 1, "token": "the", "pos": 3}),
+        json!({"id": 1, "token": "hat", "pos": 4}),
+        json!({"id": 4, "token": "école", "pos": 1}),
+        json!({"id": 4, "token": "d", "pos": 2}),
+        json!({"id": 4, "token": "été", "pos": 3}),
+    ];
+    let mut left = cross.clone();
+    for id in [2, 3, 5] {
+        left.push(json!({"id": id, "token": null, "pos": null}));
+    }
+    left.sort_by_key(|row| row["id"].as_i64());
+    let want: [Vec<Value>; 6] = [
+        vec![
+            json!({"token": "a", "pos": 1}),
+            json!({"token": "b", "pos": 2}),
+        ],
+        vec![
+            json!({"token": "42x", "pos": 3}),
+            json!({"token": "world", "pos": 2}),
+            json!({"token": "hello", "pos": 1}),
+        ],
+        vec![json!({"n": 0})],
+        cross,
+        left,
+        vec![
+            json!({"token": "the", "n": 2}),
+            json!({"token": "cat", "n": 1}),
+        ],
+    ];
+    for (index, (got, want)) in results.iter().zip(&want).enumerate() {
+        assert_rows(&format!("query {}", index + 1), got, want);
+    }
+}
+
+/// Events of three users, out of order, for sessionize.
+const EVENTS: &str = "(VALUES (7, TIMESTAMP '2024-01-01 10:50:00'), (3, TIMESTAMP '2024-01-01 09:00:00'), \
+     (7, TIMESTAMP '2024-01-01 10:00:00'), (9, TIMESTAMP '2024-01-01 09:00:00'), \
+     (7, TIMESTAMP '2024-01-01 11:30:00'), (3, TIMESTAMP '2024-01-01 08:00:00'), \
+     (7, TIMESTAMP '2024-01-01 10:20:00'), (7, TIMESTAMP '2024-01-01 11:21:00')) e(user_id, ts)";
+
+/// sessionize cuts each user's events, whole partitions in time order, at
+/// gaps of more than 30 minutes (exactly 30 is no gap); the FROM item's
+/// columns are the partition key, NULL for the others.
+#[test]
+fn sessionize_results() {
+    let sandbox = Sandbox::with(&["tables"]);
+    let results = results_of(
+        &sandbox,
+        &[
+            &format!(
+                "SELECT s.* FROM {EVENTS}, \
+                 TABLE(sessionize(e.user_id, e.ts, 1800) OVER (PARTITION BY e.user_id ORDER BY e.ts)) AS s \
+                 ORDER BY s.user_id, s.session_id"
+            ),
+            &format!(
+                "SELECT e.user_id AS u, e.ts, s.session_id, s.events FROM {EVENTS}, \
+                 TABLE(sessionize(e.user_id, e.ts, 1800) OVER (PARTITION BY e.user_id ORDER BY e.ts)) AS s \
+                 WHERE s.user_id = 7 ORDER BY s.session_id"
+            ),
+            // Without PARTITION BY: all rows are one partition.
+            &format!(
+                "SELECT s.session_id, s.start, s.end, s.events FROM {EVENTS}, \
+                 TABLE(sessionize(0, e.ts, 3600) OVER (ORDER BY e.ts)) AS s ORDER BY s.session_id"
+            ),
+        ],
+    );
+    use serde_json::json;
+    let session = |user: i64, id: i64, start: &str, end: &str, events: i64| {
+        json!({"user_id": user, "session_id": id, "start": format!("2024-01-01T{start}"),
+               "end": format!("2024-01-01T{end}"), "events": events})
+    };
+    assert_rows(
+        "per user",
+        &results[0],
+        &[
+            session(3, 1, "08:00:00", "08:00:00", 1),
+            session(3, 2, "09:00:00", "09:00:00", 1),
+            session(7, 1, "10:00:00", "10:50:00", 3),
+            session(7, 2, "11:21:00", "11:30:00", 2),
+            session(9, 1, "09:00:00", "09:00:00", 1),
+        ],
+    );
+    assert_rows(
+        "FROM item columns",
+        &results[1],
+        &[
+            json!({"u": 7, "ts": null, "session_id": 1, "events": 3}),
+            json!({"u": 7, "ts": null, "session_id": 2, "events": 2}),
+        ],
+    );
+    assert_rows(
+        "one partition",
+        &results[2],
+        &[json!({"session_id": 1, "start": "2024-01-01T08:00:00",
+                 "end": "2024-01-01T11:30:00", "events": 8})],
+    );
+}
+
+/// sessionize skips NULL timestamps in every partition, whichever its place
+/// in the input (the function reads the NULLs it is given).
+#[test]
+fn sessionize_skips_null_timestamps_in_every_partition() {
+    let sandbox = Sandbox::with(&["tables"]);
+    let results = results_of(
+        &sandbox,
+        &[
+            "SELECT s.* FROM (VALUES (9, TIMESTAMP '2024-01-01 09:00:00'), (9, NULL), (8, NULL), \
+             (6, TIMESTAMP '2024-01-01 09:00:00'), (6, NULL), (6, TIMESTAMP '2024-01-01 09:10:00')) \
+             e(user_id, ts), \
+             TABLE(sessionize(e.user_id, e.ts, 1800) OVER (PARTITION BY e.user_id ORDER BY e.ts)) AS s \
+             ORDER BY s.user_id",
+        ],
+    );
+    use serde_json::json;
+    assert_rows(
+        "sessions",
+        &results[0],
+        &[
+            json!({"user_id": 6, "session_id": 1, "start": "2024-01-01T09:00:00",
+                   "end": "2024-01-01T09:10:00", "events": 2}),
+            json!({"user_id": 9, "session_id": 1, "start": "2024-01-01T09:00:00",
+                   "end": "2024-01-01T09:00:00", "events": 1}),
+        ],
+    );
+}
+
+/// A scalar UDF given a slice of a batch (here after LIMIT ... OFFSET) sees
+/// that slice's NULLs, not the NULLs of the rows before it.
+#[test]
+fn sliced_arguments_keep_their_nulls() {
+    let sandbox = Sandbox::with(&["types"]);
+    let results = results_of(
+        &sandbox,
+        &[
+            "SELECT x, echo_i64(x) AS e FROM (SELECT x FROM (VALUES (1), (2), (NULL), (NULL), (5), \
+           (NULL)) t(x) LIMIT 4 OFFSET 2)",
+        ],
+    );
+    use serde_json::json;
+    assert_rows(
+        "echo_i64",
+        &results[0],
+        &[
+            json!({"x": null, "e": null}),
+            json!({"x": null, "e": null}),
+            json!({"x": 5, "e": 5}),
+            json!({"x": null, "e": null}),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Aggregate and table functions: wrong uses
+// ---------------------------------------------------------------------------
+
+/// Table functions called the wrong way fail with an error saying the
+/// right way, and wasql carries on.
+#[test]
+fn table_functions_called_the_wrong_way_say_how() {
+    let sandbox = Sandbox::with(&["weighted_c", "tables"]);
+    let config = sandbox.tight_limits();
+    let ts = "TIMESTAMP '2024-01-01 10:00:00'";
+    let events = format!("(VALUES (7, {ts})) e(user_id, ts)");
+    let parts = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    assert_failures_contained(
+        &sandbox,
+        &config,
+        &[
+            (
+                "SELECT d.id, t.token FROM (VALUES (1, 'The cat'), (2, 'x')) d(id, body) \
+                 LEFT JOIN LATERAL tokenize(d.body) t ON d.id > 1"
+                    .to_string(),
+                parts(&[
+                    "tokenize(...) can be joined only with CROSS JOIN",
+                    "LEFT JOIN ... ON true",
+                ]),
+            ),
+            (
+                format!("SELECT s.* FROM {events}, TABLE(sessionize(e.user_id, e.ts, 1800)) AS s"),
+                parts(&[
+                    "sessionize: write TABLE(sessionize(",
+                    "OVER (PARTITION BY",
+                    "ORDER BY",
+                ]),
+            ),
+            (
+                format!("SELECT * FROM sessionize(1, {ts}, 1800)"),
+                parts(&[
+                    "sessionize works on whole partitions",
+                    "TABLE(sessionize(",
+                    "OVER (PARTITION BY",
+                ]),
+            ),
+            (
+                format!(
+                    "SELECT s.* FROM {events}, \
+                     TABLE(sessionize(e.user_id, e.ts) OVER (PARTITION BY e.user_id ORDER BY e.ts)) AS s"
+                ),
+                parts(&["sessionize takes 3 arguments, not 2"]),
+            ),
+            (
+                "SELECT * FROM tokenize(42)".to_string(),
+                parts(&["tokenize takes (Utf8), not (Int64)"]),
+            ),
+        ],
     );
 }
