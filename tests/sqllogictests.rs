@@ -3,6 +3,9 @@
 //!
 //! `cargo test --test sqllogictests [FILTER]` runs the files whose name
 //! contains FILTER.
+//!
+//! Every engine loads the WASM UDFs in `udfs/dist/` (built by
+//! `bash udfs/build.sh`), so the files can call `geo_mean`, `tokenize`, ...
 
 use std::path::{Path, PathBuf};
 
@@ -114,6 +117,10 @@ fn test_files(filter: Option<&str>) -> Vec<PathBuf> {
 async fn main() {
     // The data files are addressed relative to the repository root.
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("repository root");
+    assert!(
+        Path::new("udfs/dist").is_dir(),
+        "udfs/dist is missing: run `bash udfs/build.sh` first"
+    );
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let files = test_files(filter.as_deref());
     let (mut passed, mut failed) = (0, 0);
@@ -125,6 +132,7 @@ async fn main() {
             .to_string();
         let mut runner = sqllogictest::Runner::new(|| async {
             let engine = Engine::new(&EngineSettings::default())?;
+            engine.load_udf_dir(Path::new("udfs/dist"))?;
             Ok(WasqlDb { engine })
         });
         match runner.run_file_async(file).await {
