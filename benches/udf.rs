@@ -15,16 +15,14 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::Criterion;
 use tokio::runtime::Runtime;
 use wasql::engine::{Engine, EngineSettings};
 
 mod common;
-use common::{ROUNDS, alternate, lineitem, median, run, scale_factor, udf_dist};
+use common::{Pair, compare, lineitem, median, print_ratios, run, scale_factor, udf_dist};
 
-const SAMPLE_SIZE: usize = 10;
-/// (name, native SQL, UDF SQL): the same result both ways.
-const PAIRS: [(&str, &str, &str); 4] = [
+/// The same result both ways.
+const PAIRS: [Pair; 4] = [
     (
         "numeric map (scalar form)",
         "SELECT sum(p * (1 - d) * (1 + t)) FROM li",
@@ -70,38 +68,7 @@ fn main() -> datafusion::error::Result<()> {
         );
     }
 
-    let mut criterion = Criterion::default()
-        .sample_size(SAMPLE_SIZE)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5))
-        .configure_from_args();
-    let mut results = Vec::new();
-    for (name, native, udf) in PAIRS {
-        let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-        let mut group = criterion.benchmark_group(name);
-        for (side, sql) in [native, udf].into_iter().enumerate() {
-            let label = if side == 0 { "native" } else { "udf" };
-            group.bench_function(label, |b| {
-                b.iter_custom(|iterations| {
-                    let start = Instant::now();
-                    for _ in 0..iterations {
-                        rt.block_on(run(&engine, sql));
-                    }
-                    let elapsed = start.elapsed();
-                    times[side].push(elapsed / iterations.max(1) as u32);
-                    elapsed
-                })
-            });
-        }
-        group.finish();
-        // A pair left out by a name filter on the command line has no samples.
-        if times.iter().any(Vec::is_empty) {
-            continue;
-        }
-        // The summary, from alternating rounds.
-        let (native_time, udf_time, ratio) = alternate(&rt, (&engine, native), (&engine, udf));
-        results.push((name, native_time, udf_time, ratio));
-    }
+    let results = compare(&rt, &engine, &PAIRS);
 
     // Module load: first compile (empty cache) and a cached load.
     let cache = tempfile::tempdir()?;
@@ -133,20 +100,10 @@ fn main() -> datafusion::error::Result<()> {
     }
 
     let rows = rt.block_on(run(&engine, "SELECT count(*) FROM li"));
-    println!(
-        "\nWASM UDF vs native on lineitem SF{sf} ({rows} rows), {ROUNDS} alternating rounds, medians:"
+    print_ratios(
+        &format!("WASM UDF vs native on lineitem SF{sf} ({rows} rows)"),
+        &results,
     );
-    println!(
-        "{:<28} {:>10} {:>10} {:>7}",
-        "query", "native", "udf", "ratio"
-    );
-    for (name, native, udf, ratio) in &results {
-        println!(
-            "{name:<28} {:>8.1}ms {:>8.1}ms {ratio:>6.2}x",
-            native.as_secs_f64() * 1e3,
-            udf.as_secs_f64() * 1e3,
-        );
-    }
     println!("\nModule load: first (compile) and cached (median of 9):");
     for (module, first, cached) in &loads {
         println!(

@@ -1,10 +1,14 @@
 //! What the WASM benchmarks share: TPC-H `lineitem` in memory, running a
 //! query the way the CLI does, and alternating rounds for ratios.
 
+// Each benchmark binary compiles this module and uses a part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use criterion::Criterion;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::common::collect;
@@ -38,7 +42,8 @@ pub fn udf_dist(modules: &[&str]) -> PathBuf {
 }
 
 /// `lineitem` at scale factor `sf` as `li` (p, d, t, c: extended price,
-/// discount, tax as DOUBLE, comment as VARCHAR) in every engine — the same
+/// discount, tax as DOUBLE, comment as VARCHAR; rf, ls: return flag and
+/// line status as VARCHAR; ok: order key) in every engine — the same
 /// arrays, so that native and UDF versions read exactly the same data.
 pub fn lineitem(rt: &Runtime, engines: &[&Engine], sf: f64) -> datafusion::error::Result<()> {
     let batches = LineItemArrow::new(LineItemGenerator::new(sf, 1, 1))
@@ -51,7 +56,9 @@ pub fn lineitem(rt: &Runtime, engines: &[&Engine], sf: f64) -> datafusion::error
         let frame = ctx
             .sql(
                 "SELECT CAST(l_extendedprice AS DOUBLE) AS p, CAST(l_discount AS DOUBLE) AS d, \
-                 CAST(l_tax AS DOUBLE) AS t, arrow_cast(l_comment, 'Utf8') AS c FROM lineitem_raw",
+                 CAST(l_tax AS DOUBLE) AS t, arrow_cast(l_comment, 'Utf8') AS c, \
+                 arrow_cast(l_returnflag, 'Utf8') AS rf, arrow_cast(l_linestatus, 'Utf8') AS ls, \
+                 l_orderkey AS ok FROM lineitem_raw",
             )
             .await?;
         let schema = frame.schema().inner().clone();
@@ -113,4 +120,64 @@ pub fn alternate(
         median(&mut times_b),
         ratios[ratios.len() / 2],
     )
+}
+
+/// A query done natively and with a UDF: (name, native SQL, UDF SQL).
+pub type Pair = (&'static str, &'static str, &'static str);
+
+/// Measures each pair with criterion, then runs it in alternating rounds;
+/// returns (name, native median, UDF median, median UDF/native ratio) for
+/// the pairs a name filter on the command line kept.
+pub fn compare(
+    rt: &Runtime,
+    engine: &Engine,
+    pairs: &[Pair],
+) -> Vec<(&'static str, Duration, Duration, f64)> {
+    let mut criterion = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    let mut results = Vec::new();
+    for &(name, native, udf) in pairs {
+        let mut measured = [false, false];
+        let mut group = criterion.benchmark_group(name);
+        for (side, sql) in [native, udf].into_iter().enumerate() {
+            let label = if side == 0 { "native" } else { "udf" };
+            group.bench_function(label, |b| {
+                b.iter_custom(|iterations| {
+                    measured[side] = true;
+                    let start = Instant::now();
+                    for _ in 0..iterations {
+                        rt.block_on(run(engine, sql));
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+        group.finish();
+        // A pair left out by a name filter on the command line was not run.
+        if measured.contains(&false) {
+            continue;
+        }
+        let (native_time, udf_time, ratio) = alternate(rt, (engine, native), (engine, udf));
+        results.push((name, native_time, udf_time, ratio));
+    }
+    results
+}
+
+/// Prints [`compare`]'s results as a table.
+pub fn print_ratios(title: &str, results: &[(&str, Duration, Duration, f64)]) {
+    println!("\n{title}, {ROUNDS} alternating rounds, medians:");
+    println!(
+        "{:<36} {:>10} {:>10} {:>7}",
+        "query", "native", "udf", "ratio"
+    );
+    for (name, native, udf, ratio) in results {
+        println!(
+            "{name:<36} {:>8.1}ms {:>8.1}ms {ratio:>6.2}x",
+            native.as_secs_f64() * 1e3,
+            udf.as_secs_f64() * 1e3,
+        );
+    }
 }

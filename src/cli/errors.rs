@@ -24,6 +24,12 @@ impl ErrorReport {
 /// Describes a DataFusion error in one line, keeping the position of a SQL
 /// syntax error.
 pub fn describe(err: &DataFusionError) -> ErrorReport {
+    // wasql's own planning rules explain themselves; their names do not.
+    if let DataFusionError::Context(rule, inner) = err
+        && rule.starts_with("wasql_")
+    {
+        return describe(inner);
+    }
     let root = err.find_root();
     if let DataFusionError::SQL(parser_error, _) = root {
         let text = parser_error.to_string();

@@ -257,35 +257,30 @@ impl Runner {
                 let filter = pattern
                     .map(|p| format!("WHERE name LIKE '{}'", meta::like_pattern(&p)))
                     .unwrap_or_default();
-                // information_schema lists no table functions: add the WASM ones.
+                // information_schema has no descriptions of table functions:
+                // add the WASM ones'.
                 let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
-                let tables: Vec<String> = self
+                let described: Vec<String> = self
                     .engine
-                    .udf_modules()
+                    .table_function_descriptions()
                     .iter()
-                    .flat_map(|m| {
-                        m.functions
-                            .iter()
-                            .filter(|f| matches!(f.kind, crate::udf::FunctionKind::Table { .. }))
-                            .map(|f| {
-                                format!(
-                                    " UNION ALL SELECT {}, 'TABLE', {}",
-                                    quote(&f.name),
-                                    quote(&format!(
-                                        "{} [WASM {} function, module {}]",
-                                        f.signature(),
-                                        f.kind.label(),
-                                        m.path.display()
-                                    ))
-                                )
-                            })
+                    .map(|(name, description)| {
+                        format!(
+                            " WHEN routine_name = {} AND function_type = 'TABLE' THEN {}",
+                            quote(name),
+                            quote(description)
+                        )
                     })
                     .collect();
+                let description = if described.is_empty() {
+                    "description".to_string()
+                } else {
+                    format!("CASE{} ELSE description END", described.concat())
+                };
                 self.run_sql(&format!(
                     "SELECT DISTINCT name, kind, description FROM (\
-                     SELECT routine_name AS name, function_type AS kind, description \
-                     FROM information_schema.routines{}) {filter} ORDER BY name, kind",
-                    tables.concat()
+                     SELECT routine_name AS name, function_type AS kind, {description} AS description \
+                     FROM information_schema.routines) {filter} ORDER BY name, kind"
                 ))?
             }
             Meta::Include(file) => {

@@ -62,6 +62,17 @@ impl TableFunctions {
             .insert(name.to_string(), function);
     }
 
+    /// (SQL name, description) of each, sorted by name.
+    pub fn descriptions(&self) -> Vec<(String, String)> {
+        let functions = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let mut list: Vec<(String, String)> = functions
+            .iter()
+            .map(|(name, function)| (name.clone(), function.description()))
+            .collect();
+        list.sort();
+        list
+    }
+
     fn get(&self, name: &str) -> Option<Arc<WasmTableFunction>> {
         self.0
             .read()
@@ -513,6 +524,11 @@ fn rewrite_join(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
                 .cloned()
                 .map(in_input)
                 .collect::<Result<Vec<_>>>()?;
+            let types = args
+                .iter()
+                .map(|arg| arg.get_type(schema))
+                .collect::<Result<Vec<_>>>()?;
+            check_arguments(&call.function.0, &types)?;
             let keys = call
                 .keys
                 .iter()

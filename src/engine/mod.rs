@@ -163,6 +163,12 @@ impl Engine {
         &self.net
     }
 
+    /// The WASM table functions registered, as (SQL name, description):
+    /// DataFusion lists table functions without a description.
+    pub fn table_function_descriptions(&self) -> Vec<(String, String)> {
+        self.table_functions.descriptions()
+    }
+
     /// The WASM modules loaded so far.
     pub fn udf_modules(&self) -> Vec<Arc<WasmModule>> {
         self.udfs.modules()

@@ -67,10 +67,10 @@ fn round_up(n: usize) -> usize {
 }
 
 /// Prepares an argument; the ABI passes arrays at offset 0, so a sliced
-/// array is copied into a fresh one first.
+/// array (its data or its validity bitmap) is copied into a fresh one first.
 fn layout(array: &ArrayRef) -> ArgLayout {
     let mut data = array.to_data();
-    if data.offset() != 0 {
+    if data.offset() != 0 || data.nulls().is_some_and(|n| n.offset() != 0) {
         let mut copy = MutableArrayData::new(vec![&data], false, data.len());
         copy.try_extend(0, 0, data.len())
             .expect("copying an array into one of its own length");
@@ -537,6 +537,14 @@ mod tests {
         assert_eq!(buffers[0], [0b101]);
         assert_eq!(buffers[1].len(), 16);
         assert_eq!(buffers[2], b"abc");
+
+        let with_nulls: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(3), None]));
+        let sliced = layout(&with_nulls.slice(1, 3));
+        assert_eq!(
+            sliced.buffers()[0],
+            [0b010],
+            "the bitmap of the slice, from bit 0"
+        );
 
         let ints: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3, 4]));
         let sliced = layout(&ints.slice(1, 2));
