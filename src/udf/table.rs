@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_array,
+    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array, new_null_array,
 };
 use datafusion::arrow::compute::{concat_batches, partition, take};
 use datafusion::arrow::datatypes::{Field, SchemaRef, UInt32Type};
@@ -18,6 +18,9 @@ use datafusion::physical_expr::{
 };
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::expressions::Column;
+use datafusion::physical_plan::projection::{
+    EmbeddedProjection, ProjectionExec, try_embed_projection,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
@@ -192,14 +195,17 @@ pub enum ApplyMode {
 }
 
 /// Runs a WASM table function over its input: the input's columns, then
-/// the function's.
+/// the function's — or those of them a projection keeps.
 #[derive(Debug)]
 pub struct ApplyExec {
     input: Arc<dyn ExecutionPlan>,
     function: Arc<WasmTableFunction>,
     args: Vec<Arc<dyn PhysicalExpr>>,
     mode: ApplyMode,
-    schema: SchemaRef,
+    /// The input's columns, then the function's.
+    full_schema: SchemaRef,
+    /// The columns of `full_schema` produced; `None`: all.
+    projection: Option<Vec<usize>>,
     properties: Arc<PlanProperties>,
 }
 
@@ -228,9 +234,40 @@ impl ApplyExec {
             function,
             args,
             mode,
-            schema,
+            full_schema: schema,
+            projection: None,
             properties: Arc::new(properties),
         }
+    }
+
+    /// The columns produced, as indices into the input's and the function's.
+    fn columns(&self) -> Vec<usize> {
+        self.projection
+            .clone()
+            .unwrap_or_else(|| (0..self.full_schema.fields().len()).collect())
+    }
+}
+
+impl EmbeddedProjection for ApplyExec {
+    fn with_projection(&self, projection: Option<Vec<usize>>) -> Result<Self> {
+        let mut exec = ApplyExec::new(
+            Arc::clone(&self.input),
+            Arc::clone(&self.function),
+            self.args.clone(),
+            self.mode.clone(),
+            Arc::clone(&self.full_schema),
+        );
+        // Compose with this node's own projection.
+        let columns = self.columns();
+        let projection = projection.map(|p| p.iter().map(|&i| columns[i]).collect::<Vec<_>>());
+        if let Some(kept) = &projection {
+            let schema = Arc::new(self.full_schema.project(kept)?);
+            let mut properties = exec.properties.as_ref().clone();
+            properties.eq_properties = EquivalenceProperties::new(schema);
+            exec.properties = Arc::new(properties);
+        }
+        exec.projection = projection;
+        Ok(exec)
     }
 }
 
@@ -243,6 +280,9 @@ impl DisplayAs for ApplyExec {
             self.function.name(),
             args.join(", ")
         )?;
+        if let Some(projection) = &self.projection {
+            write!(f, " projection={projection:?}")?;
+        }
         match &self.mode {
             ApplyMode::PerRow { keep_unmatched } => {
                 write!(f, " per row{}", if *keep_unmatched { ", left" } else { "" })
@@ -318,13 +358,24 @@ impl ExecutionPlan for ApplyExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let [input] = <[_; 1]>::try_from(children)
             .map_err(|_| DataFusionError::Internal("WasmApplyExec takes one input".into()))?;
-        Ok(Arc::new(ApplyExec::new(
+        let exec = ApplyExec::new(
             input,
             Arc::clone(&self.function),
             self.args.clone(),
             self.mode.clone(),
-            Arc::clone(&self.schema),
-        )))
+            Arc::clone(&self.full_schema),
+        );
+        Ok(Arc::new(EmbeddedProjection::with_projection(
+            &exec,
+            self.projection.clone(),
+        )?))
+    }
+
+    fn try_swapping_with_projection(
+        &self,
+        projection: &ProjectionExec,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        try_embed_projection(projection, self)
     }
 
     fn execute(
@@ -333,16 +384,19 @@ impl ExecutionPlan for ApplyExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
+        let schema = self.schema();
         let run = Arc::new(Apply {
             function: Arc::clone(&self.function),
             args: self.args.clone(),
-            schema: Arc::clone(&self.schema),
+            inputs: self.input.schema().fields().len(),
+            columns: self.columns(),
+            schema: Arc::clone(&schema),
         });
         let output: SendableRecordBatchStream = match &self.mode {
             ApplyMode::PerRow { keep_unmatched } => {
                 let keep = *keep_unmatched;
                 Box::pin(RecordBatchStreamAdapter::new(
-                    Arc::clone(&self.schema),
+                    schema,
                     input.map(move |batch| run.per_row(&batch?, keep)),
                 ))
             }
@@ -353,7 +407,7 @@ impl ExecutionPlan for ApplyExec {
                     pending: Vec::new(),
                 };
                 Box::pin(RecordBatchStreamAdapter::new(
-                    Arc::clone(&self.schema),
+                    schema,
                     partitions.stream(input),
                 ))
             }
@@ -366,6 +420,10 @@ impl ExecutionPlan for ApplyExec {
 struct Apply {
     function: Arc<WasmTableFunction>,
     args: Vec<Arc<dyn PhysicalExpr>>,
+    /// How many columns the input has.
+    inputs: usize,
+    /// The columns to produce: input columns, then the function's.
+    columns: Vec<usize>,
     schema: SchemaRef,
 }
 
@@ -385,7 +443,11 @@ impl Apply {
     fn per_row(&self, batch: &RecordBatch, keep_unmatched: bool) -> Result<RecordBatch> {
         let nrows = batch.num_rows();
         if nrows == 0 {
-            return Ok(RecordBatch::new_empty(Arc::clone(&self.schema)));
+            return self.output(0, &[], |index| {
+                Ok(datafusion::arrow::array::new_empty_array(
+                    batch.column(index).data_type(),
+                ))
+            });
         }
         let bounds: Vec<u32> = (0..=nrows as u32).collect();
         let output = self
@@ -417,13 +479,33 @@ impl Apply {
         } else {
             (UInt32Array::from(output.parts), output.columns)
         };
-        let mut all = batch
-            .columns()
+        self.output(rows.len(), &columns, |index| {
+            Ok(take(batch.column(index), &rows, None)?)
+        })
+    }
+
+    /// An output batch of `nrows` rows: the chosen input columns (made by
+    /// `input`) and function columns (`produced`).
+    fn output(
+        &self,
+        nrows: usize,
+        produced: &[ArrayRef],
+        input: impl Fn(usize) -> Result<ArrayRef>,
+    ) -> Result<RecordBatch> {
+        let columns = self
+            .columns
             .iter()
-            .map(|c| take(c, &rows, None))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        all.extend(columns);
-        Ok(RecordBatch::try_new(Arc::clone(&self.schema), all)?)
+            .map(|&index| match index.checked_sub(self.inputs) {
+                Some(produced_index) => Ok(Arc::clone(&produced[produced_index])),
+                None => input(index),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(nrows));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            columns,
+            &options,
+        )?)
     }
 
     /// §9.2: `batch` holds whole partitions, which start at `starts`.
@@ -444,16 +526,14 @@ impl Apply {
             .call(&self.arguments(batch)?, nrows, &bounds)?;
         let first_rows =
             UInt32Array::from_iter_values(output.parts.iter().map(|&p| starts[p as usize] as u32));
-        let mut all = Vec::with_capacity(self.schema.fields().len());
-        for (index, column) in batch.columns().iter().enumerate() {
-            all.push(if keys.contains(&index) {
+        self.output(first_rows.len(), &output.columns, |index| {
+            let column = batch.column(index);
+            Ok(if keys.contains(&index) {
                 take(column, &first_rows, None)?
             } else {
                 new_null_array(column.data_type(), first_rows.len())
-            });
-        }
-        all.extend(output.columns);
-        Ok(RecordBatch::try_new(Arc::clone(&self.schema), all)?)
+            })
+        })
     }
 }
 
