@@ -2373,6 +2373,36 @@ fn hostile_aggregate_panic_in_finish_is_reported() {
     );
 }
 
+/// An error shows what the guest wrote to stderr during the failing call,
+/// not what an earlier failure of the same module wrote.
+#[test]
+fn errors_show_only_the_guest_output_of_their_own_call() {
+    use AggForm::*;
+    let sandbox = Sandbox::with(&["hostile/agg_abuse", "weighted_c", "tables"]);
+    let config = sandbox.tight_limits();
+    let module = sandbox.module_path("hostile/agg_abuse");
+    let call = |function: &str, cause: &str| {
+        (
+            aggregate_call(function, GroupBy, 3),
+            vec![guest_failure(function, &module), cause.to_string()],
+        )
+    };
+    let run = assert_failures_contained(
+        &sandbox,
+        &config,
+        &[
+            call("hostile_agg_panic", "finish after"),
+            call("bad_agg_state_offsets", "invalid result"),
+        ],
+    );
+    let later = run
+        .stderr
+        .lines()
+        .find(|line| line.contains("function bad_agg_state_offsets"))
+        .expect("the second error");
+    assert!(!later.contains("panicked"), "{later}");
+}
+
 /// A state array whose offsets run outside guest memory is an invalid
 /// result, in every path that asks for states.
 #[test]

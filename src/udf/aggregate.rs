@@ -60,8 +60,10 @@ enum Emit {
 }
 
 impl Aggregate {
-    fn fail(&self, error: &CallError) -> DataFusionError {
-        self.module.error(&self.spec.name, error.cause())
+    /// The query error for a failed call; `since` marks the guest's stderr
+    /// before it.
+    fn fail(&self, error: &CallError, since: u64) -> DataFusionError {
+        self.module.error(&self.spec.name, error.cause(), since)
     }
 
     fn create(&self, instance: &mut GuestInstance) -> Result<i32, CallError> {
@@ -393,13 +395,14 @@ struct Groups {
 
 impl Groups {
     fn new(aggregate: Arc<Aggregate>) -> Result<Self> {
+        let since = aggregate.module.output.stderr.position();
         let mut instance = aggregate
             .module
             .instance(&aggregate.declared_name)
-            .map_err(|e| aggregate.module.error(&aggregate.spec.name, &e))?;
+            .map_err(|e| aggregate.module.error(&aggregate.spec.name, &e, since))?;
         let handle = aggregate
             .create(&mut instance)
-            .map_err(|e| aggregate.fail(&e))?;
+            .map_err(|e| aggregate.fail(&e, since))?;
         Ok(Groups {
             aggregate,
             guest: Some((instance, handle)),
@@ -417,12 +420,13 @@ impl Groups {
                 self.aggregate.spec.name
             )));
         };
+        let since = self.aggregate.module.output.stderr.position();
         let result = op(&self.aggregate, instance, *handle);
         if let Err(error) = &result {
             if matches!(error, CallError::Broken(_)) {
                 self.guest = None;
             }
-            return Err(self.aggregate.fail(error));
+            return Err(self.aggregate.fail(error, since));
         }
         Ok(result.expect("checked above"))
     }

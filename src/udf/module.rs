@@ -85,17 +85,19 @@ impl WasmModule {
         declared_name: &str,
         calls: impl FnOnce(&mut GuestInstance) -> Result<T, CallError>,
     ) -> datafusion::common::Result<T> {
+        let since = self.output.stderr.position();
         let mut instance = self
             .instance(declared_name)
-            .map_err(|e| self.error(&spec.name, &e))?;
+            .map_err(|e| self.error(&spec.name, &e, since))?;
         let result = calls(&mut instance);
         self.release(instance, &result.as_ref().map(|_| ()));
-        result.map_err(|e| self.error(&spec.name, e.cause()))
+        result.map_err(|e| self.error(&spec.name, e.cause(), since))
     }
 
     /// A query error about the function `function` of this module, with the
-    /// last lines the guest wrote to stderr.
-    pub fn error(&self, function: &str, cause: &str) -> DataFusionError {
+    /// last lines the guest wrote to stderr after `since` (a position of
+    /// the captured stderr, taken before the failing calls).
+    pub fn error(&self, function: &str, cause: &str, since: u64) -> DataFusionError {
         let mut message = format!(
             "function {function} (module {}): {cause}",
             self.path.display()
@@ -105,7 +107,7 @@ impl WasmModule {
         let stderr = self
             .output
             .stderr
-            .tail(4)
+            .tail_since(since, 4)
             .lines()
             .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
             .collect::<Vec<_>>()
