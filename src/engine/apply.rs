@@ -45,7 +45,7 @@ use datafusion::sql::sqlparser::ast::{
     self as sql, FunctionArg, FunctionArgExpr, FunctionArguments, TableFactor, WindowType,
 };
 
-use crate::udf::{ApplyExec, ApplyMode, WasmTableFunction};
+use crate::udf::{ApplyExec, ApplyMode, WasmTableFunction, explain_apply, texts};
 
 /// The session's WASM table functions by SQL name, for the relation
 /// planner (DataFusion's catalog of table functions gives no way back to
@@ -353,28 +353,18 @@ impl UserDefinedLogicalNodeCore for ApplyNode {
     }
 
     fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let args: Vec<String> = self.args.iter().map(|a| a.to_string()).collect();
-        write!(
+        write!(f, "WasmApply: ")?;
+        let (partition, keep_unmatched) = match &self.mode {
+            NodeMode::PerRow { keep_unmatched } => (None, *keep_unmatched),
+            NodeMode::PerPartition { keys, order } => (Some((texts(keys), texts(order))), false),
+        };
+        explain_apply(
             f,
-            "WasmApply: {}({})",
             self.function.0.name(),
-            args.join(", ")
-        )?;
-        match &self.mode {
-            NodeMode::PerRow { keep_unmatched } => {
-                write!(f, " per row{}", if *keep_unmatched { ", left" } else { "" })
-            }
-            NodeMode::PerPartition { keys, order } => {
-                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                let order: Vec<String> = order.iter().map(|o| o.to_string()).collect();
-                write!(
-                    f,
-                    " PARTITION BY {} ORDER BY {}",
-                    keys.join(", "),
-                    order.join(", ")
-                )
-            }
-        }
+            &texts(&self.args),
+            partition,
+            keep_unmatched,
+        )
     }
 
     fn with_exprs_and_inputs(&self, exprs: Vec<Expr>, inputs: Vec<LogicalPlan>) -> Result<Self> {

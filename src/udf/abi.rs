@@ -162,9 +162,10 @@ pub fn place(
     }
     let block = &mut memory[base..base + size];
     block[..zeroed].fill(0);
-    for (extra, at) in extras.iter().zip(&extras_at) {
-        for (index, value) in extra.iter().enumerate() {
-            write(block, at + 4 * index, &value.to_le_bytes());
+    for (extra, &at) in extras.iter().zip(&extras_at) {
+        let bytes = &mut block[at..at + 4 * extra.len()];
+        for (slot, value) in bytes.chunks_exact_mut(4).zip(extra.iter()) {
+            slot.copy_from_slice(&value.to_le_bytes());
         }
     }
     let args = layouts.iter().zip(&buffers).zip(&placements);

@@ -359,26 +359,31 @@ fn group_numbers(indices: impl Iterator<Item = usize>, total: usize) -> Result<(
     Ok((indices.map(|g| g as u32).collect(), total))
 }
 
-/// The rows `filter` keeps (a null filter value drops the row).
-fn keep(
+/// The argument values and group numbers of the rows `opt_filter` keeps (a
+/// null filter value drops the row), and the guest's group count.
+fn kept_rows(
     values: &[ArrayRef],
     group_indices: &[usize],
     opt_filter: Option<&BooleanArray>,
-) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
+    total_num_groups: usize,
+) -> Result<(Vec<ArrayRef>, Vec<u32>, u32)> {
     match opt_filter {
-        None => Ok((values.to_vec(), group_indices.to_vec())),
+        None => {
+            let (groups, total) = group_numbers(group_indices.iter().copied(), total_num_groups)?;
+            Ok((values.to_vec(), groups, total))
+        }
         Some(mask) => {
             let values = values
                 .iter()
                 .map(|v| filter(v, mask))
                 .collect::<std::result::Result<_, _>>()?;
-            let groups = group_indices
+            let kept = group_indices
                 .iter()
                 .enumerate()
                 .filter(|(row, _)| mask.is_valid(*row) && mask.value(*row))
-                .map(|(_, g)| *g)
-                .collect();
-            Ok((values, groups))
+                .map(|(_, g)| *g);
+            let (groups, total) = group_numbers(kept, total_num_groups)?;
+            Ok((values, groups, total))
         }
     }
 }
@@ -458,9 +463,9 @@ impl GroupsAccumulator for Groups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let (values, indices) = keep(values, group_indices, opt_filter)?;
+        let (values, groups, total) =
+            kept_rows(values, group_indices, opt_filter, total_num_groups)?;
         let args = self.aggregate.abi_args(&values)?;
-        let (groups, total) = group_numbers(indices.into_iter(), total_num_groups)?;
         self.run(|aggregate, instance, handle| {
             aggregate.update(instance, handle, &args, &groups, total)
         })?;

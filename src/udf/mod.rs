@@ -29,7 +29,7 @@ pub use describe::{FunctionKind, FunctionSpec, WasmType};
 pub use module::WasmModule;
 pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
-pub use table::{ApplyExec, ApplyMode, WasmTableFunction};
+pub use table::{ApplyExec, ApplyMode, WasmTableFunction, explain_apply, texts};
 
 /// A function of a module, ready to register with DataFusion.
 pub enum WasmFunction {

@@ -271,32 +271,50 @@ impl EmbeddedProjection for ApplyExec {
     }
 }
 
+/// How EXPLAIN shows an apply, logical or physical: `f(args) per row`
+/// (`, left` when unmatched rows are kept) or `f(args) PARTITION BY keys
+/// ORDER BY order`.
+pub fn explain_apply(
+    f: &mut fmt::Formatter,
+    call: &str,
+    args: &[String],
+    partition: Option<(Vec<String>, Vec<String>)>,
+    keep_unmatched: bool,
+) -> fmt::Result {
+    write!(f, "{call}({})", args.join(", "))?;
+    match partition {
+        None => write!(f, " per row{}", if keep_unmatched { ", left" } else { "" }),
+        Some((keys, order)) => write!(
+            f,
+            " PARTITION BY {} ORDER BY {}",
+            keys.join(", "),
+            order.join(", ")
+        ),
+    }
+}
+
+/// Each item's text.
+pub fn texts<T: fmt::Display>(items: &[T]) -> Vec<String> {
+    items.iter().map(T::to_string).collect()
+}
+
 impl DisplayAs for ApplyExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let args: Vec<String> = self.args.iter().map(|a| a.to_string()).collect();
-        write!(
+        write!(f, "WasmApplyExec: ")?;
+        let (partition, keep_unmatched) = match &self.mode {
+            ApplyMode::PerRow { keep_unmatched } => (None, *keep_unmatched),
+            ApplyMode::PerPartition { keys, order } => (Some((texts(keys), texts(order))), false),
+        };
+        explain_apply(
             f,
-            "WasmApplyExec: {}({})",
             self.function.name(),
-            args.join(", ")
+            &texts(&self.args),
+            partition,
+            keep_unmatched,
         )?;
-        if let Some(projection) = &self.projection {
-            write!(f, " projection={projection:?}")?;
-        }
-        match &self.mode {
-            ApplyMode::PerRow { keep_unmatched } => {
-                write!(f, " per row{}", if *keep_unmatched { ", left" } else { "" })
-            }
-            ApplyMode::PerPartition { keys, order } => {
-                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                let order: Vec<String> = order.iter().map(|o| o.to_string()).collect();
-                write!(
-                    f,
-                    " PARTITION BY {} ORDER BY {}",
-                    keys.join(", "),
-                    order.join(", ")
-                )
-            }
+        match &self.projection {
+            Some(projection) => write!(f, " projection={projection:?}"),
+            None => Ok(()),
         }
     }
 }
