@@ -36,28 +36,27 @@ pub struct Config {
 }
 
 /// The `[udf]` table: sandbox limits for every module, and
-/// `[udf.modules.NAME]` tables overriding them for the module `NAME.wasm`.
+/// `[udf.modules.NAME]` tables of the same keys overriding them for the
+/// module `NAME.wasm` (unset keys keep the defaults, or `[udf]`'s).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UdfConfig {
     /// Linear memory cap per instance, e.g. `"256M"`.
     pub memory_limit: Option<String>,
+    /// Most elements of one WebAssembly table of an instance.
+    pub max_table_elements: Option<usize>,
+    /// Most tables an instance may define.
+    pub max_tables: Option<usize>,
+    /// Most linear memories an instance may define.
+    pub max_memories: Option<usize>,
     /// Wall-time deadline per call, in seconds.
     pub timeout_seconds: Option<f64>,
     /// Largest serialized state of one aggregate group, e.g. `"1M"`.
     pub max_state_size: Option<String>,
-    /// Per-module overrides, by module file name without `.wasm`.
+    /// Per-module overrides, by module file name without `.wasm` (only in
+    /// `[udf]` itself).
     #[serde(default)]
-    pub modules: BTreeMap<String, UdfLimitsConfig>,
-}
-
-/// Limits for one module; unset keys keep the `[udf]` defaults.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UdfLimitsConfig {
-    pub memory_limit: Option<String>,
-    pub timeout_seconds: Option<f64>,
-    pub max_state_size: Option<String>,
+    pub modules: BTreeMap<String, UdfConfig>,
 }
 
 /// A named object-store profile.

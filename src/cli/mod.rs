@@ -149,47 +149,55 @@ pub fn main() -> ExitCode {
 
 /// The `[udf]` limits, with `[udf.modules.NAME]` overrides.
 fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
+    /// `limits` with the keys `config` sets, read as `table` says.
     fn apply(
         mut limits: udf::Limits,
-        memory: &Option<String>,
-        timeout: Option<f64>,
-        state: &Option<String>,
+        config: &UdfConfig,
+        table: &str,
     ) -> Result<udf::Limits, String> {
-        if let Some(size) = memory {
+        let count = |value: Option<usize>, key: &str, into: &mut usize| match value {
+            Some(0) => Err(format!("{table} {key} must be at least 1, not 0")),
+            Some(n) => {
+                *into = n;
+                Ok(())
+            }
+            None => Ok(()),
+        };
+        if let Some(size) = &config.memory_limit {
             limits.memory_bytes =
-                parse_byte_size(size).map_err(|e| format!("udf memory_limit: {e}"))?;
+                parse_byte_size(size).map_err(|e| format!("{table} memory_limit: {e}"))?;
         }
-        if let Some(size) = state {
+        if let Some(size) = &config.max_state_size {
             limits.state_bytes =
-                parse_byte_size(size).map_err(|e| format!("udf max_state_size: {e}"))?;
+                parse_byte_size(size).map_err(|e| format!("{table} max_state_size: {e}"))?;
         }
-        if let Some(seconds) = timeout {
+        if let Some(seconds) = config.timeout_seconds {
             limits.call_timeout = Duration::try_from_secs_f64(seconds)
                 .ok()
                 .filter(|t| !t.is_zero())
-                .ok_or_else(|| format!("udf timeout_seconds must be positive, not {seconds}"))?;
+                .ok_or_else(|| {
+                    format!("{table} timeout_seconds must be positive, not {seconds}")
+                })?;
         }
+        count(
+            config.max_table_elements,
+            "max_table_elements",
+            &mut limits.table_elements,
+        )?;
+        count(config.max_tables, "max_tables", &mut limits.tables)?;
+        count(config.max_memories, "max_memories", &mut limits.memories)?;
         Ok(limits)
     }
-    let default = apply(
-        udf::Limits::default(),
-        &config.memory_limit,
-        config.timeout_seconds,
-        &config.max_state_size,
-    )?;
+    let default = apply(udf::Limits::default(), config, "[udf]")?;
     let modules = config
         .modules
         .iter()
-        .map(|(name, m)| {
-            Ok((
-                name.clone(),
-                apply(
-                    default,
-                    &m.memory_limit,
-                    m.timeout_seconds,
-                    &m.max_state_size,
-                )?,
-            ))
+        .map(|(name, module)| {
+            let table = format!("[udf.modules.{name}]");
+            if !module.modules.is_empty() {
+                return Err(format!("{table} cannot have modules of its own"));
+            }
+            Ok((name.clone(), apply(default, module, &table)?))
         })
         .collect::<Result<_, String>>()?;
     Ok(udf::LimitPolicy { default, modules })

@@ -103,6 +103,7 @@ impl Engine {
         let udfs = Arc::new(UdfRegistry::new(
             settings.udf_limits.clone(),
             Arc::clone(&net),
+            Arc::clone(&ctx.runtime_env().memory_pool),
         ));
         let table_functions = apply::TableFunctions::default();
         let factory = create_function::WasmFunctionFactory {

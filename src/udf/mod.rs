@@ -10,6 +10,7 @@ mod aggregate;
 mod capture;
 mod describe;
 mod fetch;
+mod limiter;
 mod module;
 mod sandbox;
 mod scalar;
@@ -20,12 +21,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 use crate::net::Net;
 
 pub use aggregate::WasmAggregateUdf;
 pub use describe::{FunctionKind, FunctionSpec, WasmType};
+pub use limiter::LimitExceeded;
 pub use module::WasmModule;
 pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
@@ -67,16 +70,17 @@ impl WasmFunction {
 pub struct UdfRegistry {
     modules: Mutex<Vec<Arc<WasmModule>>>,
     limits: LimitPolicy,
-    net: Arc<Net>,
+    session: module::Session,
 }
 
 impl UdfRegistry {
-    /// An empty registry whose modules get `limits` and fetch through `net`.
-    pub fn new(limits: LimitPolicy, net: Arc<Net>) -> Self {
+    /// An empty registry whose modules get `limits`, fetch through `net`
+    /// and reserve their instances' memory from `pool`.
+    pub fn new(limits: LimitPolicy, net: Arc<Net>, pool: Arc<dyn MemoryPool>) -> Self {
         UdfRegistry {
             modules: Mutex::default(),
             limits,
-            net,
+            session: module::Session { net, pool },
         }
     }
 
@@ -116,7 +120,7 @@ impl UdfRegistry {
         selector: Option<&str>,
         sql_name: &str,
     ) -> Result<(WasmFunction, FunctionSpec), String> {
-        let module = module::load(path, self.limits.for_module(path), Arc::clone(&self.net))
+        let module = module::load(path, self.limits.for_module(path), &self.session)
             .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
         let wanted = selector.unwrap_or(sql_name);
         let found = module
@@ -161,7 +165,7 @@ impl UdfRegistry {
             }
         }
         for path in paths {
-            let module = module::load(path, self.limits.for_module(path), Arc::clone(&self.net))
+            let module = module::load(path, self.limits.for_module(path), &self.session)
                 .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
             for function in &module.functions {
                 if let Some(other) = owners.get(&function.name) {

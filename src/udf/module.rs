@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
 use datafusion::common::DataFusionError;
+use datafusion::execution::memory_pool::MemoryPool;
 
 use super::abi::CallError;
 use super::describe::{self, FunctionSpec};
@@ -31,6 +32,8 @@ pub struct WasmModule {
     pub output: Output,
     /// The session's network, for the module's `wasql.http_fetch` calls.
     pub net: Arc<Net>,
+    /// The session's memory pool, which instances reserve their memory from.
+    pub pool: Arc<dyn MemoryPool>,
     pub(super) prepared: wasmtime::InstancePre<GuestState>,
 }
 
@@ -52,14 +55,15 @@ impl WasmModule {
             .map_or_else(|| spec.name.clone(), |f| f.name.clone())
     }
 
-    /// An instance for calls of the function `declared_name`: this
-    /// thread's idle one, or a new one.
+    /// An instance for calls of the function `declared_name`: an idle one,
+    /// or a new one.
     pub fn instance(&self, declared_name: &str) -> Result<GuestInstance, String> {
         let mut instance = match sandbox::take_pooled(self.id) {
             Some(instance) => instance,
             None => GuestInstance::new(
                 &self.prepared,
                 self.limits,
+                &self.pool,
                 &self.output,
                 Arc::clone(&self.net),
                 &self.name(),
@@ -69,7 +73,7 @@ impl WasmModule {
         Ok(instance)
     }
 
-    /// Gives an instance back after its calls: to this thread's pool, unless
+    /// Gives an instance back after its calls: to the idle pool, unless
     /// a call broke it.
     pub fn release(&self, instance: GuestInstance, outcome: &Result<(), &CallError>) {
         if !matches!(outcome, Err(CallError::Broken(_))) {
@@ -218,9 +222,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&temp, path)
 }
 
-/// Loads the module at `path`. Errors say what is wrong without the path;
-/// the caller names the module.
-pub fn load(path: &Path, limits: Limits, net: Arc<Net>) -> Result<Arc<WasmModule>, String> {
+/// The session a module is loaded into: its network and its memory pool.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub net: Arc<Net>,
+    pub pool: Arc<dyn MemoryPool>,
+}
+
+/// Loads the module at `path` into `session`. Errors say what is wrong
+/// without the path; the caller names the module.
+pub fn load(path: &Path, limits: Limits, session: &Session) -> Result<Arc<WasmModule>, String> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     if path.file_stem().is_some_and(|stem| stem == "sql") {
         return Err(
@@ -232,6 +243,7 @@ pub fn load(path: &Path, limits: Limits, net: Arc<Net>) -> Result<Arc<WasmModule
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let inspection = inspect(&bytes)?;
+    super::limiter::check_declared(&bytes, &limits)?;
     if inspection.description.trim().is_empty() {
         return Err(format!(
             "it has no {} section describing its functions (see udfs/ABI.md)",
@@ -254,7 +266,8 @@ pub fn load(path: &Path, limits: Limits, net: Arc<Net>) -> Result<Arc<WasmModule
         functions,
         limits,
         output: Output::default(),
-        net,
+        net: Arc::clone(&session.net),
+        pool: Arc::clone(&session.pool),
         prepared,
     }))
 }

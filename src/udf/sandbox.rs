@@ -1,21 +1,23 @@
 //! The sandbox guests run in: one wasmtime engine for the process, with an
-//! epoch ticker for per-call deadlines; per-instance memory caps; WASI with
-//! empty args and environment, no files, no sockets, and captured output.
-//! Instances are pooled per module per thread and reused across batches.
+//! epoch ticker for per-call deadlines; per-instance resource caps (see
+//! `limiter`); WASI with empty args and environment, no files, no sockets,
+//! and captured output. Idle instances are pooled per module and reused
+//! across batches.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use std::time::Instant;
 
+use datafusion::execution::memory_pool::MemoryPool;
 use wasmtime::{
-    Config, Engine, Func, Instance, InstancePre, Linker, Memory, Module, Store, StoreLimits,
-    StoreLimitsBuilder, Trap, TypedFunc, WasmParams, WasmResults,
+    Config, Engine, Func, Instance, InstancePre, Linker, Memory, Module, Store, Trap, TypedFunc,
+    WasmParams, WasmResults,
 };
 
 use super::capture::Captured;
+use super::limiter::{GuestLimiter, LimitExceeded};
 use super::wasi::{self, HasWasi, WasiState};
 use crate::net::{Caller, Net};
 
@@ -25,8 +27,15 @@ const TICK: Duration = Duration::from_millis(10);
 /// Resource limits for a module's instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Linear memory cap per instance, in bytes.
+    /// Linear memory cap per instance, in bytes (all its memories together
+    /// are also reserved from the session's memory pool).
     pub memory_bytes: usize,
+    /// Most elements of any one table of an instance.
+    pub table_elements: usize,
+    /// Most tables an instance may define.
+    pub tables: usize,
+    /// Most linear memories an instance may define.
+    pub memories: usize,
     /// Wall-time deadline per call.
     pub call_timeout: Duration,
     /// Largest serialized state of one aggregate group, in bytes.
@@ -55,6 +64,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: 256 << 20,
+            table_elements: 100_000,
+            tables: 4,
+            memories: 1,
             call_timeout: Duration::from_secs(10),
             state_bytes: 1 << 20,
         }
@@ -99,7 +111,7 @@ pub fn runtime() -> Result<&'static Runtime, String> {
 /// What a store holds for its guest.
 pub struct GuestState {
     wasi: WasiState,
-    limits: StoreLimits,
+    limiter: GuestLimiter,
     /// The session's network, for `wasql.http_fetch`.
     pub net: Arc<Net>,
     /// The module and function being called, as the network policy sees it.
@@ -178,11 +190,13 @@ pub struct GuestInstance {
 }
 
 impl GuestInstance {
-    /// Instantiates a prepared module under `limits`, its output going to
-    /// `output`, its network requests to `net` as `module_name`'s.
+    /// Instantiates a prepared module under `limits`, its memory reserved
+    /// from `pool`, its output going to `output`, its network requests to
+    /// `net` as `module_name`'s.
     pub fn new(
         module: &InstancePre<GuestState>,
         limits: Limits,
+        pool: &Arc<dyn MemoryPool>,
         output: &Output,
         net: Arc<Net>,
         module_name: &str,
@@ -193,15 +207,11 @@ impl GuestInstance {
             stderr: output.stderr.clone(),
             started: Instant::now(),
         };
-        let limits_state = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .trap_on_grow_failure(true)
-            .build();
         let mut store = Store::new(
             &runtime.engine,
             GuestState {
                 wasi,
-                limits: limits_state,
+                limiter: GuestLimiter::new(limits, pool, module_name),
                 net,
                 caller: Caller {
                     module: Some(module_name.to_string()),
@@ -210,15 +220,15 @@ impl GuestInstance {
                 deadline: CallClock::new(limits.call_timeout),
             },
         );
-        store.limiter(|state| &mut state.limits);
+        store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
         let instance = module
             .instantiate(&mut store)
-            .map_err(|e| format!("cannot instantiate: {}", describe_trap(&e, limits)))?;
+            .map_err(|e| format!("cannot instantiate: {}", describe_trap(&e, &store)))?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ())
-                .map_err(|e| format!("_initialize failed: {}", describe_trap(&e, limits)))?;
+                .map_err(|e| format!("_initialize failed: {}", describe_trap(&e, &store)))?;
         }
         let memory = instance
             .get_memory(&mut store, "memory")
@@ -278,9 +288,12 @@ impl GuestInstance {
         }
     }
 
-    /// Starts the deadline for the next call.
+    /// Starts the deadline for the next call (and forgets the limits an
+    /// earlier call ran into).
     pub fn arm_deadline(&mut self) {
-        self.store.data_mut().deadline = CallClock::new(self.limits.call_timeout);
+        let state = self.store.data_mut();
+        state.deadline = CallClock::new(self.limits.call_timeout);
+        state.limiter.clear_refusal();
         self.store
             .set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
     }
@@ -292,7 +305,7 @@ impl GuestInstance {
 
     /// Explains a failed call in words.
     pub fn explain(&self, error: &wasmtime::Error) -> String {
-        describe_trap(error, self.limits)
+        describe_trap(error, &self.store)
     }
 }
 
@@ -300,43 +313,54 @@ fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
-/// A trap in words: timeouts and memory limits name the limit.
-fn describe_trap(error: &wasmtime::Error, limits: Limits) -> String {
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => format!(
-            "timed out after {:.1} s (the per-call deadline)",
-            limits.call_timeout.as_secs_f64()
-        ),
+/// A trap in words: a limit the guest ran into is named, even when the
+/// guest trapped only after a refused `memory.grow`.
+fn describe_trap(error: &wasmtime::Error, store: &Store<GuestState>) -> String {
+    if let Some(exceeded) = error.downcast_ref::<LimitExceeded>() {
+        return exceeded.to_string();
+    }
+    let trap = match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return format!(
+                "timed out after {:.1} s (the per-call deadline)",
+                store.data().deadline.timeout.as_secs_f64()
+            );
+        }
         Some(Trap::StackOverflow) => "stack overflow".to_string(),
         Some(Trap::MemoryOutOfBounds) => {
             "trapped: out of bounds memory access (a guest stack overflow looks like this too)"
                 .to_string()
         }
         Some(trap) => format!("trapped: {trap}"),
-        None => {
-            let cause = error.root_cause().to_string();
-            if cause.contains("growing memory") {
-                format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20)
-            } else {
-                cause
-            }
-        }
+        None => error.root_cause().to_string(),
+    };
+    match store.data().limiter.refusal() {
+        Some(refused) => format!("{refused}; the guest then failed: {trap}"),
+        None => trap,
     }
 }
 
-thread_local! {
-    /// Idle instances of this thread, by module id.
-    static POOL: RefCell<HashMap<u64, GuestInstance>> = RefCell::new(HashMap::new());
+/// Idle instances, by module id: taken for a call, given back after it.
+static IDLE: Mutex<Vec<(u64, GuestInstance)>> = Mutex::new(Vec::new());
+
+fn idle() -> std::sync::MutexGuard<'static, Vec<(u64, GuestInstance)>> {
+    IDLE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Takes this thread's idle instance of module `id`, if any.
+/// Takes an idle instance of module `id`, if any.
 pub fn take_pooled(id: u64) -> Option<GuestInstance> {
-    POOL.with(|pool| pool.borrow_mut().remove(&id))
+    let mut idle = idle();
+    let at = idle.iter().rposition(|(module, _)| *module == id)?;
+    Some(idle.swap_remove(at).1)
 }
 
-/// Returns an instance to this thread's pool after a successful call.
+/// Returns an instance to the pool after a successful call.
 pub fn put_back(id: u64, instance: GuestInstance) {
-    POOL.with(|pool| {
-        pool.borrow_mut().insert(id, instance);
-    });
+    idle().push((id, instance));
+}
+
+/// Drops every idle instance, giving its memory back to its session's pool.
+pub fn evict_idle() {
+    let evicted = std::mem::take(&mut *idle());
+    drop(evicted);
 }

@@ -1,0 +1,324 @@
+//! The sandbox's resource limits, as a user meets them: a guest that grows a
+//! table or its memory without end, or declares more than the limits allow,
+//! fails within the call (or at registration) with one line naming the
+//! limit; the wasql process stays small; the next statement runs. Guest
+//! memory is reserved from the session's memory pool, so `--memory-limit`
+//! bounds concurrent UDF queries too.
+//!
+//! The hostile modules are `udfs/hostile/balloon` (Rust, built by
+//! `bash udfs/build.sh`) and the WebAssembly text in `udfs/hostile/wat/`,
+//! assembled here.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, Int64Array};
+use datafusion::physical_plan::common::collect;
+use tempfile::TempDir;
+use wasql::engine::{Engine, EngineSettings};
+
+/// The repository's `udfs/` directory.
+fn udfs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs")
+}
+
+/// A UDF directory holding the modules `wat` (names of `udfs/hostile/wat/`
+/// files, assembled) and `built` (names of `udfs/dist/hostile/` modules).
+fn udf_dir(wat: &[&str], built: &[&str]) -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    for name in wat {
+        let source = udfs().join("hostile/wat").join(format!("{name}.wat"));
+        let bytes =
+            wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+        fs::write(dir.path().join(format!("{name}.wasm")), bytes).expect("write module");
+    }
+    for name in built {
+        let module = udfs().join("dist/hostile").join(format!("{name}.wasm"));
+        assert!(
+            module.is_file(),
+            "{} is missing: run `bash udfs/build.sh` first",
+            module.display()
+        );
+        fs::copy(&module, dir.path().join(format!("{name}.wasm"))).expect("copy module");
+    }
+    dir
+}
+
+/// What one run of the wasql binary did.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    /// Peak resident memory of the process (VmHWM), in bytes, if it was
+    /// still running after the statements.
+    peak_rss: Option<usize>,
+    elapsed: Duration,
+}
+
+/// Runs wasql with `config` and the UDF directory `dir` on the statements
+/// `sql` (each a `-c`, continuing past errors). The process then waits on
+/// its standard input, which lets the test read its peak memory before it
+/// exits.
+fn run(dir: &Path, config: &str, sql: &[&str]) -> Run {
+    let home = TempDir::new().expect("home");
+    let config_file = home.path().join("config.toml");
+    fs::write(&config_file, config).expect("write config");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
+    command
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .arg("--config")
+        .arg(&config_file)
+        .arg("--udfs")
+        .arg(dir)
+        .args(["--memory-limit", "256M", "--continue-on-error", "-q"]);
+    for statement in sql {
+        command.args(["-c", statement]);
+    }
+    let started = Instant::now();
+    let mut child = command
+        .args(["-c", "SELECT 'still here' AS after", "-f", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wasql");
+    // The last -c prints "still here"; then wasql blocks reading stdin.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("still here") {
+        let n = stdout.read(&mut buffer).expect("read stdout");
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    let elapsed = started.elapsed();
+    let peak_rss = peak_rss(child.id());
+    drop(child.stdin.take());
+    stdout.read_to_end(&mut seen).expect("read stdout");
+    let output = child.wait_with_output().expect("wait for wasql");
+    Run {
+        code: output.status.code().expect("wasql was killed by a signal"),
+        stdout: String::from_utf8_lossy(&seen).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        peak_rss,
+        elapsed,
+    }
+}
+
+/// VmHWM of the live process `pid`, in bytes (`None` once it has exited).
+fn peak_rss(pid: u32) -> Option<usize> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
+const MIB: usize = 1 << 20;
+
+/// The error lines of `stderr` (one per failed statement).
+fn errors(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+#[test]
+fn table_growth_is_refused_before_anything_is_allocated() {
+    let dir = udf_dir(&["tables"], &[]);
+    let run = run(
+        dir.path(),
+        "[udf]\nmemory_limit = \"64M\"\n",
+        &["SELECT table_bomb(1)", "SELECT table_creep(1)"],
+    );
+    let peak = run.peak_rss.expect("wasql still running");
+    eprintln!(
+        "table bombs: peak RSS {} MiB, {:?}",
+        peak / MIB,
+        run.elapsed
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let errors = errors(&run.stderr);
+    assert_eq!(errors.len(), 2, "one line per failed statement: {errors:?}");
+    assert!(
+        errors[0].contains("function table_bomb")
+            && errors[0].contains("table limit of 100000 elements exceeded")
+            && errors[0].contains("to 2147483648 elements")
+            && errors[0].contains("max_table_elements"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("function table_creep")
+            && errors[1].contains("table limit of 100000 elements exceeded"),
+        "{}",
+        errors[1]
+    );
+    assert!(run.stdout.contains("still here"), "{}", run.stdout);
+    // Neither waited for the 10 s call deadline.
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    assert!(peak < 256 * MIB, "peak {} MiB", peak / MIB);
+}
+
+#[test]
+fn a_refused_memory_grow_returns_minus_one_and_a_later_trap_names_the_limit() {
+    let dir = udf_dir(&[], &["balloon"]);
+    let run = run(
+        dir.path(),
+        "[udf]\nmemory_limit = \"64M\"\n",
+        &[
+            // 64 MiB more than the cap: refused, the guest goes on.
+            "SELECT grow_probe(1024) AS refused",
+            "SELECT grow_probe(1) > 0 AS granted",
+            // Rust's allocator aborts when the grow is refused.
+            "SELECT balloon(1)",
+        ],
+    );
+    let peak = run.peak_rss.expect("wasql still running");
+    eprintln!(
+        "memory bomb: peak RSS {} MiB, {:?}",
+        peak / MIB,
+        run.elapsed
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let cells: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(|line| line.trim_matches(|c| c == '|' || c == ' '))
+        .collect();
+    let after = |header: &str| cells.iter().skip_while(|c| **c != header).nth(2).copied();
+    assert_eq!(after("refused"), Some("-1"), "{}", run.stdout);
+    assert_eq!(after("granted"), Some("true"), "{}", run.stdout);
+    let errors = errors(&run.stderr);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("function balloon")
+            && errors[0].contains("memory limit of 64 MiB exceeded")
+            && errors[0].contains("memory_limit in [udf]"),
+        "{}",
+        errors[0]
+    );
+    assert!(run.stdout.contains("still here"), "{}", run.stdout);
+    assert!(peak < 256 * MIB, "peak {} MiB", peak / MIB);
+}
+
+#[test]
+fn modules_declaring_more_than_the_limits_are_refused_at_registration() {
+    for (module, expected) in [
+        (
+            "big_table",
+            "starts with 50000000 elements, over the limit of 100000",
+        ),
+        (
+            "many_tables",
+            "defines 5 tables, over the limit of 4 (max_tables",
+        ),
+        ("two_memories", "over the memory limit of 256 MiB"),
+        (
+            "big_memory",
+            "starts at 4096 MiB, over the memory limit of 256 MiB",
+        ),
+    ] {
+        let dir = udf_dir(&[module], &[]);
+        let run = run(dir.path(), "", &[]);
+        assert_eq!(run.code, 2, "{module}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{module}.wasm")) && run.stderr.contains(expected),
+            "{module}: {}",
+            run.stderr
+        );
+    }
+    // Within its own limits a second memory is still one too many.
+    let dir = udf_dir(&["two_memories"], &[]);
+    let run = run(dir.path(), "[udf]\nmemory_limit = \"2G\"\n", &[]);
+    assert!(
+        run.stderr
+            .contains("defines 2 memories, over the limit of 1 (max_memories"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn limit_keys_are_validated() {
+    let dir = udf_dir(&[], &[]);
+    for (config, expected) in [
+        (
+            "[udf]\nmax_tables = 0\n",
+            "[udf] max_tables must be at least 1, not 0",
+        ),
+        (
+            "[udf.modules.m]\nmax_table_elements = 0\n",
+            "[udf.modules.m] max_table_elements must be at least 1",
+        ),
+        ("[udf]\nmax_tabels = 3\n", "max_tabels"),
+    ] {
+        let run = run(dir.path(), config, &[]);
+        assert_eq!(run.code, 2, "{config}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{config}: {}", run.stderr);
+    }
+}
+
+/// One row, one BIGINT column: the value of `sql`, or its error.
+async fn value(engine: &Engine, sql: &str) -> Result<Option<i64>, String> {
+    let query = engine.prepare(sql).await.map_err(|e| e.to_string())?;
+    let batches = collect(query.execute().map_err(|e| e.to_string())?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let column = batches[0].column(0);
+    let values = column
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("BIGINT");
+    Ok((!values.is_null(0)).then(|| values.value(0)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn guest_memory_counts_against_the_session_memory_limit() {
+    let dir = udf_dir(&[], &["balloon"]);
+    let engine = Arc::new(
+        Engine::new(&EngineSettings {
+            memory_limit: Some(48 * MIB),
+            ..EngineSettings::default()
+        })
+        .expect("engine"),
+    );
+    engine.load_udf_dir(dir.path()).expect("load balloon");
+    // Eight queries at once, each holding 16 MiB of guest memory for 300 ms:
+    // 128 MiB would be needed, 48 MiB is allowed.
+    let queries: Vec<_> = (0..8)
+        .map(|_| {
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move { value(&engine, "SELECT hold(16)").await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for query in queries {
+        outcomes.push(query.await.expect("query task"));
+    }
+    let succeeded = outcomes.iter().filter(|o| *o == &Ok(Some(16))).count();
+    let refused: Vec<&String> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(succeeded >= 1, "{outcomes:?}");
+    assert!(
+        !refused.is_empty(),
+        "all eight fitted in 48 MiB: {outcomes:?}"
+    );
+    for error in &refused {
+        assert!(
+            error.contains("function hold")
+                && error.contains("the query memory limit was reached")
+                && error.contains("--memory-limit"),
+            "{error}"
+        );
+    }
+    let pool = &engine.context().runtime_env().memory_pool;
+    assert!(pool.reserved() <= 48 * MIB, "{} reserved", pool.reserved());
+    // Idle instances give their memory back when a new query needs it.
+    assert_eq!(value(&engine, "SELECT hold(40)").await, Ok(Some(40)));
+}
