@@ -1784,3 +1784,143 @@ fn bad_input_in_a_script_with_continue_on_error() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// No input kills or stalls wasql
+// ---------------------------------------------------------------------------
+
+/// 15 bytes that start and end like Parquet: the reader panics on them.
+const GARBAGE_PARQUET: &str = "PAR1garbagePAR1";
+
+#[test]
+fn garbage_parquet_is_one_error_line() {
+    let sandbox = Sandbox::new();
+    sandbox.write("x.parquet", GARBAGE_PARQUET);
+    let run = sandbox.run(&["-c", "SELECT * FROM 'x.parquet'"]).exit(1);
+    assert_eq!(run.stderr_lines().len(), 1, "{run:#?}");
+    assert!(
+        run.stderr.starts_with(
+            "<command 1>:1: cannot read 'x.parquet': the reader failed on malformed input \
+             (internal panic: "
+        ),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn garbage_parquet_in_a_script_fails_only_its_statements() {
+    let sandbox = Sandbox::new();
+    sandbox.write("x.parquet", GARBAGE_PARQUET);
+    sandbox.write(
+        "s.sql",
+        "SELECT * FROM 'x.parquet';\n\
+         CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION 'x.parquet';\n\
+         SELECT 'after' AS next;\n",
+    );
+    let run = sandbox.run(&["--continue-on-error", "-f", "s.sql"]).exit(1);
+    let errors = run.stderr_lines();
+    assert_eq!(errors.len(), 2, "{run:#?}");
+    assert!(
+        errors[0].starts_with("s.sql:1: cannot read 'x.parquet'"),
+        "{run:#?}"
+    );
+    assert!(
+        errors[1].starts_with("s.sql:2: cannot create table x from 'x.parquet'")
+            && errors[1].contains("(internal panic: "),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("| after |"), "{run:#?}");
+}
+
+#[test]
+fn empty_parquet_file_is_not_parquet() {
+    let sandbox = Sandbox::new();
+    sandbox.write("empty.parquet", "");
+    let run = sandbox
+        .run(&["-c", "SELECT count(*) FROM 'empty.parquet'"])
+        .exit(1);
+    assert_eq!(
+        run.stderr.trim(),
+        "<command 1>:1: cannot read 'empty.parquet': the file is empty, so it is not Parquet \
+         (Parquet files start with PAR1)"
+    );
+}
+
+/// `term op term op ...` with `terms` terms.
+fn chain(term: &str, op: &str, terms: usize) -> String {
+    vec![term; terms].join(op)
+}
+
+#[test]
+fn too_deep_expressions_are_refused() {
+    let sandbox = Sandbox::new();
+    for expr in [chain("1", " + ", 2_000), chain("'a'", " || ", 2_000)] {
+        let run = sandbox.run(&["-c", &format!("SELECT {expr}")]).exit(1);
+        assert_eq!(
+            run.stderr.trim(),
+            "<command 1>:1: expression too deep: more than 1000 nested levels; \
+             split it up (e.g. sum rows of a table instead of adding terms)"
+        );
+    }
+}
+
+#[test]
+fn deep_expressions_within_the_limit_run() {
+    let sandbox = Sandbox::new();
+    let sum = format!("SELECT {} AS v", chain("1", " + ", 500));
+    let concat = format!("SELECT length({}) AS v", chain("'a'", " || ", 500));
+    let run = sandbox
+        .run(&["--format", "csv", "-q", "-c", &sum, "-c", &concat])
+        .success();
+    assert_eq!(run.stdout_lines(), ["v", "500", "v", "500"]);
+}
+
+#[test]
+fn settings_that_size_allocations_are_bounded() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.sql",
+        "SET datafusion.execution.batch_size = 1099511627776;\n\
+         SET datafusion.execution.target_partitions = 0;\n\
+         SELECT count(*) AS n FROM generate_series(1, 100000);\n\
+         SHOW datafusion.execution.batch_size;\n",
+    );
+    let run = sandbox
+        .run(&[
+            "--continue-on-error",
+            "--format",
+            "csv",
+            "-q",
+            "-f",
+            "s.sql",
+        ])
+        .exit(1);
+    assert_eq!(
+        run.stderr_lines(),
+        [
+            "s.sql:1: datafusion.execution.batch_size = 1099511627776 is out of range: use 1 to 1048576",
+            "s.sql:2: datafusion.execution.target_partitions = 0 is out of range: use 1 to 1024",
+        ]
+    );
+    assert_eq!(
+        run.stdout_lines(),
+        [
+            "n",
+            "100000",
+            "name,value",
+            "datafusion.execution.batch_size,8192"
+        ]
+    );
+}
+
+#[test]
+fn e_strings_with_backslash_escapes_split_right() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run_stdin(
+            &["--format", "csv", "-q"],
+            "SELECT E'it\\'s; fine' AS s;\nSELECT 2 AS n;\n",
+        )
+        .success();
+    assert_eq!(run.stdout_lines(), ["s", "it's; fine", "n", "2"]);
+}

@@ -155,3 +155,54 @@ fn tab_completes_tables_and_keywords() {
     shell.send_control('d').unwrap();
     shell.exp_eof().unwrap();
 }
+
+#[test]
+fn tab_after_multi_byte_characters() {
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = start_shell(home.path());
+    run(&mut shell, "CREATE TABLE prices AS VALUES (3);", "OK in");
+
+    // `×` and an emoji are not letters: the word to complete starts after
+    // them, several bytes on.
+    for typed in ["SELECT 2×pr", "SELECT 😀", "SELECT '😀' ||😀colu"] {
+        shell.send(typed).unwrap();
+        shell.send("\t").unwrap();
+        shell.send_control('c').unwrap();
+        shell.exp_string("wasql> ").unwrap();
+    }
+    let out = run(
+        &mut shell,
+        "SELECT '×😀' AS s, column1 FROM prices;",
+        "1 row in",
+    );
+    assert!(out.contains("×😀") && out.contains("| 3 "), "{out}");
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
+
+#[test]
+fn lines_typed_while_a_query_runs_all_run_in_order() {
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = start_shell(home.path());
+
+    // The markers are built by the queries: the terminal echoes what is
+    // typed, and only the results may match.
+    shell
+        .send_line(
+            "SELECT 'fir' || 'st' AS x, count(*) AS n \
+             FROM generate_series(1, 30000000) t(v) WHERE v % 7 = 3;",
+        )
+        .unwrap();
+    shell.exp_string("rows read").unwrap();
+    shell.send_line("SELECT 'sec' || 'ond' AS x;").unwrap();
+    shell.send_line("SELECT 'thi' || 'rd' AS x;").unwrap();
+    for marker in ["| first |", "| second |", "| third |"] {
+        let out = shell
+            .exp_string(marker)
+            .unwrap_or_else(|e| panic!("waiting for {marker:?}: {e}"));
+        assert!(!out.contains("panicked"), "{out}");
+    }
+    shell.exp_string("wasql> ").unwrap();
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}

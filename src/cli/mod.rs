@@ -7,7 +7,7 @@ mod output;
 mod progress;
 mod runner;
 mod shell;
-mod split;
+pub mod split;
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -34,8 +34,38 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// Runs wasql with the process arguments.
+/// Stack of the threads that parse, plan and run statements: planning
+/// recurses at least once per level of an expression, and every expression
+/// within the depth limit must plan. Untouched stack costs no memory.
+const STACK_BYTES: usize = 1 << 30;
+
+/// Runs wasql with the process arguments, on a thread with a large stack.
+/// A panic that nothing turned into an error ends wasql with one line, not
+/// a backtrace.
 pub fn main() -> ExitCode {
+    // Panics are caught where statements run and reported as errors there.
+    std::panic::set_hook(Box::new(|_| {}));
+    let main = std::thread::Builder::new()
+        .name("wasql".into())
+        .stack_size(STACK_BYTES)
+        .spawn(run);
+    match main.map(|thread| thread.join()) {
+        Ok(Ok(code)) => code,
+        Ok(Err(payload)) => {
+            eprintln!(
+                "wasql: internal error: {}",
+                crate::engine::panic_message(payload.as_ref())
+            );
+            ExitCode::from(EXIT_FAILED)
+        }
+        Err(e) => {
+            eprintln!("wasql: cannot start: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn run() -> ExitCode {
     let (args, inputs) = Args::parse_with_inputs();
 
     let config = match (&args.config, Config::default_path()) {
@@ -103,6 +133,7 @@ pub fn main() -> ExitCode {
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime,

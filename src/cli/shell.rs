@@ -71,13 +71,16 @@ impl Completer for ShellHelper {
         pos: usize,
         ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
+        let before = line.get(..pos).unwrap_or(line);
         if before.matches('\'').count() % 2 == 1 {
             return self.files.complete(line, pos, ctx);
         }
+        // The word starts after the last character that cannot be in one,
+        // which may be several bytes long (`2×pr`).
         let start = before
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '\\' || c == '?'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rfind(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '\\' || c == '?'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let word = &before[start..];
         if word.is_empty() {
             return Ok((pos, Vec::new()));

@@ -38,35 +38,32 @@ enum State {
     Normal,
     /// Inside a quoted string or identifier ended by this character.
     Quoted(char),
+    /// Inside an `E'...'` string, where a backslash escapes the next character.
+    Escaped,
     LineComment,
     BlockComment,
     /// Inside `$tag$ ... $tag$`; the tag is kept in `dollar_tag`.
     Dollar,
 }
 
-/// Splits `text` into statements and meta-commands.
+/// Splits `text` into statements and meta-commands, in one pass: time is
+/// linear in the length of `text`.
 pub fn split(text: &str) -> Split {
-    let chars: Vec<char> = text.chars().collect();
     let mut out = Split::default();
     let mut state = State::Normal;
-    let mut dollar_tag = String::new();
-    let mut current = String::new();
-    // Line of the first significant character of the current statement.
-    let mut start_line: Option<usize> = None;
+    let mut dollar_tag = "";
+    // Byte offset and line of the first significant character of the
+    // current statement.
+    let mut start: Option<(usize, usize)> = None;
     let mut line = 1;
     let mut at_line_start = true;
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if state == State::Normal && start_line.is_none() && at_line_start && c == '\\' {
-            let end = chars[i..]
-                .iter()
-                .position(|&ch| ch == '\n')
-                .map_or(chars.len(), |p| i + p);
-            let meta: String = chars[i..end].iter().collect();
+    while let Some(c) = text[i..].chars().next() {
+        let next = text[i + c.len_utf8()..].chars().next();
+        if state == State::Normal && start.is_none() && at_line_start && c == '\\' {
+            let end = text[i..].find('\n').map_or(text.len(), |p| i + p);
             out.items.push(Item::Meta {
-                text: meta.trim_end().to_string(),
+                text: text[i..end].trim_end().to_string(),
                 line,
             });
             i = end;
@@ -78,37 +75,33 @@ pub fn split(text: &str) -> Split {
         } else if !c.is_whitespace() {
             at_line_start = false;
         }
+        // How many bytes this step consumes.
+        let mut step = c.len_utf8();
         match state {
             State::Normal => match c {
                 ';' => {
-                    if let Some(start) = start_line.take() {
+                    if let Some((from, first_line)) = start.take() {
                         out.items.push(Item::Sql {
-                            text: current.trim().to_string(),
-                            line: start,
+                            text: text[from..i].trim().to_string(),
+                            line: first_line,
                         });
                     }
-                    current.clear();
                     i += 1;
                     continue;
                 }
                 '-' if next == Some('-') => state = State::LineComment,
                 '/' if next == Some('*') => {
                     state = State::BlockComment;
-                    if start_line.is_some() {
-                        current.push_str("/*");
-                    }
                     i += 2;
                     continue;
                 }
+                '\'' if escape_string_prefix(&text[..i]) => state = State::Escaped,
                 '\'' | '"' | '`' => state = State::Quoted(c),
                 '$' => {
-                    if let Some(tag) = dollar_tag_at(&chars, i) {
+                    if let Some(tag) = dollar_tag_at(&text[i..]) {
                         state = State::Dollar;
-                        current.push_str(&tag);
-                        i += tag.chars().count();
                         dollar_tag = tag;
-                        start_line.get_or_insert(line);
-                        continue;
+                        step = tag.len();
                     }
                 }
                 _ => {}
@@ -117,14 +110,18 @@ pub fn split(text: &str) -> Split {
                 if c == quote {
                     if next == Some(quote) {
                         // A doubled quote is an escaped quote.
-                        current.push(c);
-                        current.push(c);
-                        i += 2;
-                        continue;
+                        step = 2;
+                    } else {
+                        state = State::Normal;
                     }
-                    state = State::Normal;
                 }
             }
+            State::Escaped => match c {
+                '\\' => step += next.map_or(0, char::len_utf8),
+                '\'' if next == Some('\'') => step = 2,
+                '\'' => state = State::Normal,
+                _ => {}
+            },
             State::LineComment => {
                 if c == '\n' {
                     state = State::Normal;
@@ -133,24 +130,14 @@ pub fn split(text: &str) -> Split {
             State::BlockComment => {
                 if c == '*' && next == Some('/') {
                     state = State::Normal;
-                    if start_line.is_some() {
-                        current.push_str("*/");
-                    }
                     i += 2;
                     continue;
                 }
             }
             State::Dollar => {
-                if c == '$'
-                    && chars[i..]
-                        .iter()
-                        .collect::<String>()
-                        .starts_with(&dollar_tag)
-                {
+                if text[i..].starts_with(dollar_tag) {
                     state = State::Normal;
-                    current.push_str(&dollar_tag);
-                    i += dollar_tag.chars().count();
-                    continue;
+                    step = dollar_tag.len();
                 }
             }
         }
@@ -158,31 +145,40 @@ pub fn split(text: &str) -> Split {
             State::LineComment | State::BlockComment => false,
             _ => !c.is_whitespace(),
         };
-        if significant {
-            start_line.get_or_insert(line);
+        if significant && start.is_none() {
+            start = Some((i, line));
         }
-        if start_line.is_some() {
-            current.push(c);
-        }
-        i += 1;
+        // Escaped and skipped characters may include newlines.
+        line += text[i + c.len_utf8()..i + step].matches('\n').count();
+        i += step;
     }
-    if let Some(start) = start_line {
-        out.rest = Some((current.trim().to_string(), start));
+    if let Some((from, first_line)) = start {
+        out.rest = Some((text[from..].trim().to_string(), first_line));
     }
     out
 }
 
-/// The `$tag$` opening a dollar-quoted string at `i`, if there is one.
-fn dollar_tag_at(chars: &[char], i: usize) -> Option<String> {
-    let mut j = i + 1;
-    while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
-        j += 1;
-    }
-    if chars.get(j) == Some(&'$') && !chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
-        Some(chars[i..=j].iter().collect())
-    } else {
-        None
-    }
+/// True when a quote after `before` opens an `E'...'` string: `before` ends
+/// with a lone `E` or `e`, not the end of a longer name.
+fn escape_string_prefix(before: &str) -> bool {
+    let Some(rest) = before.strip_suffix(['E', 'e']) else {
+        return false;
+    };
+    !rest
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The `$tag$` opening a dollar-quoted string at the start of `text`, if
+/// there is one.
+fn dollar_tag_at(text: &str) -> Option<&str> {
+    let body = &text[1..];
+    let end = body
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(body.len());
+    let starts_with_digit = body.starts_with(|c: char| c.is_ascii_digit());
+    (body[end..].starts_with('$') && !starts_with_digit).then(|| &text[..end + 2])
 }
 
 #[cfg(test)]
@@ -251,6 +247,58 @@ mod tests {
         let split = split("select 'abc;\n");
         assert!(split.items.is_empty());
         assert!(split.rest.is_some());
+    }
+
+    #[test]
+    fn backslash_escapes_in_e_strings() {
+        let split = split("select E'it\\'s; fine', e'\\\\';\nselect 'a\\';\nselect 1;");
+        assert_eq!(
+            split.items,
+            vec![
+                sql("select E'it\\'s; fine', e'\\\\'", 1),
+                // Outside E'...' a backslash is an ordinary character.
+                sql("select 'a\\'", 2),
+                sql("select 1", 3),
+            ]
+        );
+        assert_eq!(split.rest, None);
+        // A name ending in e is no E prefix.
+        let named = super::split("select name'x\\';");
+        assert_eq!(named.items, vec![sql("select name'x\\'", 1)]);
+    }
+
+    #[test]
+    fn unterminated_e_string_is_incomplete() {
+        let split = split("select E'it\\'s;\n");
+        assert!(split.items.is_empty());
+        assert_eq!(split.rest, Some(("select E'it\\'s;".into(), 1)));
+    }
+
+    #[test]
+    fn lines_count_inside_skipped_text() {
+        let split = split("select E'a\\\nb', 'c''\n';\nselect /* x\n */ 1;");
+        assert_eq!(split.items[1], sql("select /* x\n */ 1", 4));
+    }
+
+    #[test]
+    fn multi_byte_text() {
+        let split = split("select '×' AS \"é\", $ü$ ; $ü$;\u{3000}select 2×3;");
+        assert_eq!(
+            split.items,
+            vec![
+                sql("select '×' AS \"é\", $ü$ ; $ü$", 1),
+                sql("select 2×3", 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn many_dollars_inside_dollar_quotes_are_linear() {
+        let text = format!("select $${}$$;", "$ x".repeat(100_000));
+        let started = std::time::Instant::now();
+        let split = split(&text);
+        assert_eq!(split.items.len(), 1);
+        assert!(started.elapsed().as_secs() < 2, "{:?}", started.elapsed());
     }
 
     #[test]

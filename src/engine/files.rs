@@ -19,6 +19,9 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::CreateExternalTable;
+use object_store::ObjectStoreExt;
+
+use super::panics;
 
 /// A file extension read with another format's reader and default options,
 /// e.g. `.tsv` as CSV with a tab delimiter.
@@ -153,32 +156,68 @@ impl UrlTableFactory for FileTableFactory {
         };
         let cannot_read =
             |reason: String| DataFusionError::Plan(format!("cannot read '{reference}': {reason}"));
-        let config = ListingTableConfig::new(parse_location(reference)?)
-            .infer_options(&state)
-            .await
-            .map_err(|e| {
-                let message = e.strip_backtrace();
-                cannot_read(if message.contains("No files for table") {
-                    "no such file, or no files match".to_string()
-                } else if let Some(ext) = message.split("No file_format found with extension ").nth(1) {
-                    format!(
-                        "unknown file type '.{}': name the format with CREATE EXTERNAL TABLE ... STORED AS",
-                        ext.trim()
-                    )
-                } else {
-                    message
-                })
-            })?;
-        let config = async {
-            config
-                .infer_partitions_from_path(&state)
-                .await?
-                .infer_schema(&state)
+        let url = parse_location(reference)?;
+        let inferred = panics::catch(async {
+            refuse_empty_parquet(&state, &url)
                 .await
-        }
-        .await
-        .map_err(|e| cannot_read(e.strip_backtrace()))?;
+                .map_err(cannot_read)?;
+            let config = ListingTableConfig::new(url.clone())
+                .infer_options(&state)
+                .await
+                .map_err(|e| {
+                    let message = e.strip_backtrace();
+                    cannot_read(if message.contains("No files for table") {
+                        "no such file, or no files match".to_string()
+                    } else if let Some(ext) =
+                        message.split("No file_format found with extension ").nth(1)
+                    {
+                        format!(
+                            "unknown file type '.{}': name the format with CREATE EXTERNAL TABLE ... STORED AS",
+                            ext.trim()
+                        )
+                    } else {
+                        message
+                    })
+                })?;
+            async {
+                config
+                    .infer_partitions_from_path(&state)
+                    .await?
+                    .infer_schema(&state)
+                    .await
+            }
+            .await
+            .map_err(|e| cannot_read(e.strip_backtrace()))
+        })
+        .await;
+        let config =
+            inferred.map_err(|message| panics::error(&[reference.to_string()], &message))??;
         Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+    }
+}
+
+/// Refuses a single empty `.parquet` file: DataFusion skips empty files, so
+/// it would read as a table without rows, though it is no Parquet file.
+async fn refuse_empty_parquet(
+    state: &SessionState,
+    url: &ListingTableUrl,
+) -> std::result::Result<(), String> {
+    let is_parquet = url
+        .prefix()
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("parquet"));
+    if !is_parquet || url.is_collection() || url.get_glob().is_some() {
+        return Ok(());
+    }
+    let store = state
+        .runtime_env()
+        .object_store(url.object_store())
+        .map_err(|e| e.strip_backtrace())?;
+    match store.head(url.prefix()).await {
+        Ok(meta) if meta.size == 0 => {
+            Err("the file is empty, so it is not Parquet (Parquet files start with PAR1)".into())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -7,10 +7,13 @@ mod aws_profile;
 mod copy;
 mod create_function;
 mod files;
+mod limits;
 mod located_store;
+mod panics;
 mod stores;
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -24,7 +27,7 @@ use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::dml::CopyTo;
-use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement as PlanStatement};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -36,6 +39,7 @@ use crate::config::StoreProfile;
 use crate::net::{self, Net, NetConfig};
 use crate::udf::{self, UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
+pub use panics::message as panic_message;
 pub use stores::StoreRegistry;
 
 /// How to set up an [`Engine`].
@@ -77,6 +81,7 @@ impl Engine {
         if let Some(partitions) = settings.target_partitions {
             config = config.with_target_partitions(partitions);
         }
+        limits::check_options(config.options())?;
         let stores = Arc::new(StoreRegistry::new(settings.profiles.clone()));
         let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(stores.clone());
         if let Some(limit) = settings.memory_limit {
@@ -176,14 +181,30 @@ impl Engine {
     }
 
     /// Parses and plans one SQL statement. DDL takes effect here; queries run
-    /// when [`Query::execute`] is called.
+    /// when [`Query::execute`] is called. A panic inside DataFusion becomes
+    /// an error.
     pub async fn prepare(&self, sql: &str) -> Result<Query> {
+        panics::catch(self.plan(sql))
+            .await
+            .unwrap_or_else(|message| Err(panics::error(&[], &message)))
+    }
+
+    async fn plan(&self, sql: &str) -> Result<Query> {
         self.net.begin_query();
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
         let mut statement = state.sql_to_statement(sql, &dialect)?;
+        if let Err(e) = limits::check_depth(&statement) {
+            // Dropping the statement would recurse as deeply as it nests,
+            // which is what the limit is there to prevent.
+            std::mem::forget(statement);
+            return Err(e);
+        }
         self.configure_stores(&mut statement)?;
         let mut plan = state.statement_to_plan(statement).await?;
+        if let LogicalPlan::Statement(PlanStatement::SetVariable(set)) = &plan {
+            limits::check_setting(&set.variable, &set.value)?;
+        }
         let mut staging = None;
         if let LogicalPlan::Copy(copy) = &plan {
             let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url).await?;
@@ -205,16 +226,26 @@ impl Engine {
             )),
             _ => None,
         };
-        let frame = self
-            .ctx
-            .execute_logical_plan(plan)
-            .await
-            .map_err(|e| match creating {
-                Some(context) => {
-                    DataFusionError::Plan(format!("{context}: {}", e.strip_backtrace()))
-                }
-                None => e,
-            })?;
+        let frame = match (
+            panics::catch(self.ctx.execute_logical_plan(plan)).await,
+            creating,
+        ) {
+            (Ok(Ok(frame)), _) => frame,
+            (Ok(Err(e)), None) => return Err(e),
+            (Ok(Err(e)), Some(context)) => {
+                return Err(DataFusionError::Plan(format!(
+                    "{context}: {}",
+                    e.strip_backtrace()
+                )));
+            }
+            (Err(message), None) => return Err(panics::error(&[], &message)),
+            (Err(message), Some(context)) => {
+                return Err(DataFusionError::Plan(format!(
+                    "{context}: {}",
+                    panics::reader_failed(&message)
+                )));
+            }
+        };
         let task_ctx = Arc::new(frame.task_ctx());
         let plan = frame.create_physical_plan().await?;
         Ok(Query {
@@ -296,8 +327,16 @@ impl Query {
     }
 
     /// Starts the statement and returns its rows as a stream.
+    /// A panic while the rows are produced becomes an error naming the files
+    /// the statement reads.
     pub fn execute(self) -> Result<SendableRecordBatchStream> {
-        let stream = execute_stream(Arc::clone(&self.plan), self.task_ctx)?;
+        let plan = Arc::clone(&self.plan);
+        let task_ctx = self.task_ctx;
+        let stream = std::panic::catch_unwind(AssertUnwindSafe(|| execute_stream(plan, task_ctx)))
+            .unwrap_or_else(|payload| {
+                Err(panics::error(&[], &panics::message(payload.as_ref())))
+            })?;
+        let stream = panics::catch_stream(stream, &self.plan);
         let Some(staging) = self.staging else {
             return Ok(stream);
         };
