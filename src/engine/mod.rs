@@ -9,6 +9,7 @@ mod create_function;
 mod files;
 mod located_store;
 mod stores;
+mod system_schema;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,9 +17,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{
-    DynamicFileCatalog, MemorySchemaProvider, SchemaProvider, UrlTableFactory,
-};
+use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
@@ -37,6 +36,7 @@ use crate::net::{self, Net, NetConfig};
 use crate::udf::{self, UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
 pub use stores::StoreRegistry;
+use system_schema::SystemSchema;
 
 /// How to set up an [`Engine`].
 #[derive(Debug, Default, Clone)]
@@ -61,6 +61,8 @@ pub struct Engine {
     /// The WASM table functions, for the `TABLE(f(...) OVER (...))` form.
     table_functions: apply::TableFunctions,
     net: Arc<Net>,
+    /// The read-only `wasql` schema.
+    system_schema: Arc<SystemSchema>,
 }
 
 /// A planned statement, ready to run.
@@ -95,11 +97,10 @@ impl Engine {
         for function in net::http_functions(&net) {
             ctx.register_udf(function);
         }
-        let audit_schema = Arc::new(MemorySchemaProvider::new());
-        audit_schema.register_table("net_log".into(), net::net_log_table(&net))?;
+        let system_schema = Arc::new(SystemSchema::new(&net));
         ctx.catalog("datafusion")
             .ok_or_else(|| DataFusionError::Internal("no default catalog".into()))?
-            .register_schema("wasql", audit_schema)?;
+            .register_schema(system_schema::NAME, Arc::clone(&system_schema) as _)?;
         let udfs = Arc::new(UdfRegistry::new(
             settings.udf_limits.clone(),
             Arc::clone(&net),
@@ -120,6 +121,7 @@ impl Engine {
             udfs,
             table_functions,
             net,
+            system_schema,
         })
     }
 
@@ -183,6 +185,7 @@ impl Engine {
         let mut statement = state.sql_to_statement(sql, &dialect)?;
         self.configure_stores(&mut statement)?;
         let mut plan = state.statement_to_plan(statement).await?;
+        self.system_schema.refuse_changes(&plan, &state)?;
         let mut staging = None;
         if let LogicalPlan::Copy(copy) = &plan {
             let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url).await?;
