@@ -713,3 +713,57 @@ fn a_shared_or_cached_answer_goes_only_to_callers_the_same_rule_allows() {
         "{audit:?}"
     );
 }
+
+/// The `wasql` schema is read-only: no statement creates, replaces, drops or
+/// changes a table there (nor the schema itself), each fails with one
+/// line saying so, and the audit table reads as before afterwards.
+#[test]
+fn the_wasql_schema_is_read_only() {
+    let sandbox = Sandbox::with_config("");
+    let csv = sandbox.home.path().join("fake.csv");
+    std::fs::write(&csv, "n\n1\n").unwrap();
+    let external = format!(
+        "CREATE EXTERNAL TABLE wasql.net_log STORED AS CSV LOCATION '{}'",
+        csv.display()
+    );
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["CREATE OR REPLACE TABLE wasql.net_log AS SELECT 1 AS n"],
+        vec!["CREATE TABLE wasql.x AS SELECT 1 AS n"],
+        vec!["CREATE TABLE wasql.x (n INT)"],
+        vec![&external],
+        vec!["CREATE VIEW wasql.v AS SELECT 1 AS n"],
+        vec!["CREATE OR REPLACE VIEW wasql.net_log AS SELECT 1 AS n"],
+        vec!["DROP TABLE wasql.net_log"],
+        vec!["DROP TABLE IF EXISTS wasql.net_log"],
+        vec!["DROP VIEW wasql.net_log"],
+        vec!["INSERT INTO wasql.net_log SELECT * FROM wasql.net_log"],
+        vec!["DELETE FROM wasql.net_log"],
+        vec!["UPDATE wasql.net_log SET status = 0"],
+        vec!["TRUNCATE TABLE wasql.net_log"],
+        vec!["CREATE SCHEMA wasql"],
+        vec!["CREATE SCHEMA IF NOT EXISTS wasql"],
+        vec!["DROP SCHEMA wasql"],
+        vec!["DROP SCHEMA wasql CASCADE"],
+        vec![
+            "SET datafusion.catalog.default_schema = 'wasql'",
+            "CREATE TABLE x AS SELECT 1 AS n",
+        ],
+    ];
+    for statements in cases {
+        let mut all = statements.clone();
+        all.push("SELECT count(*) AS n FROM datafusion.wasql.net_log");
+        let run = sandbox.run_with(&["--continue-on-error"], &all);
+        let what = statements.join("; ");
+        assert_eq!(run.stderr.lines().count(), 1, "{what}: {run:?}");
+        assert!(
+            run.error()
+                .contains("the wasql schema is read-only: it holds wasql's own tables (net_log)"),
+            "{what}: {run:?}"
+        );
+        assert_eq!(
+            run.last_json(),
+            vec![serde_json::json!({"n": 0})],
+            "{what}: {run:?}"
+        );
+    }
+}

@@ -580,52 +580,162 @@ fn wasm_section(id: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A minimal ABI v1 module with one scalar function `name(int64) -> int64`
-/// (which always fails), hand-assembled.
-fn tiny_module(name: &str) -> Vec<u8> {
-    const I32: u8 = 0x7F;
-    let mut types = leb128(4);
-    types.extend([0x60, 2, I32, I32, 1, I32]); // wasql_alloc
-    types.extend([0x60, 3, I32, I32, I32, 0]); // wasql_free
-    types.extend([0x60, 1, I32, 0]); // wasql_release
-    types.extend([0x60, 5, I32, I32, I32, I32, I32, 1, I32]); // the function
-    let functions = [4, 0, 1, 2, 3];
-    let memory = [1, 0x00, 1]; // one memory, min 1 page, no max
-    let mut exports = leb128(5);
-    for (export, kind, index) in [
-        ("memory", 2u8, 0u8),
-        ("wasql_alloc", 0, 0),
-        ("wasql_free", 0, 1),
-        ("wasql_release", 0, 2),
-        ("tiny_fn", 0, 3),
-    ] {
-        exports.extend(wasm_vec(export.as_bytes()));
-        exports.extend([kind, index]);
-    }
-    let bodies: [&[u8]; 4] = [
-        &[0x00, 0x41, 0x80, 0x08, 0x0B], // i32.const 1024
-        &[0x00, 0x0B],
-        &[0x00, 0x0B],
-        &[0x00, 0x41, 0x01, 0x0B], // i32.const 1: failure
-    ];
-    let mut code = leb128(4);
-    for body in bodies {
-        code.extend(wasm_vec(body));
-    }
-    let description = format!(
-        "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"scalar\",\"export\":\"tiny_fn\",\"args\":[\"int64\"],\"returns\":\"int64\"}}\n"
-    );
-    let mut custom = wasm_vec(b"wasql.udfs");
-    custom.extend_from_slice(description.as_bytes());
+/// The value type `i32` in the binary format.
+const I32: u8 = 0x7F;
 
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    module.extend(wasm_section(1, &types));
-    module.extend(wasm_section(3, &functions));
-    module.extend(wasm_section(5, &memory));
-    module.extend(wasm_section(7, &exports));
-    module.extend(wasm_section(10, &code));
-    module.extend(wasm_section(0, &custom));
-    module
+/// One function of a hand-assembled module: imported from `import`
+/// (module, name), or defined with `body` and exported as `export`.
+struct TinyFunction {
+    import: Option<(&'static str, &'static str)>,
+    export: String,
+    params: Vec<u8>,
+    results: Vec<u8>,
+    body: Vec<u8>,
+}
+
+/// A module to hand-assemble: functions (imports first), one memory of one
+/// page exported under `memory` (or not at all), and a `wasql.udfs`
+/// section.
+struct TinyModule {
+    functions: Vec<TinyFunction>,
+    memory: Option<&'static str>,
+    description: String,
+}
+
+/// A defined function `export` of `params` and `results` i32s.
+fn tiny_function(export: &str, params: usize, results: usize, body: &[u8]) -> TinyFunction {
+    TinyFunction {
+        import: None,
+        export: export.to_string(),
+        params: vec![I32; params],
+        results: vec![I32; results],
+        body: body.to_vec(),
+    }
+}
+
+/// Function bodies: `i32.const 1024`, nothing, `i32.const 1`.
+const ALLOC_BODY: &[u8] = &[0x00, 0x41, 0x80, 0x08, 0x0B];
+const NOTHING: &[u8] = &[0x00, 0x0B];
+const ONE: &[u8] = &[0x00, 0x41, 0x01, 0x0B];
+
+impl TinyModule {
+    /// A module with the allocator exports (`wasql_alloc` always returns
+    /// 1024) and `functions`, described by `description`.
+    fn new(functions: Vec<TinyFunction>, description: String) -> TinyModule {
+        let mut all = vec![
+            tiny_function("wasql_alloc", 2, 1, ALLOC_BODY),
+            tiny_function("wasql_free", 3, 0, NOTHING),
+            tiny_function("wasql_release", 1, 0, NOTHING),
+        ];
+        all.extend(functions);
+        TinyModule {
+            functions: all,
+            memory: Some("memory"),
+            description,
+        }
+    }
+
+    /// Gives the export `export` the type `params -> results`.
+    fn retype(mut self, export: &str, params: &[u8], results: &[u8]) -> TinyModule {
+        let function = self
+            .functions
+            .iter_mut()
+            .find(|f| f.export == export)
+            .unwrap();
+        function.params = params.to_vec();
+        function.results = results.to_vec();
+        self
+    }
+
+    /// Adds the import `module::name` of type `params -> results`.
+    fn import(
+        mut self,
+        module: &'static str,
+        name: &'static str,
+        params: &[u8],
+        results: &[u8],
+    ) -> TinyModule {
+        self.functions.insert(
+            0,
+            TinyFunction {
+                import: Some((module, name)),
+                export: String::new(),
+                params: params.to_vec(),
+                results: results.to_vec(),
+                body: Vec::new(),
+            },
+        );
+        self
+    }
+
+    /// The module in the binary format.
+    fn assemble(&self) -> Vec<u8> {
+        let mut types = leb128(self.functions.len() as u32);
+        for function in &self.functions {
+            types.push(0x60);
+            types.extend(wasm_vec(&function.params));
+            types.extend(wasm_vec(&function.results));
+        }
+        let (imported, defined): (Vec<_>, Vec<_>) = (0u32..)
+            .zip(&self.functions)
+            .partition(|(_, f)| f.import.is_some());
+        let mut imports = leb128(imported.len() as u32);
+        for (index, function) in &imported {
+            let (module, name) = function.import.unwrap();
+            imports.extend(wasm_vec(module.as_bytes()));
+            imports.extend(wasm_vec(name.as_bytes()));
+            imports.push(0x00);
+            imports.extend(leb128(*index));
+        }
+        let mut functions = leb128(defined.len() as u32);
+        let mut code = leb128(defined.len() as u32);
+        let mut exports = Vec::new();
+        if let Some(memory) = self.memory {
+            exports.extend(wasm_vec(memory.as_bytes()));
+            exports.extend([2, 0]);
+        }
+        for (index, function) in &defined {
+            functions.extend(leb128(*index));
+            code.extend(wasm_vec(&function.body));
+            exports.extend(wasm_vec(function.export.as_bytes()));
+            exports.push(0x00);
+            exports.extend(leb128(*index));
+        }
+        let export_count = defined.len() + usize::from(self.memory.is_some());
+        let mut export_section = leb128(export_count as u32);
+        export_section.extend(exports);
+        let memory = [1, 0x00, 1]; // one memory, min 1 page, no max
+        let mut custom = wasm_vec(b"wasql.udfs");
+        custom.extend_from_slice(self.description.as_bytes());
+
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        module.extend(wasm_section(1, &types));
+        if !imported.is_empty() {
+            module.extend(wasm_section(2, &imports));
+        }
+        module.extend(wasm_section(3, &functions));
+        module.extend(wasm_section(5, &memory));
+        module.extend(wasm_section(7, &export_section));
+        module.extend(wasm_section(10, &code));
+        module.extend(wasm_section(0, &custom));
+        module
+    }
+}
+
+/// A minimal ABI v1 module with one scalar function `name(int64) -> int64`,
+/// exported as `tiny_fn` (which always fails).
+fn tiny_scalar(name: &str) -> TinyModule {
+    TinyModule::new(
+        vec![tiny_function("tiny_fn", 5, 1, ONE)],
+        format!(
+            "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"scalar\",\"export\":\"tiny_fn\",\"args\":[\"int64\"],\"returns\":\"int64\"}}\n"
+        ),
+    )
+}
+
+/// [`tiny_scalar`] in the binary format.
+fn tiny_module(name: &str) -> Vec<u8> {
+    tiny_scalar(name).assemble()
 }
 
 // ---------------------------------------------------------------------------
@@ -1598,6 +1708,75 @@ fn function_named_like_a_built_in_is_refused() {
     ]);
 }
 
+/// Registration checks all it can without running a module: the memory
+/// export, the signature of every export the host calls (allocator
+/// included), and the types of WASI imports. `--udfs`, `\udf load` and
+/// `CREATE FUNCTION` each refuse a module that fails one, with one line
+/// naming it and what is wrong, and register nothing.
+#[test]
+fn registration_checks_memory_signatures_and_imports() {
+    let mut unexported = tiny_scalar("tiny_fails");
+    unexported.memory = None;
+    let mut renamed = tiny_scalar("tiny_fails");
+    renamed.memory = Some("mem");
+    let no_memory = "it exports no memory named 'memory'";
+    let cases = [
+        ("tiny_fails", unexported, no_memory),
+        ("tiny_fails", renamed, no_memory),
+        (
+            "tiny_fails",
+            tiny_scalar("tiny_fails").retype("tiny_fn", &[I32], &[I32]),
+            "export 'tiny_fn' has signature (i32) -> i32, \
+             expected (i32, i32, i32, i32, i32) -> i32 (udfs/ABI.md §3)",
+        ),
+        (
+            "tiny_sum",
+            tiny_aggregate("tiny_sum", None).retype("tiny_agg_update", &[I32, I32], &[I32]),
+            "export 'tiny_agg_update' has signature (i32, i32) -> i32, \
+             expected (i32, i32, i32, i32, i32, i32, i32) -> i32 (udfs/ABI.md §8)",
+        ),
+        (
+            "tiny_fails",
+            tiny_scalar("tiny_fails").retype("wasql_alloc", &[I32], &[I32]),
+            "export 'wasql_alloc' has signature (i32) -> i32, \
+             expected (i32, i32) -> i32 (udfs/ABI.md §1)",
+        ),
+        (
+            "tiny_fails",
+            tiny_scalar("tiny_fails").import("wasi_snapshot_preview1", "fd_write", &[I32], &[I32]),
+            "it imports 'wasi_snapshot_preview1::fd_write' as (i32) -> i32, \
+             but wasql provides (i32, i32, i32, i32) -> i32",
+        ),
+    ];
+    for (function, module, cause) in cases {
+        let sandbox = Sandbox::new();
+        let path = sandbox.write("udfs/bad.wasm", module.assemble());
+        let run = sandbox
+            .run(&["--udfs", &sandbox.udfs_arg(), "-c", "SELECT 1"])
+            .exit(2);
+        let named = format!("UDF module '{}': {cause}", path.display());
+        run.one_error_line(&[&named]);
+        assert_eq!(run.stdout, "");
+        for statement in [
+            format!("\\udf load {}", sandbox.udfs_arg()),
+            format!("CREATE FUNCTION f() LANGUAGE wasm AS 'udfs/bad.wasm#{function}';"),
+        ] {
+            let run = sandbox
+                .run_stdin(
+                    &["-q", "--format", "csv", "--continue-on-error"],
+                    &format!("{statement}\n\\udf list\n"),
+                )
+                .exit(1);
+            run.one_error_line(&["bad.wasm': ", cause]);
+            assert_eq!(
+                run.stdout.trim(),
+                "function,kind,signature,module,sha256,capabilities",
+                "{statement}: {run:#?}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The sandbox: hostile modules
 // ---------------------------------------------------------------------------
@@ -2265,64 +2444,34 @@ const DOCS: &str = "(VALUES (1, 'a b'), (2, 'c'), (3, 'd')) d(id, body)";
 /// A minimal ABI v1 module describing one aggregate `name(float64) ->
 /// float64` with exports `tiny_agg_new` ... `tiny_agg_drop`, leaving out
 /// the one ending in `omit`. Every call but `E_new` and `E_drop` fails
-/// without a message. Hand-assembled.
-fn tiny_aggregate_module(name: &str, omit: Option<&str>) -> Vec<u8> {
-    const I32: u8 = 0x7F;
-    let mut types = leb128(7);
-    types.extend([0x60, 2, I32, I32, 1, I32]); // 0: wasql_alloc
-    types.extend([0x60, 3, I32, I32, I32, 0]); // 1: wasql_free
-    types.extend([0x60, 1, I32, 0]); // 2: wasql_release, E_drop
-    types.extend([0x60, 0, 1, I32]); // 3: E_new
-    types.extend([0x60, 7, I32, I32, I32, I32, I32, I32, I32, 1, I32]); // 4: E_update
-    types.extend([0x60, 6, I32, I32, I32, I32, I32, I32, 1, I32]); // 5: E_merge
-    types.extend([0x60, 4, I32, I32, I32, I32, 1, I32]); // 6: E_state, E_finish
-    let function_types = [0u8, 1, 2, 3, 4, 5, 6, 6, 2];
-    let mut functions = leb128(function_types.len() as u32);
-    functions.extend(function_types);
-    let memory = [1, 0x00, 1]; // one memory, min 1 page, no max
+/// without a message.
+fn tiny_aggregate(name: &str, omit: Option<&str>) -> TinyModule {
     let all = [
-        ("memory", 2u8, 0u8),
-        ("wasql_alloc", 0, 0),
-        ("wasql_free", 0, 1),
-        ("wasql_release", 0, 2),
-        ("tiny_agg_new", 0, 3),
-        ("tiny_agg_update", 0, 4),
-        ("tiny_agg_merge", 0, 5),
-        ("tiny_agg_state", 0, 6),
-        ("tiny_agg_finish", 0, 7),
-        ("tiny_agg_drop", 0, 8),
+        ("_new", 0, 1, ONE),
+        ("_update", 7, 1, ONE),
+        ("_merge", 6, 1, ONE),
+        ("_state", 4, 1, ONE),
+        ("_finish", 4, 1, ONE),
+        ("_drop", 1, 0, NOTHING),
     ];
-    let kept: Vec<_> = all
-        .iter()
-        .filter(|(export, _, _)| omit.is_none_or(|suffix| !export.ends_with(suffix)))
+    let functions = all
+        .into_iter()
+        .filter(|(suffix, ..)| omit != Some(*suffix))
+        .map(|(suffix, params, results, body)| {
+            tiny_function(&format!("tiny_agg{suffix}"), params, results, body)
+        })
         .collect();
-    let mut exports = leb128(kept.len() as u32);
-    for (export, kind, index) in kept {
-        exports.extend(wasm_vec(export.as_bytes()));
-        exports.extend([*kind, *index]);
-    }
-    let alloc: &[u8] = &[0x00, 0x41, 0x80, 0x08, 0x0B]; // i32.const 1024
-    let nothing: &[u8] = &[0x00, 0x0B];
-    let one: &[u8] = &[0x00, 0x41, 0x01, 0x0B]; // i32.const 1
-    let bodies = [alloc, nothing, nothing, one, one, one, one, one, nothing];
-    let mut code = leb128(bodies.len() as u32);
-    for body in bodies {
-        code.extend(wasm_vec(body));
-    }
-    let description = format!(
-        "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"aggregate\",\"export\":\"tiny_agg\",\"args\":[\"float64\"],\"returns\":\"float64\"}}\n"
-    );
-    let mut custom = wasm_vec(b"wasql.udfs");
-    custom.extend_from_slice(description.as_bytes());
+    TinyModule::new(
+        functions,
+        format!(
+            "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"aggregate\",\"export\":\"tiny_agg\",\"args\":[\"float64\"],\"returns\":\"float64\"}}\n"
+        ),
+    )
+}
 
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    module.extend(wasm_section(1, &types));
-    module.extend(wasm_section(3, &functions));
-    module.extend(wasm_section(5, &memory));
-    module.extend(wasm_section(7, &exports));
-    module.extend(wasm_section(10, &code));
-    module.extend(wasm_section(0, &custom));
-    module
+/// [`tiny_aggregate`] in the binary format.
+fn tiny_aggregate_module(name: &str, omit: Option<&str>) -> Vec<u8> {
+    tiny_aggregate(name, omit).assemble()
 }
 
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ mod limits;
 mod located_store;
 mod panics;
 mod stores;
+mod system_schema;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -19,9 +20,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{
-    DynamicFileCatalog, MemorySchemaProvider, SchemaProvider, UrlTableFactory,
-};
+use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
@@ -41,6 +40,7 @@ use crate::udf::{self, UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
 pub use panics::message as panic_message;
 pub use stores::StoreRegistry;
+use system_schema::SystemSchema;
 
 /// How to set up an [`Engine`].
 #[derive(Debug, Default, Clone)]
@@ -65,6 +65,8 @@ pub struct Engine {
     /// The WASM table functions, for the `TABLE(f(...) OVER (...))` form.
     table_functions: apply::TableFunctions,
     net: Arc<Net>,
+    /// The read-only `wasql` schema.
+    system_schema: Arc<SystemSchema>,
 }
 
 /// A planned statement, ready to run.
@@ -100,11 +102,10 @@ impl Engine {
         for function in net::http_functions(&net) {
             ctx.register_udf(function);
         }
-        let audit_schema = Arc::new(MemorySchemaProvider::new());
-        audit_schema.register_table("net_log".into(), net::net_log_table(&net))?;
+        let system_schema = Arc::new(SystemSchema::new(&net));
         ctx.catalog("datafusion")
             .ok_or_else(|| DataFusionError::Internal("no default catalog".into()))?
-            .register_schema("wasql", audit_schema)?;
+            .register_schema(system_schema::NAME, Arc::clone(&system_schema) as _)?;
         let udfs = Arc::new(UdfRegistry::new(
             settings.udf_limits.clone(),
             Arc::clone(&net),
@@ -126,6 +127,7 @@ impl Engine {
             udfs,
             table_functions,
             net,
+            system_schema,
         })
     }
 
@@ -205,6 +207,7 @@ impl Engine {
         if let LogicalPlan::Statement(PlanStatement::SetVariable(set)) = &plan {
             limits::check_setting(&set.variable, &set.value)?;
         }
+        self.system_schema.refuse_changes(&plan, &state)?;
         let mut staging = None;
         if let LogicalPlan::Copy(copy) = &plan {
             let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url).await?;

@@ -10,6 +10,7 @@ use datafusion::arrow::array::{Array, ArrayData, ArrayRef, MutableArrayData, mak
 use datafusion::arrow::buffer::Buffer;
 
 use super::describe::WasmType;
+use super::exports;
 use super::sandbox::GuestInstance;
 
 /// Size of the wasm32 `ArrowArray` struct.
@@ -237,7 +238,7 @@ pub fn call_scalar(
     returns: WasmType,
 ) -> Result<ArrayRef, CallError> {
     let function = instance
-        .export::<(i32, i32, i32, i32, i32), i32>(export)
+        .export::<exports::Scalar>(export)
         .map_err(CallError::Broken)?;
     let frame = place(instance, args, &[], 1)?;
     let call = function.call(

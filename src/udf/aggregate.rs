@@ -27,7 +27,10 @@ use datafusion::logical_expr::{
 };
 
 use super::abi::{self, CallError};
-use super::describe::{AGGREGATE_EXPORTS, FunctionSpec, WasmType};
+use super::describe::{FunctionSpec, WasmType};
+use super::exports::{
+    self, AggregateDrop, AggregateEmit, AggregateMerge, AggregateNew, AggregateUpdate,
+};
 use super::module::WasmModule;
 use super::sandbox::GuestInstance;
 use super::scalar::{documentation, exact_signature, to_type};
@@ -48,7 +51,7 @@ struct Aggregate {
     returns: WasmType,
     /// The module's own name for the function (network rules match it).
     declared_name: String,
-    /// `E_new` ... `E_drop`, in the order of [`AGGREGATE_EXPORTS`].
+    /// `E_new` ... `E_drop`, in the order of [`exports::AGGREGATE`].
     exports: [String; 6],
 }
 
@@ -68,7 +71,7 @@ impl Aggregate {
 
     fn create(&self, instance: &mut GuestInstance) -> Result<i32, CallError> {
         let new = instance
-            .export::<(), i32>(&self.exports[0])
+            .export::<AggregateNew>(&self.exports[0])
             .map_err(CallError::Broken)?;
         instance.arm_deadline();
         match new.call(&mut instance.store, ()) {
@@ -90,7 +93,7 @@ impl Aggregate {
         ngroups: u32,
     ) -> Result<(), CallError> {
         let update = instance
-            .export::<(i32, i32, i32, i32, i32, i32, i32), i32>(&self.exports[1])
+            .export::<AggregateUpdate>(&self.exports[1])
             .map_err(CallError::Broken)?;
         let frame = abi::place(instance, args, &[groups], 0)?;
         let call = update.call(
@@ -118,7 +121,7 @@ impl Aggregate {
         ngroups: u32,
     ) -> Result<(), CallError> {
         let merge = instance
-            .export::<(i32, i32, i32, i32, i32, i32), i32>(&self.exports[2])
+            .export::<AggregateMerge>(&self.exports[2])
             .map_err(CallError::Broken)?;
         let frame = abi::place(instance, std::slice::from_ref(states), &[groups], 0)?;
         let call = merge.call(
@@ -150,7 +153,7 @@ impl Aggregate {
             Emit::Results => (&self.exports[4], self.returns),
         };
         let emit = instance
-            .export::<(i32, i32, i32, i32), i32>(export)
+            .export::<AggregateEmit>(export)
             .map_err(CallError::Broken)?;
         let frame = abi::place(instance, &[], &[], 1)?;
         let call = emit.call(
@@ -192,7 +195,7 @@ impl Aggregate {
 
     fn destroy(&self, instance: &mut GuestInstance, handle: i32) -> Result<(), CallError> {
         let drop = instance
-            .export::<i32, ()>(&self.exports[5])
+            .export::<AggregateDrop>(&self.exports[5])
             .map_err(CallError::Broken)?;
         instance.arm_deadline();
         drop.call(&mut instance.store, handle)
@@ -252,7 +255,7 @@ impl WasmAggregateUdf {
     /// The aggregate function `spec` of `module`, which returns `returns`.
     pub fn new(module: Arc<WasmModule>, spec: FunctionSpec, returns: WasmType) -> Self {
         let signature = exact_signature(&spec);
-        let exports = AGGREGATE_EXPORTS.map(|suffix| format!("{}{suffix}", spec.export));
+        let exports = exports::AGGREGATE.map(|(suffix, _)| format!("{}{suffix}", spec.export));
         WasmAggregateUdf {
             aggregate: Arc::new(Aggregate {
                 declared_name: module.declared_name(&spec),

@@ -5,6 +5,8 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::logical_expr::Volatility;
 use serde::Deserialize;
 
+use super::exports::{self, Signature};
+
 /// The ABI versions this host implements.
 pub const SUPPORTED_ABI: &[u32] = &[1];
 
@@ -186,19 +188,21 @@ pub struct FunctionSpec {
     pub doc: Option<String>,
 }
 
-/// The suffixes of an aggregate's exports (udfs/ABI.md §8).
-pub const AGGREGATE_EXPORTS: [&str; 6] =
-    ["_new", "_update", "_merge", "_state", "_finish", "_drop"];
-
 impl FunctionSpec {
-    /// The exports implementing the function.
-    pub fn exports(&self) -> Vec<String> {
+    /// The exports implementing the function, with the signature each must
+    /// have.
+    pub fn exports(&self) -> Vec<(String, Signature)> {
         match self.kind {
-            FunctionKind::Aggregate { .. } => AGGREGATE_EXPORTS
+            FunctionKind::Scalar { .. } => {
+                vec![(self.export.clone(), Signature::of::<exports::Scalar>())]
+            }
+            FunctionKind::Aggregate { .. } => exports::AGGREGATE
                 .iter()
-                .map(|suffix| format!("{}{suffix}", self.export))
+                .map(|(suffix, signature)| (format!("{}{suffix}", self.export), *signature))
                 .collect(),
-            _ => vec![self.export.clone()],
+            FunctionKind::Table { .. } => {
+                vec![(self.export.clone(), Signature::of::<exports::Table>())]
+            }
         }
     }
 

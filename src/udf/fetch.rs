@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
-use wasmtime::{AsContextMut, Caller, Linker, Memory, TypedFunc};
+use wasmtime::{AsContextMut, Caller, Linker, Memory};
 
+use super::exports::{Alloc, Typed};
 use super::sandbox::GuestState;
 use crate::net::{Outcome, Request};
 
@@ -96,7 +97,7 @@ fn read_request(data: &[u8], at: u32, i: usize) -> Result<Request, Fault> {
 fn put(
     caller: &mut Caller<'_, GuestState>,
     memory: &Memory,
-    alloc: &TypedFunc<(i32, i32), i32>,
+    alloc: &Typed<Alloc>,
     bytes: &[u8],
 ) -> Result<(u32, u32), Fault> {
     if bytes.is_empty() {
@@ -123,7 +124,7 @@ fn put(
 fn write_response(
     caller: &mut Caller<'_, GuestState>,
     memory: &Memory,
-    alloc: &TypedFunc<(i32, i32), i32>,
+    alloc: &Typed<Alloc>,
     at: u32,
     i: usize,
     outcome: &Outcome,
@@ -222,11 +223,11 @@ pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
                 }
                 batch.push(request);
             }
-            let alloc = caller
+            let alloc: Typed<Alloc> = caller
                 .get_export("wasql_alloc")
                 .and_then(|e| e.into_func())
                 .ok_or_else(|| fault("the module does not export wasql_alloc".into()))?
-                .typed::<(i32, i32), i32>(&caller)?;
+                .typed(&caller)?;
             let state = caller.data();
             let (net, who) = (Arc::clone(&state.net), state.caller.clone());
             let waiting = std::time::Instant::now();

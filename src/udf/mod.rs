@@ -9,6 +9,7 @@ mod abi;
 mod aggregate;
 mod capture;
 mod describe;
+mod exports;
 mod fetch;
 mod limiter;
 mod module;

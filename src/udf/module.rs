@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
-use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+use wasmparser::{Parser, Payload, TypeRef};
+use wasmtime::ExternType;
 
 use datafusion::common::DataFusionError;
 use datafusion::execution::memory_pool::MemoryPool;
 
 use super::abi::CallError;
 use super::describe::{self, FunctionSpec};
+use super::exports;
 use super::sandbox::{self, GuestInstance, GuestState, Limits, Output};
 use crate::net::Net;
 
@@ -132,26 +134,16 @@ impl std::fmt::Debug for WasmModule {
     }
 }
 
-/// What a module says about itself before it is compiled.
-#[derive(Debug)]
-struct Inspection {
-    description: String,
-    exports: Vec<String>,
-}
-
-/// Reads imports, exports and description; refuses imports other than WASI.
-fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
-    let mut description = String::new();
-    let mut exports = Vec::new();
+/// Reads a module's imports and description without compiling it: refuses
+/// imports other than WASI's and `wasql.http_fetch`, and returns the
+/// `wasql.udfs` sections' bytes concatenated as they are, in file order
+/// (udfs/ABI.md §2).
+fn inspect(bytes: &[u8]) -> Result<String, String> {
+    let mut description = Vec::new();
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(|e| format!("not a valid WebAssembly module: {e}"))? {
             Payload::CustomSection(section) if section.name() == describe::SECTION => {
-                let text = std::str::from_utf8(section.data())
-                    .map_err(|_| format!("the {} section is not UTF-8", describe::SECTION))?;
-                description.push_str(text);
-                if !text.ends_with('\n') {
-                    description.push('\n');
-                }
+                description.extend_from_slice(section.data());
             }
             Payload::ImportSection(imports) => {
                 for import in imports.into_imports() {
@@ -168,21 +160,35 @@ fn inspect(bytes: &[u8]) -> Result<Inspection, String> {
                     }
                 }
             }
-            Payload::ExportSection(section) => {
-                for export in section {
-                    let export = export.map_err(|e| format!("bad export section: {e}"))?;
-                    if export.kind == ExternalKind::Func {
-                        exports.push(export.name.to_string());
-                    }
-                }
-            }
             _ => {}
         }
     }
-    Ok(Inspection {
-        description,
-        exports,
-    })
+    String::from_utf8(description)
+        .map_err(|_| format!("the {} section is not UTF-8", describe::SECTION))
+}
+
+/// Checks that `module` exports its memory as `memory`, the allocator, and
+/// every export `functions` name, each with the signature the host calls it
+/// with (udfs/ABI.md §1).
+fn check_exports(module: &wasmtime::Module, functions: &[FunctionSpec]) -> Result<(), String> {
+    if !matches!(module.get_export("memory"), Some(ExternType::Memory(_))) {
+        return Err("it exports no memory named 'memory' (udfs/ABI.md §1)".into());
+    }
+    let allocator = exports::ALLOCATOR.map(|(name, signature)| (name.to_string(), signature));
+    let described = functions.iter().flat_map(FunctionSpec::exports);
+    for (name, expected) in allocator.into_iter().chain(described) {
+        let Some(ExternType::Func(actual)) = module.get_export(&name) else {
+            return Err(format!("it does not export the function '{name}'"));
+        };
+        if !expected.matches(&actual) {
+            return Err(format!(
+                "export '{name}' has signature {}, expected {expected} (udfs/ABI.md {})",
+                exports::show_type(&actual),
+                expected.section
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn cache_dir() -> Option<PathBuf> {
@@ -242,23 +248,18 @@ pub fn load(path: &Path, limits: Limits, session: &Session) -> Result<Arc<WasmMo
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let sha256 = hex(&Sha256::digest(&bytes));
-    let inspection = inspect(&bytes)?;
+    let description = inspect(&bytes)?;
     super::limiter::check_declared(&bytes, &limits)?;
-    if inspection.description.trim().is_empty() {
+    if description.trim().is_empty() {
         return Err(format!(
             "it has no {} section describing its functions (see udfs/ABI.md)",
             describe::SECTION
         ));
     }
-    let functions = describe::parse_description(&inspection.description)?;
-    let required = ["wasql_alloc", "wasql_free", "wasql_release"];
-    let described = functions.iter().flat_map(FunctionSpec::exports);
-    for export in required.iter().map(|r| r.to_string()).chain(described) {
-        if !inspection.exports.contains(&export) {
-            return Err(format!("it does not export the function '{export}'"));
-        }
-    }
-    let prepared = sandbox::prepare(&compile(&bytes, &sha256)?)?;
+    let functions = describe::parse_description(&description)?;
+    let compiled = compile(&bytes, &sha256)?;
+    check_exports(&compiled, &functions)?;
+    let prepared = sandbox::prepare(&compiled, Arc::clone(&session.net))?;
     Ok(Arc::new(WasmModule {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         path: path.to_path_buf(),
@@ -295,6 +296,31 @@ mod tests {
         ];
         let err = inspect(&foreign).expect_err("refused");
         assert!(err.contains("imports 'env::f'"), "{err}");
+    }
+
+    /// A custom section `wasql.udfs` holding `text` (short enough for
+    /// one-byte lengths).
+    fn description_section(text: &str) -> Vec<u8> {
+        let name = describe::SECTION.as_bytes();
+        let mut section = vec![0, (1 + name.len() + text.len()) as u8, name.len() as u8];
+        section.extend_from_slice(name);
+        section.extend_from_slice(text.as_bytes());
+        section
+    }
+
+    #[test]
+    fn description_sections_are_concatenated_as_they_are() {
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        module.extend(description_section(
+            r#"{"abi":1,"name":"f","kind":"scalar","#,
+        ));
+        module.extend(description_section(
+            "\"export\":\"f\",\"args\":[],\"returns\":\"int64\"}\n",
+        ));
+        let description = inspect(&module).expect("inspected");
+        let functions = describe::parse_description(&description).expect("one object");
+        assert_eq!(functions.len(), 1);
+        assert_eq!(functions[0].signature(), "f() -> Int64");
     }
 
     #[test]

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use std::time::Instant;
 
-use datafusion::execution::memory_pool::MemoryPool;
+use datafusion::execution::memory_pool::{MemoryPool, UnboundedMemoryPool};
 use wasmtime::{
-    Config, Engine, Func, Instance, InstancePre, Linker, Memory, Module, Store, Trap, TypedFunc,
-    WasmParams, WasmResults,
+    Config, Engine, ExternType, Func, Instance, InstancePre, Linker, Memory, Module, Store, Trap,
 };
 
 use super::capture::Captured;
+use super::exports::{self, Alloc, Export, Free, Release, Typed};
 use super::limiter::{GuestLimiter, LimitExceeded};
 use super::wasi::{self, HasWasi, WasiState};
 use crate::net::{Caller, Net};
@@ -157,11 +157,67 @@ impl HasWasi for GuestState {
     }
 }
 
-/// Links `module` against wasql's WASI ahead of instantiation; fails if it
-/// imports something wasql does not provide.
-pub fn prepare(module: &Module) -> Result<InstancePre<GuestState>, String> {
-    let mut linker = runtime()?.linker.clone();
+impl GuestState {
+    /// The state of a store for `module_name`'s guests.
+    fn new(
+        limits: Limits,
+        pool: &Arc<dyn MemoryPool>,
+        output: &Output,
+        net: Arc<Net>,
+        module_name: &str,
+    ) -> GuestState {
+        GuestState {
+            wasi: WasiState {
+                stdout: output.stdout.clone(),
+                stderr: output.stderr.clone(),
+                started: Instant::now(),
+            },
+            limiter: GuestLimiter::new(limits, pool, module_name),
+            net,
+            caller: Caller {
+                module: Some(module_name.to_string()),
+                function: String::new(),
+            },
+            deadline: CallClock::new(limits.call_timeout),
+        }
+    }
+}
+
+/// Links `module` against wasql's WASI and `wasql.http_fetch` ahead of
+/// instantiation; fails if it imports something wasql does not provide, or
+/// a function wasql provides with another type. `net` is the session's
+/// network (the check looks at the host functions in a store of its own).
+pub fn prepare(module: &Module, net: Arc<Net>) -> Result<InstancePre<GuestState>, String> {
+    let runtime = runtime()?;
+    let mut linker = runtime.linker.clone();
     wasi::add_unimplemented(&mut linker, module).map_err(|e| format!("cannot link: {e}"))?;
+    let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
+    let state = GuestState::new(Limits::default(), &pool, &Output::default(), net, "");
+    let mut store = Store::new(&runtime.engine, state);
+    for import in module.imports() {
+        let (ExternType::Func(wanted), Some(provided)) =
+            (import.ty(), linker.get_by_import(&mut store, &import))
+        else {
+            continue;
+        };
+        let ExternType::Func(provided) = provided.ty(&store) else {
+            continue;
+        };
+        if !provided.matches(&wanted) {
+            let section = if import.module() == wasi::MODULE {
+                "§1.1"
+            } else {
+                "§7"
+            };
+            return Err(format!(
+                "it imports '{}::{}' as {}, but wasql provides {} (udfs/ABI.md {section})",
+                import.module(),
+                import.name(),
+                exports::show_type(&wanted),
+                exports::show_type(&provided),
+            ));
+        }
+    }
     linker
         .instantiate_pre(module)
         .map_err(|e| format!("cannot link: {e:#}"))
@@ -178,9 +234,9 @@ pub struct Output {
 pub struct GuestInstance {
     pub store: Store<GuestState>,
     pub memory: Memory,
-    pub alloc: TypedFunc<(i32, i32), i32>,
-    pub free: TypedFunc<(i32, i32, i32), ()>,
-    pub release: TypedFunc<i32, ()>,
+    pub alloc: Typed<Alloc>,
+    pub free: Typed<Free>,
+    pub release: Typed<Release>,
     /// The argument block kept from call to call: its guest address and
     /// size (udfs/ABI.md §3 lets the host reuse it).
     pub arg_block: Option<(u32, usize)>,
@@ -202,23 +258,9 @@ impl GuestInstance {
         module_name: &str,
     ) -> Result<GuestInstance, String> {
         let runtime = runtime()?;
-        let wasi = WasiState {
-            stdout: output.stdout.clone(),
-            stderr: output.stderr.clone(),
-            started: Instant::now(),
-        };
         let mut store = Store::new(
             &runtime.engine,
-            GuestState {
-                wasi,
-                limiter: GuestLimiter::new(limits, pool, module_name),
-                net,
-                caller: Caller {
-                    module: Some(module_name.to_string()),
-                    function: String::new(),
-                },
-                deadline: CallClock::new(limits.call_timeout),
-            },
+            GuestState::new(limits, pool, output, net, module_name),
         );
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
@@ -260,11 +302,8 @@ impl GuestInstance {
         })
     }
 
-    /// The function exported as `name`, with the signature `P -> R`.
-    pub fn export<P: WasmParams, R: WasmResults>(
-        &mut self,
-        name: &str,
-    ) -> Result<TypedFunc<P, R>, String> {
+    /// The function exported as `name`, an export of kind `E`.
+    pub fn export<E: Export>(&mut self, name: &str) -> Result<Typed<E>, String> {
         let func = match self.exports.get(name) {
             Some(func) => *func,
             None => {

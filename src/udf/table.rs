@@ -30,6 +30,7 @@ use futures::{StreamExt, stream};
 
 use super::abi::{self, CallError};
 use super::describe::{FunctionSpec, WasmType};
+use super::exports;
 use super::module::WasmModule;
 use super::scalar::{documentation, to_type};
 
@@ -113,7 +114,7 @@ impl WasmTableFunction {
         self.module
             .with_instance(&self.spec, &self.declared_name, |instance| {
                 let function = instance
-                    .export::<(i32, i32, i32, i32, i32, i32, i32), i32>(&self.spec.export)
+                    .export::<exports::Table>(&self.spec.export)
                     .map_err(CallError::Broken)?;
                 let frame = abi::place(instance, &args, &[bounds], 1 + self.columns.len())?;
                 let call = function.call(

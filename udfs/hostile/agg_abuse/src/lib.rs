@@ -6,7 +6,7 @@
 //!   (the memory cap must stop it).
 //! * `hostile_agg_panic`: `E_finish` panics (a trap).
 //! * `hostile_agg_big_state`: every state is 2 MiB (over the default 1 MiB
-//!   `max_state_bytes`); `E_merge` accepts such states.
+//!   `max_state_size`); `E_merge` accepts such states.
 //! * `bad_agg_state_offsets`: hand-written exports whose `E_state` returns a
 //!   binary array with offsets past its 4-byte data buffer (the last is
 //!   0x7FFFFFF0, past the end of memory). The others do nothing: `E_update`
