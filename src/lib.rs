@@ -2,10 +2,12 @@
 //! local files and object stores; user logic runs as sandboxed WebAssembly.
 //!
 //! Data flows one way: [`cli`] -> [`engine`] -> [`udf`] -> [`net`];
-//! [`config`] is plain data read by all.
+//! [`config`] is plain data read by all; [`text`] makes text from guests and
+//! network callers safe to print, for all.
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod net;
+pub mod text;
 pub mod udf;

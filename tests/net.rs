@@ -122,6 +122,15 @@ impl Server {
             "/loop2" => redirect("/loop"),
             "/to-metadata" => redirect("http://169.254.169.254/latest/meta-data/"),
             "/to-localhost" => redirect(&format!("http://localhost:{port}/hello")),
+            // A Location with C1 controls (CSI, in UTF-8): never shown.
+            "/to-garbage" => hyper::Response::builder()
+                .status(302)
+                .header(
+                    "location",
+                    hyper::header::HeaderValue::from_bytes(b"/x\xc2\x9b2J\xc2\x9d0;pwned").unwrap(),
+                )
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
             p if p.starts_with("/delay/") => {
                 {
                     let mut seen = state.lock().unwrap();
@@ -765,5 +774,70 @@ fn the_wasql_schema_is_read_only() {
             vec![serde_json::json!({"n": 0})],
             "{what}: {run:?}"
         );
+    }
+}
+
+/// Asserts that `text` has no control character but newlines: no C0
+/// (ESC, BEL, ...), no DEL, no C1.
+#[track_caller]
+fn assert_printable(what: &str, text: &str) {
+    let controls: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(
+        controls.is_empty(),
+        "{what} has control characters {controls:?}: {text:?}"
+    );
+}
+
+/// A URL full of control characters, from SQL and from a guest, is shown
+/// escaped in errors and in the audit; so is nothing of a hostile
+/// redirect's Location. The session goes on.
+#[test]
+fn control_characters_in_requests_and_responses_are_escaped() {
+    let server = Server::start();
+    let sandbox = Sandbox::new(&server, "", "");
+    let nasty = "'http://x' || chr(27) || ']0;pwned' || chr(7) || chr(155) || '2J/'";
+    let (run, audit) = sandbox.audit_after(&[
+        &format!("SELECT http_get({nasty})"),
+        &format!("SELECT fetch_text({nasty})"),
+        &format!("SELECT http_get('{}')", server.url("/to-garbage")),
+        "SELECT 42 AS v",
+    ]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_printable("stderr", &run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{run:?}");
+    let shown = "http://x\\x1b]0;pwned\\x07\\u{9b}2J/";
+    assert!(
+        lines[0].contains(&format!("'{shown}' is not a URL")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("fetch_text") && lines[1].contains(shown),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains("without a usable Location"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(run.results()[0], [serde_json::json!({"v": 42})], "{run:?}");
+    let refused: Vec<&Value> = audit
+        .iter()
+        .filter(|r| r["decision"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{audit:?}");
+    for record in refused {
+        let (url, error) = (
+            record["url"].as_str().unwrap(),
+            record["error"].as_str().unwrap(),
+        );
+        assert_eq!(url, shown, "{record}");
+        assert!(error.contains(shown), "{record}");
+        assert_printable("the audit", &format!("{url} {error}"));
     }
 }

@@ -58,6 +58,7 @@ const HOSTILE: &[&str] = &[
     "net_abuse",
     "agg_abuse",
     "table_abuse",
+    "garbler",
 ];
 
 /// `udfs/dist` of this checkout.
@@ -1994,6 +1995,106 @@ fn hostile_chatty_output_is_captured_for_udf_log() {
     // Another module's log does not have chatty's lines.
     let run = sandbox.query("csv", &["\\udf log slugify"]).success();
     assert!(!run.stdout.contains("chatty"), "{run:#?}");
+}
+
+/// Asserts that `text` has no control character but newlines and tabs: no
+/// C0 (ESC, NUL, BEL, CR, ...), no DEL, no C1.
+#[track_caller]
+fn assert_printable(what: &str, text: &str) {
+    let controls: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        .collect();
+    assert!(
+        controls.is_empty(),
+        "{what} has control characters {controls:?}: {text:?}"
+    );
+}
+
+/// A guest's error messages and output, full of escape sequences and other
+/// control characters, reach the terminal and the `-o` file escaped; a 64
+/// KiB error message is cut to 4 KiB with a note; the session goes on.
+#[test]
+fn hostile_garbler_text_is_escaped_and_capped() {
+    let sandbox = Sandbox::with(&["hostile/garbler"]);
+    let module = sandbox.module_path("hostile/garbler");
+    let out = sandbox.work().join("out.txt");
+    let run = sandbox
+        .run_stdin(
+            &[
+                "--udfs",
+                &sandbox.udfs_arg(),
+                "-q",
+                "--format",
+                "csv",
+                "--continue-on-error",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            "SELECT garble_error(x) AS r FROM generate_series(1, 1) t(x);\n\
+             SELECT garble_long(x) AS r FROM generate_series(1, 1) t(x);\n\
+             SELECT garble_output(x) AS r FROM generate_series(1, 1) t(x);\n\
+             SELECT 40 + 2 AS v;\n\
+             \\udf log garbler\n",
+        )
+        .exit(1);
+    assert_printable("stderr", &run.stderr);
+    assert_eq!(run.stdout, "", "results and the log went to -o: {run:#?}");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 3, "one line per failed statement: {run:#?}");
+    let nasty = "title\\x1b]0;pwned\\x07 clear\\x1b[2J nul\\x00 csi\\u{9b}31m del\\x7f \
+                 bell\\x07 nl\\n cr\\r tab\\t end";
+
+    let error = lines[0];
+    assert!(error.starts_with("<stdin>:1: "), "{error}");
+    assert!(
+        error.contains(&guest_failure("garble_error", &module)),
+        "{error}"
+    );
+    assert!(error.contains(&format!("garbled 1: {nasty}")), "{error}");
+
+    let long = lines[1];
+    assert!(long.starts_with("<stdin>:2: "), "{long}");
+    assert!(long.contains("long 1:é\\x1bé\\x1b"), "{long}");
+    let size = long
+        .rsplit_once(" … (cut: the guest's message was ")
+        .and_then(|(_, note)| note.strip_suffix(" bytes)"))
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(size.is_some_and(|n| n > 65_000), "{long}");
+    assert!(!long.contains("THE END"));
+    assert!(long.len() <= 4608, "{} bytes", long.len());
+
+    let panic = lines[2];
+    assert!(panic.starts_with("<stdin>:3: "), "{panic}");
+    assert!(panic.contains("[guest stderr: "), "{panic}");
+    assert!(
+        panic.contains("panic 1: title\\x1b]0;pwned\\x07"),
+        "{panic}"
+    );
+    assert!(panic.contains("\\x1b[7m\\x1b[7m"), "{panic}");
+    assert!(
+        panic.len() <= 2048,
+        "a short stderr tail: {} bytes",
+        panic.len()
+    );
+
+    let written = fs::read_to_string(&out).unwrap();
+    assert_printable("the -o file", &written);
+    let log = written
+        .strip_prefix("v\n42\n")
+        .unwrap_or_else(|| panic!("the next statement ran: {written:?}"));
+    assert!(
+        log.starts_with(&format!("-- {module} stdout:\nstdout 1: ")),
+        "{log}"
+    );
+    // Lines and tabs are kept, every other control is escaped.
+    let shown = nasty.replace("\\n", "\n").replace("\\t", "\t");
+    assert!(log.contains(&format!("stdout 1: {shown}\n")), "{log}");
+    assert!(log.contains(&format!("stderr 1: {shown}\n")), "{log}");
+    assert!(
+        log.contains(&format!("panic 1: {shown}\\x1b[7m\\x1b[7m")),
+        "{log}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 use datafusion::common::DataFusionError;
 
+use crate::text::escape_control;
+
 /// An error as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorReport {
@@ -83,9 +85,12 @@ fn without_repeated_prefixes(text: &str) -> String {
     parts.join(": ")
 }
 
-/// Collapses a multi-line message into one line.
+/// Collapses a multi-line message into one line, with any control
+/// characters left escaped: guest and network text arrives escaped
+/// already, but an error may also quote data (a CSV cell, a file name).
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    escape_control(&collapsed).into_owned()
 }
 
 #[cfg(test)]
@@ -116,6 +121,17 @@ mod tests {
                 "cannot read 'x': Parquet error: Parquet error: Corrupt footer"
             ),
             "cannot read 'x': Parquet error: Corrupt footer"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_errors_are_escaped() {
+        let err = DataFusionError::Execution(
+            "Cannot cast string '\u{1b}[2J\u{7}' to Int64\n\u{9b}".into(),
+        );
+        assert_eq!(
+            describe(&err).message,
+            "Cannot cast string '\\x1b[2J\\x07' to Int64 \\u{9b}"
         );
     }
 

@@ -18,6 +18,7 @@ use super::output::{self, Format};
 use super::progress::Progress;
 use super::split::{Item, split};
 use crate::engine::Engine;
+use crate::text::escape_control_lines;
 use crate::udf::WasmModule;
 
 /// What the user chose about output.
@@ -91,6 +92,23 @@ pub enum Source<'a> {
 enum Destination {
     Stdout,
     File(BufWriter<File>),
+}
+
+impl Destination {
+    /// Runs `write` on this destination, and flushes it.
+    fn write<T>(&mut self, write: impl FnOnce(&mut dyn Write) -> io::Result<T>) -> io::Result<T> {
+        let mut stdout;
+        let out: &mut dyn Write = match self {
+            Destination::Stdout => {
+                stdout = io::stdout().lock();
+                &mut stdout
+            }
+            Destination::File(file) => file,
+        };
+        let result = write(out)?;
+        out.flush()?;
+        Ok(result)
+    }
 }
 
 /// The state of a wasql session as seen from the command line.
@@ -231,10 +249,7 @@ impl Runner {
         }
         line.push('.');
         if self.settings.format.is_for_people() {
-            match &mut self.destination {
-                Destination::Stdout => writeln!(io::stdout(), "{line}"),
-                Destination::File(file) => writeln!(file, "{line}"),
-            }
+            self.destination.write(|out| writeln!(out, "{line}"))
         } else {
             writeln!(io::stderr(), "{line}")
         }
@@ -352,6 +367,7 @@ impl Runner {
                 }
             }
             Meta::UdfLog(name) => {
+                let mut log = String::new();
                 for module in self.engine.udf_modules() {
                     let stem = module
                         .path
@@ -362,18 +378,23 @@ impl Runner {
                         .as_deref()
                         .is_none_or(|n| stem == n || module.functions.iter().any(|f| f.name == n));
                     if matches {
-                        println!(
-                            "-- {} stdout:\n{}",
-                            module.path.display(),
-                            module.output.stdout.text()
-                        );
-                        println!(
-                            "-- {} stderr:\n{}",
-                            module.path.display(),
-                            module.output.stderr.text()
-                        );
+                        let streams = [
+                            ("stdout", &module.output.stdout),
+                            ("stderr", &module.output.stderr),
+                        ];
+                        for (stream, captured) in streams {
+                            // What a guest wrote is shown line by line, its
+                            // other control characters escaped.
+                            log.push_str(&format!(
+                                "-- {} {stream}:\n{}\n",
+                                module.path.display(),
+                                escape_control_lines(&captured.text())
+                            ));
+                        }
                     }
                 }
+                self.destination
+                    .write(|out| out.write_all(log.as_bytes()))?;
             }
         }
         Ok(Flow::Continue)
@@ -384,20 +405,10 @@ impl Runner {
         let started = Instant::now();
         let mut printer =
             output::printer(self.settings.format, batch.schema(), self.settings.maxrows);
-        let hidden = {
-            let mut stdout;
-            let out: &mut dyn Write = match &mut self.destination {
-                Destination::Stdout => {
-                    stdout = io::stdout().lock();
-                    &mut stdout
-                }
-                Destination::File(file) => file,
-            };
+        let hidden = self.destination.write(|out| {
             printer.batch(out, &batch)?;
-            let hidden = printer.finish(out)?;
-            out.flush()?;
-            hidden
-        };
+            printer.finish(out)
+        })?;
         if !self.settings.quiet {
             self.print_summary(&Done {
                 rows: Some(batch.num_rows()),

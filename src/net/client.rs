@@ -20,6 +20,7 @@ use url::Url;
 use super::audit::{Audit, AuditRecord};
 use super::policy::{Caller, Policy};
 use super::{QueryState, Request, Response};
+use crate::text::escape_control;
 
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 10;
@@ -134,16 +135,17 @@ impl Sender<'_> {
     /// Sends `request`, following redirects; every hop and retry is checked
     /// and audited. The error names the URL and the cause or limit.
     pub async fn send(&self, request: &Request) -> Result<Response, String> {
-        let mut method = request.method.to_ascii_uppercase();
+        // The method goes into messages and the audit as shown: a method
+        // with a control character is no HTTP method, and neither is its
+        // escape (`\` is not allowed in one), so it is refused just the same.
+        let mut method = request.shown_method();
         let mut body = request.body.clone();
         let mut url = Url::parse(&request.url).map_err(|e| {
-            let message = format!(
-                "'{}' is not a URL: {e}",
-                self.policy.redact_secrets(&request.url)
-            );
+            let shown = self.policy.shown_url(&request.url);
+            let message = format!("'{shown}' is not a URL: {e}");
             self.record(
                 &method,
-                &self.policy.redact_secrets(&request.url),
+                &shown,
                 Instant::now(),
                 AttemptRecord::refused(None, &message),
             );
@@ -252,7 +254,7 @@ impl Sender<'_> {
             ) else {
                 return Err(refuse(
                     Some(rule.name.clone()),
-                    format!("bad header '{name}'"),
+                    format!("bad header '{}'", escape_control(name)),
                 ));
             };
             // The connection's own headers are the host's to set: a caller

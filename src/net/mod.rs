@@ -25,6 +25,8 @@ pub use audit::{Audit, AuditRecord};
 pub use policy::{Caller, NetConfig, Policy, RuleConfig, SecretConfig};
 pub use sql::{http_functions, net_log_table};
 
+use crate::text::escape_control;
+
 /// A request as a caller makes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Request {
@@ -43,6 +45,12 @@ impl Request {
             headers,
             body: Vec::new(),
         }
+    }
+
+    /// The method as errors and the audit show it: in uppercase, control
+    /// characters escaped (a caller may pass any text).
+    pub fn shown_method(&self) -> String {
+        escape_control(&self.method.to_ascii_uppercase()).into_owned()
     }
 }
 
@@ -276,10 +284,8 @@ impl Inner {
             Ok(outcome) => outcome.map(Arc::new),
             Err(_) => Err(format!(
                 "{} {}: no answer within {:.1} s in all (net.timeout_seconds × (net.retries + 2))",
-                request.method.to_ascii_uppercase(),
-                url::Url::parse(&request.url)
-                    .map(|u| self.policy.redact_url(&u))
-                    .unwrap_or_default(),
+                request.shown_method(),
+                self.policy.shown_url(&request.url),
                 whole.as_secs_f64()
             )),
         }
@@ -307,16 +313,13 @@ impl Inner {
         started: Instant,
     ) {
         let request = &key.request;
-        let url = url::Url::parse(&request.url)
-            .map(|u| self.policy.redact_url(&u))
-            .unwrap_or_else(|_| self.policy.redact_secrets(&request.url));
         self.audit.record(AuditRecord {
             time_us: AuditRecord::now_us(),
             query_id: query.id,
             module: caller.module.clone(),
             function: caller.function.clone(),
-            method: request.method.to_ascii_uppercase(),
-            url,
+            method: request.shown_method(),
+            url: self.policy.shown_url(&request.url),
             decision: "allowed",
             rule: Some(key.rule.clone()),
             status: outcome.as_ref().ok().map(|r| i32::from(r.status)),

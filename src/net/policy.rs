@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::text::escape_control;
+
 /// The `[net]` section.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -605,6 +607,17 @@ impl Policy {
             url.query_pairs_mut().clear().extend_pairs(pairs);
         }
         self.redact_secrets(url.as_str())
+    }
+
+    /// A URL as a caller gave it, fit for errors and the audit: redacted as
+    /// by [`Self::redact_url`] if it parses (a parsed URL shows only
+    /// printable ASCII, the rest percent-encoded), else with its secrets
+    /// redacted and its control characters escaped.
+    pub fn shown_url(&self, url: &str) -> String {
+        match Url::parse(url) {
+            Ok(url) => self.redact_url(&url),
+            Err(_) => escape_control(&self.redact_secrets(url)).into_owned(),
+        }
     }
 
     /// The names of the configured secrets (never their values).

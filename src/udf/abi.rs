@@ -19,8 +19,9 @@ const ARRAY_STRUCT: usize = 64;
 const ERROR_STRUCT: usize = 8;
 /// Alignment of every buffer in the input block.
 const ALIGN: usize = 16;
-/// Longest error message taken from a guest.
-const MAX_ERROR: usize = 64 * 1024;
+/// Longest error message taken from a guest, in bytes as shown (control
+/// characters escaped); a longer one is cut, with a note.
+const MAX_ERROR: usize = 4 * 1024;
 
 /// Why a call failed.
 #[derive(Debug)]
@@ -300,7 +301,9 @@ fn argument_block(instance: &mut GuestInstance, size: usize) -> Result<usize, Ca
     Ok(base)
 }
 
-/// Reads, frees and returns the guest's error message.
+/// Reads, frees and returns the guest's error message: its first
+/// [`MAX_ERROR`] bytes only, control characters escaped, cut to
+/// [`MAX_ERROR`] bytes as shown, with a note when cut.
 fn read_error(instance: &mut GuestInstance, at: usize) -> Result<String, CallError> {
     let memory = instance.memory.data(&instance.store);
     let (ptr, len) = (
@@ -311,7 +314,7 @@ fn read_error(instance: &mut GuestInstance, at: usize) -> Result<String, CallErr
         return Ok("the function failed without a message".into());
     }
     let message = match guest_slice(memory, ptr, len.min(MAX_ERROR)) {
-        Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(bytes) => shown_message(bytes, len),
         Err(_) => return Ok("the function failed (its error message is out of bounds)".into()),
     };
     instance
@@ -319,6 +322,28 @@ fn read_error(instance: &mut GuestInstance, at: usize) -> Result<String, CallErr
         .call(&mut instance.store, (ptr as i32, len as i32, 1))
         .map_err(|e| CallError::Broken(format!("wasql_free failed: {}", instance.explain(&e))))?;
     Ok(message)
+}
+
+/// A guest's error message of `len` bytes, of which `bytes` were read, as
+/// shown: invalid UTF-8 replaced (a character cut off by the read is
+/// dropped), control characters escaped, at most [`MAX_ERROR`] bytes plus a
+/// note saying how long the message was when it does not all fit.
+fn shown_message(bytes: &[u8], len: usize) -> String {
+    let read_all = bytes.len() == len;
+    let mut text = String::with_capacity(bytes.len());
+    let mut chunks = bytes.utf8_chunks().peekable();
+    while let Some(chunk) = chunks.next() {
+        text.push_str(chunk.valid());
+        let cut_off = !read_all && chunks.peek().is_none();
+        if !chunk.invalid().is_empty() && !cut_off {
+            text.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    let (shown, whole) = crate::text::escape_control_within(&text, MAX_ERROR);
+    if whole && read_all {
+        return shown.into_owned();
+    }
+    format!("{shown} … (cut: the guest's message was {len} bytes)")
 }
 
 /// `len` bytes of guest memory at `ptr`, if all inside it.
@@ -529,6 +554,30 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, StringArray};
     use std::sync::Arc;
+
+    #[test]
+    fn guest_error_messages_are_escaped_and_capped() {
+        assert_eq!(
+            shown_message(b"bad \x1b[2J\0 \xff end", 15),
+            "bad \\x1b[2J\\x00 \u{fffd} end"
+        );
+        // 64 KiB of two-byte characters: only MAX_ERROR bytes are read, the
+        // character the read cut in two is dropped, not replaced.
+        let long = "é".repeat(32 * 1024);
+        let read = &long.as_bytes()[..MAX_ERROR - 1];
+        let shown = shown_message(read, long.len());
+        assert!(
+            shown.ends_with(" … (cut: the guest's message was 65536 bytes)"),
+            "{shown}"
+        );
+        assert!(!shown.contains('\u{fffd}'));
+        assert_eq!(shown.matches('é').count(), MAX_ERROR / 2 - 1);
+        // Escaping makes a message longer: it is cut to MAX_ERROR as shown.
+        let escapes = "\x1b".repeat(MAX_ERROR);
+        let shown = shown_message(escapes.as_bytes(), escapes.len());
+        assert!(shown.len() < MAX_ERROR + 60, "{}", shown.len());
+        assert!(shown.starts_with("\\x1b\\x1b") && shown.ends_with("4096 bytes)"));
+    }
 
     #[test]
     fn layouts_follow_the_abi() {

@@ -6,6 +6,7 @@ use datafusion::logical_expr::Volatility;
 use serde::Deserialize;
 
 use super::exports::{self, Signature};
+use crate::text::{escape_control, escape_control_lines};
 
 /// The ABI versions this host implements.
 pub const SUPPORTED_ABI: &[u32] = &[1];
@@ -267,8 +268,13 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Parses the concatenated `wasql.udfs` sections of a module.
+/// Parses the concatenated `wasql.udfs` sections of a module. Errors quote
+/// the module's text with its control characters escaped.
 pub fn parse_description(text: &str) -> Result<Vec<FunctionSpec>, String> {
+    parse_specs(text).map_err(|e| escape_control(&e).into_owned())
+}
+
+fn parse_specs(text: &str) -> Result<Vec<FunctionSpec>, String> {
     let mut specs = Vec::new();
     for (index, line) in text
         .lines()
@@ -355,8 +361,14 @@ pub fn parse_description(text: &str) -> Result<Vec<FunctionSpec>, String> {
             name: raw.name,
             export: raw.export,
             volatility: raw.volatility,
-            capabilities: raw.capabilities,
-            doc: raw.doc,
+            // Shown by `\udf list`, `\net` and `\df`: the module's own text,
+            // so its control characters are escaped (a doc keeps its lines).
+            capabilities: raw
+                .capabilities
+                .iter()
+                .map(|c| escape_control(c).into_owned())
+                .collect(),
+            doc: raw.doc.map(|doc| escape_control_lines(&doc).into_owned()),
         });
     }
     Ok(specs)
@@ -454,6 +466,17 @@ mod tests {
                 .contains("not valid")
         );
         assert!(parse_description("{not json").is_err());
+    }
+
+    #[test]
+    fn the_modules_own_text_is_escaped() {
+        let title = r#"{"abi":2,"name":"\u001b]0;pwned\u0007","kind":"scalar","export":"f","args":[],"returns":"int64"}"#;
+        let err = parse_description(title).unwrap_err();
+        assert!(err.contains("'\\x1b]0;pwned\\x07'"), "{err}");
+        let listed = r#"{"abi":1,"name":"f","kind":"scalar","export":"f","args":[],"returns":"int64","capabilities":["net:\u001b[2J"],"doc":"a\nb\u009b"}"#;
+        let spec = &parse_description(listed).unwrap()[0];
+        assert_eq!(spec.capabilities, ["net:\\x1b[2J"]);
+        assert_eq!(spec.doc.as_deref(), Some("a\nb\\u{9b}"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use wasmtime::{AsContextMut, Caller, Linker, Memory};
 use super::exports::{Alloc, Typed};
 use super::sandbox::GuestState;
 use crate::net::{Outcome, Request};
+use crate::text::escape_control;
 
 /// The import's module and name.
 pub const MODULE: &str = "wasql";
@@ -77,7 +78,8 @@ fn read_request(data: &[u8], at: u32, i: usize) -> Result<Request, Fault> {
         .map(|line| match line.split_once(':') {
             Some((name, value)) => Ok((name.trim().to_string(), value.trim().to_string())),
             None => Err(fault(format!(
-                "{what}: header line '{line}' is not 'Name: value'"
+                "{what}: header line '{}' is not 'Name: value'",
+                escape_control(line)
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -108,21 +108,35 @@ impl WasmModule {
             "function {function} (module {}): {cause}",
             self.path.display()
         );
-        // The guest's own hint about RUST_BACKTRACE cannot apply: its
-        // environment is empty.
-        let stderr = self
-            .output
-            .stderr
-            .tail_since(since, 4)
-            .lines()
-            .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let stderr = stderr_tail(&self.output.stderr.tail_since(since, TAIL_LINES));
         if !stderr.is_empty() {
-            message.push_str(&format!(" [guest stderr: {}]", stderr.replace('\n', " | ")));
+            message.push_str(&format!(" [guest stderr: {stderr}]"));
         }
         DataFusionError::Execution(message)
     }
+}
+
+/// Lines of the guest's stderr shown with an error.
+const TAIL_LINES: usize = 4;
+/// Longest stderr line shown with an error, in bytes as shown.
+const TAIL_LINE_BYTES: usize = 256;
+
+/// The guest's last stderr lines as shown in an error: on one line joined
+/// by ` | `, control characters escaped, each line cut to
+/// [`TAIL_LINE_BYTES`] (marked `…`).
+fn stderr_tail(tail: &str) -> String {
+    tail.lines()
+        // The guest's own hint about RUST_BACKTRACE cannot apply: its
+        // environment is empty.
+        .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
+        .map(
+            |line| match crate::text::escape_control_within(line, TAIL_LINE_BYTES) {
+                (shown, true) => shown.into_owned(),
+                (shown, false) => format!("{shown}…"),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -321,6 +335,24 @@ mod tests {
         let functions = describe::parse_description(&description).expect("one object");
         assert_eq!(functions.len(), 1);
         assert_eq!(functions[0].signature(), "f() -> Int64");
+    }
+
+    #[test]
+    fn stderr_tails_are_escaped_short_and_on_one_line() {
+        let tail = format!(
+            "{}\nthread panicked at src/lib.rs:1:1:\nbad \u{1b}]0;title\u{7}\t\u{9b}\r\n\
+             note: run with `RUST_BACKTRACE=1` to see a backtrace",
+            "x".repeat(10_000)
+        );
+        let shown = stderr_tail(&tail);
+        assert_eq!(
+            shown,
+            format!(
+                "{}… | thread panicked at src/lib.rs:1:1: | bad \\x1b]0;title\\x07\\t\\u{{9b}}",
+                "x".repeat(TAIL_LINE_BYTES)
+            )
+        );
+        assert_eq!(stderr_tail(""), "");
     }
 
     #[test]
