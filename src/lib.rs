@@ -7,5 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+#[cfg(test)]
+mod fuzz;
 pub mod net;
 pub mod udf;
