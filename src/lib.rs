@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+#[cfg(test)]
+mod fuzz;
 pub mod net;
 pub mod text;
 pub mod udf;

@@ -369,7 +369,18 @@ pub fn read_array(
     nrows: Option<usize>,
     returns: WasmType,
 ) -> Result<ArrayRef, String> {
-    let memory = instance.memory.data(&instance.store);
+    read_array_from(instance.memory.data(&instance.store), at, nrows, returns)
+}
+
+/// [`read_array`] over a guest's linear memory `memory`: everything it
+/// reads comes from there, so it is checked as untrusted (and fuzzed
+/// without a guest).
+fn read_array_from(
+    memory: &[u8],
+    at: usize,
+    nrows: Option<usize>,
+    returns: WasmType,
+) -> Result<ArrayRef, String> {
     let header = guest_slice(memory, at, ARRAY_STRUCT)?;
     let length = read_i64(header, 0);
     let null_count = read_i64(header, 8);
@@ -553,6 +564,9 @@ fn is_ascii(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, StringArray};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::select;
     use std::sync::Arc;
 
     #[test]
@@ -708,5 +722,429 @@ mod tests {
             accepted > 1000 && refused > 1000,
             "{accepted} accepted, {refused} refused"
         );
+    }
+
+    /// Every type that crosses the ABI, the variable-length ones often;
+    /// decimals of every valid precision and scale.
+    fn wasm_types() -> impl Strategy<Value = WasmType> {
+        use WasmType::*;
+        prop_oneof![
+            3 => select(vec![
+                Boolean,
+                Int8,
+                Int16,
+                Int32,
+                Int64,
+                UInt8,
+                UInt16,
+                UInt32,
+                UInt64,
+                Float32,
+                Float64,
+                Date32,
+                TimestampMicros,
+                TimestampMicrosUtc,
+            ]),
+            3 => select(vec![Utf8, Binary]),
+            1 => (1u8..=38)
+                .prop_flat_map(|p| (Just(p), -(p as i8)..=p as i8))
+                .prop_map(|(p, s)| Decimal128(p, s)),
+        ]
+    }
+
+    /// Pieces of string values: ASCII, two-, three- and four-byte
+    /// characters, so that value boundaries fall next to multi-byte ones.
+    const PIECES: [&str; 8] = ["", "a", "Z", ";", "\u{0}", "é", "€", "😀"];
+
+    /// A valid result a guest could return: `nrows` rows of `returns`, a
+    /// validity bitmap or none, and the type's buffers in ABI order.
+    #[derive(Debug, Clone)]
+    struct GuestArray {
+        returns: WasmType,
+        nrows: usize,
+        validity: Option<Vec<bool>>,
+        buffers: Vec<Vec<u8>>,
+    }
+
+    fn bitmap(bits: &[bool]) -> Vec<u8> {
+        let mut bytes = vec![0u8; bits.len().div_ceil(8)];
+        for (i, _) in bits.iter().enumerate().filter(|(_, valid)| **valid) {
+            bytes[i / 8] |= 1 << (i % 8);
+        }
+        bytes
+    }
+
+    /// The offsets and data buffers of string or binary `values`.
+    fn variable_buffers(values: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut offsets = 0i32.to_le_bytes().to_vec();
+        let mut data = Vec::new();
+        for value in values {
+            data.extend_from_slice(value);
+            offsets.extend_from_slice(&(data.len() as i32).to_le_bytes());
+        }
+        vec![offsets, data]
+    }
+
+    fn guest_arrays() -> impl Strategy<Value = GuestArray> {
+        (wasm_types(), 0usize..20).prop_flat_map(|(returns, nrows)| {
+            let buffers = match returns {
+                WasmType::Utf8 => vec(
+                    vec(select(&PIECES[..]), 0..4).prop_map(|p| p.concat().into_bytes()),
+                    nrows,
+                )
+                .prop_map(|values| variable_buffers(&values))
+                .boxed(),
+                WasmType::Binary => vec(vec(any::<u8>(), 0..6), nrows)
+                    .prop_map(|values| variable_buffers(&values))
+                    .boxed(),
+                WasmType::Boolean => vec(any::<u8>(), nrows.div_ceil(8))
+                    .prop_map(|bits| vec![bits])
+                    .boxed(),
+                fixed => vec(any::<u8>(), fixed.value_width().unwrap() * nrows)
+                    .prop_map(|values| vec![values])
+                    .boxed(),
+            };
+            (proptest::option::of(vec(any::<bool>(), nrows)), buffers).prop_map(
+                move |(validity, buffers)| GuestArray {
+                    returns,
+                    nrows,
+                    validity,
+                    buffers,
+                },
+            )
+        })
+    }
+
+    impl GuestArray {
+        /// The array a correct reader returns.
+        fn expected(&self) -> ArrayData {
+            ArrayData::try_new(
+                self.returns.data_type(),
+                self.nrows,
+                self.validity
+                    .as_deref()
+                    .map(|v| Buffer::from_vec(bitmap(v))),
+                0,
+                self.buffers.iter().map(Buffer::from_slice_ref).collect(),
+                vec![],
+            )
+            .expect("the generator builds valid arrays")
+        }
+
+        /// Lays the array out in a fresh guest memory: `lead` filler bytes,
+        /// the header, then the buffer table and each buffer after a gap of
+        /// `gaps[i]` bytes, then `gaps[4]` trailing bytes; filler is
+        /// pseudo-random from `seed`. The header's null count is -1
+        /// ("unknown") when `unknown_nulls`. Returns the memory, where the
+        /// header is and the buffer table's pointers.
+        fn place(
+            &self,
+            lead: usize,
+            gaps: &[usize],
+            unknown_nulls: bool,
+            mut seed: u64,
+        ) -> (Vec<u8>, usize, Vec<u32>) {
+            let mut memory = Vec::new();
+            let mut pad = |memory: &mut Vec<u8>, n: usize| {
+                for _ in 0..n {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    memory.push(seed as u8);
+                }
+            };
+            pad(&mut memory, lead);
+            let at = memory.len();
+            memory.resize(at + ARRAY_STRUCT, 0);
+            pad(&mut memory, gaps[0]);
+            let table = memory.len();
+            let slots = 1 + self.buffers.len();
+            memory.resize(table + 4 * slots, 0);
+            let validity = self.validity.as_deref().map(bitmap);
+            let mut pointers = Vec::with_capacity(slots);
+            if validity.is_none() {
+                pointers.push(0);
+            }
+            for buffer in validity.iter().chain(&self.buffers) {
+                pad(&mut memory, gaps[1 + pointers.len().min(2)]);
+                pointers.push(memory.len() as u32);
+                memory.extend_from_slice(buffer);
+            }
+            pad(&mut memory, gaps[4]);
+            let nulls = self
+                .validity
+                .as_ref()
+                .map_or(0, |v| v.iter().filter(|b| !**b).count());
+            let null_count = if unknown_nulls { -1 } else { nulls as i64 };
+            write(&mut memory, at, &(self.nrows as i64).to_le_bytes());
+            write(&mut memory, at + 8, &null_count.to_le_bytes());
+            write(&mut memory, at + 24, &(slots as i64).to_le_bytes());
+            write(&mut memory, at + 40, &(table as u32).to_le_bytes());
+            for (slot, pointer) in pointers.iter().enumerate() {
+                write(&mut memory, table + 4 * slot, &pointer.to_le_bytes());
+            }
+            (memory, at, pointers)
+        }
+    }
+
+    /// How many rows the caller asks for.
+    #[derive(Debug, Clone, Copy)]
+    enum Rows {
+        /// As many as the guest was given (scalar and aggregate calls).
+        Exact,
+        /// As many as the guest says (table functions).
+        Unknown,
+        /// A number the guest's array may not have.
+        Other(usize),
+    }
+
+    fn rows() -> impl Strategy<Value = Rows> {
+        prop_oneof![
+            3 => Just(Rows::Exact),
+            3 => Just(Rows::Unknown),
+            1 => (0usize..30).prop_map(Rows::Other),
+        ]
+    }
+
+    impl Rows {
+        fn resolve(self, nrows: usize) -> Option<usize> {
+            match self {
+                Rows::Exact => Some(nrows),
+                Rows::Unknown => None,
+                Rows::Other(n) => Some(n),
+            }
+        }
+    }
+
+    /// A guest pointer a buggy or hostile guest could write.
+    #[derive(Debug, Clone)]
+    enum Pointer {
+        Null,
+        /// The right pointer moved by up to 128 bytes either way.
+        Shift(i8),
+        /// This many bytes before the end of memory.
+        FromEnd(u8),
+        /// The pointer of buffer table slot `n % slots`: overlapping buffers.
+        SameAs(usize),
+        Any(u32),
+    }
+
+    fn pointers() -> impl Strategy<Value = Pointer> {
+        prop_oneof![
+            Just(Pointer::Null),
+            any::<i8>().prop_map(Pointer::Shift),
+            any::<u8>().prop_map(Pointer::FromEnd),
+            any::<usize>().prop_map(Pointer::SameAs),
+            prop_oneof![Just(u32::MAX), Just(u32::MAX - 3), any::<u32>()].prop_map(Pointer::Any),
+        ]
+    }
+
+    /// One way to break a valid result.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        /// Sets header field `n % 5` (length, null_count, offset, n_buffers,
+        /// n_children).
+        Field(usize, i64),
+        /// Sets the buffer table, children or dictionary pointer (`n % 3`).
+        HeaderPointer(usize, Pointer),
+        /// Sets buffer table entry `n % 4` (the fourth is past the table of
+        /// a string result).
+        Buffer(usize, Pointer),
+        /// Changes offset `n % (nrows + 1)` of a string or binary result:
+        /// by a few (out of order, inside a character), to any value, or to
+        /// a few past the end of the data.
+        Offset(usize, OffsetChange),
+        /// Sets byte `n % len` of the last buffer (string data or values):
+        /// invalid UTF-8, a split character.
+        DataByte(usize, u8),
+        /// Flips bit `bit % 8` of byte `n % len` of memory.
+        Flip(usize, u8),
+        /// Cuts memory to `n % (len + 1)` bytes.
+        Truncate(usize),
+    }
+
+    #[derive(Debug, Clone)]
+    enum OffsetChange {
+        Add(i8),
+        Set(i32),
+        PastEnd(u8),
+    }
+
+    fn mutations() -> impl Strategy<Value = Mutation> {
+        let field_values = prop_oneof![
+            -2i64..40,
+            select(vec![
+                i32::MAX as i64,
+                i32::MAX as i64 + 1,
+                u32::MAX as i64,
+                i64::MIN,
+                i64::MAX
+            ]),
+            any::<i64>(),
+        ];
+        let offset_changes = prop_oneof![
+            3 => prop_oneof![3 => -4i8..=4, 1 => any::<i8>()].prop_map(OffsetChange::Add),
+            1 => prop_oneof![Just(i32::MIN), Just(-1), Just(i32::MAX), any::<i32>()]
+                .prop_map(OffsetChange::Set),
+            1 => any::<u8>().prop_map(OffsetChange::PastEnd),
+        ];
+        let bytes = prop_oneof![
+            select(vec![0x80u8, 0xbf, 0xc3, 0xe2, 0xf0, 0xff]),
+            any::<u8>()
+        ];
+        prop_oneof![
+            3 => (any::<usize>(), field_values).prop_map(|(n, v)| Mutation::Field(n, v)),
+            2 => (any::<usize>(), pointers()).prop_map(|(n, p)| Mutation::HeaderPointer(n, p)),
+            4 => (any::<usize>(), pointers()).prop_map(|(n, p)| Mutation::Buffer(n, p)),
+            4 => (any::<usize>(), offset_changes).prop_map(|(n, c)| Mutation::Offset(n, c)),
+            3 => (any::<usize>(), bytes).prop_map(|(n, b)| Mutation::DataByte(n, b)),
+            2 => (any::<usize>(), any::<u8>()).prop_map(|(n, bit)| Mutation::Flip(n, bit)),
+            1 => any::<usize>().prop_map(Mutation::Truncate),
+        ]
+    }
+
+    /// Writes `bytes` at `at` where they fit in memory (a mutation may
+    /// point anywhere).
+    fn put(memory: &mut [u8], at: usize, bytes: &[u8]) {
+        if let Some(slot) = memory.get_mut(at..at.saturating_add(bytes.len())) {
+            slot.copy_from_slice(bytes);
+        }
+    }
+
+    fn get_u32(memory: &[u8], at: usize) -> u32 {
+        memory
+            .get(at..at.saturating_add(4))
+            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()))
+    }
+
+    impl Mutation {
+        fn apply(&self, memory: &mut Vec<u8>, at: usize, pointers: &[u32], array: &GuestArray) {
+            let table = get_u32(memory, at + 40) as usize;
+            let pointer = |memory: &[u8], p: &Pointer, current: u32| match p {
+                Pointer::Null => 0,
+                Pointer::Shift(d) => current.wrapping_add_signed(i32::from(*d)),
+                Pointer::FromEnd(k) => (memory.len() as u32).saturating_sub(u32::from(*k)),
+                Pointer::SameAs(slot) => pointers[slot % pointers.len()],
+                Pointer::Any(v) => *v,
+            };
+            match self {
+                Mutation::Field(n, value) => put(memory, at + 8 * (n % 5), &value.to_le_bytes()),
+                Mutation::HeaderPointer(n, p) => {
+                    let field = at + 40 + 4 * (n % 3);
+                    let value = pointer(memory, p, get_u32(memory, field));
+                    put(memory, field, &value.to_le_bytes());
+                }
+                Mutation::Buffer(n, p) => {
+                    let entry = table + 4 * (n % 4);
+                    let value = pointer(memory, p, get_u32(memory, entry));
+                    put(memory, entry, &value.to_le_bytes());
+                }
+                Mutation::Offset(n, change) => {
+                    if matches!(array.returns, WasmType::Utf8 | WasmType::Binary) {
+                        let entry = pointers[1] as usize + 4 * (n % (array.nrows + 1));
+                        let current = get_u32(memory, entry) as i32;
+                        let value = match change {
+                            OffsetChange::Add(d) => current.wrapping_add(i32::from(*d)),
+                            OffsetChange::Set(v) => *v,
+                            OffsetChange::PastEnd(k) => {
+                                array.buffers[1].len() as i32 + i32::from(*k)
+                            }
+                        };
+                        put(memory, entry, &value.to_le_bytes());
+                    }
+                }
+                Mutation::DataByte(n, byte) => {
+                    let len = array.buffers.last().map_or(0, Vec::len);
+                    if len > 0 {
+                        let last = *pointers.last().unwrap() as usize;
+                        put(memory, last + n % len, &[*byte]);
+                    }
+                }
+                Mutation::Flip(n, bit) => {
+                    if !memory.is_empty() {
+                        let len = memory.len();
+                        memory[n % len] ^= 1 << (bit % 8);
+                    }
+                }
+                Mutation::Truncate(n) => memory.truncate(n % (memory.len() + 1)),
+            }
+        }
+    }
+
+    /// What must hold of any array `read_array_from` accepts: Arrow's full
+    /// validation passes, and it has the type, rows and nulls the header
+    /// and the caller say.
+    fn check_accepted(
+        memory: &[u8],
+        at: usize,
+        nrows: Option<usize>,
+        returns: WasmType,
+        array: &ArrayRef,
+    ) -> Result<(), TestCaseError> {
+        let data = array.to_data();
+        if let Err(e) = data.validate_full() {
+            return Err(TestCaseError::fail(format!(
+                "accepted an array Arrow refuses: {e}"
+            )));
+        }
+        prop_assert_eq!(array.data_type(), &returns.data_type());
+        prop_assert_eq!(array.len() as i64, read_i64(memory, at));
+        if let Some(nrows) = nrows {
+            prop_assert_eq!(array.len(), nrows);
+        }
+        let null_count = read_i64(memory, at + 8);
+        if null_count != -1 {
+            prop_assert_eq!(array.null_count() as i64, null_count);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config(1000))]
+
+        /// A valid result, wherever it lies in memory, is accepted as it is.
+        #[test]
+        fn fuzz_read_array_accepts_valid_results(
+            array in guest_arrays(),
+            lead in 0usize..40,
+            gaps in vec(0usize..12, 5),
+            unknown_nulls: bool,
+            seed: u64,
+            unknown_rows: bool,
+        ) {
+            let (memory, at, _) = array.place(lead, &gaps, unknown_nulls, seed);
+            let nrows = (!unknown_rows).then_some(array.nrows);
+            let read = read_array_from(&memory, at, nrows, array.returns);
+            let read = read.map_err(|e| TestCaseError::fail(format!("refused: {e}")))?;
+            check_accepted(&memory, at, nrows, array.returns, &read)?;
+            prop_assert_eq!(read.to_data(), array.expected());
+        }
+
+        /// Broken results (bad header fields, pointers, offsets, bytes,
+        /// memory too short) never panic the host, and whatever is
+        /// accepted is a valid array of the right type and length.
+        #[test]
+        fn fuzz_read_array_refuses_broken_results(
+            array in guest_arrays(),
+            lead in 0usize..40,
+            gaps in vec(0usize..12, 5),
+            unknown_nulls: bool,
+            seed: u64,
+            rows in rows(),
+            broken in vec(mutations(), 1..5),
+            header_from_end in proptest::option::weighted(0.1, 0usize..80),
+        ) {
+            let (mut memory, mut at, pointers) = array.place(lead, &gaps, unknown_nulls, seed);
+            for mutation in &broken {
+                mutation.apply(&mut memory, at, &pointers, &array);
+            }
+            if let Some(back) = header_from_end {
+                at = memory.len().saturating_sub(back);
+            }
+            let nrows = rows.resolve(array.nrows);
+            if let Ok(read) = read_array_from(&memory, at, nrows, array.returns) {
+                check_accepted(&memory, at, nrows, array.returns, &read)?;
+            }
+        }
     }
 }

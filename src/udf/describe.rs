@@ -377,6 +377,11 @@ fn parse_specs(text: &str) -> Result<Vec<FunctionSpec>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::datatypes::{Decimal128Type, validate_decimal_precision_and_scale};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use serde_json::{Value, json};
 
     #[test]
     fn parses_functions() {
@@ -487,5 +492,322 @@ mod tests {
         );
         assert_eq!(WasmType::parse("decimal128(39,0)"), None);
         assert_eq!(WasmType::parse("decimal128(0,0)"), None);
+    }
+
+    /// Description lines as the examples in `udfs/` write them (read from
+    /// their built modules), and one with a decimal type.
+    const REAL: [&str; 8] = [
+        r#"{"abi":1,"name":"slugify","kind":"scalar","export":"wasql_udf_slugify","args":["utf8"],"returns":"utf8","volatility":"immutable","capabilities":[],"doc":"Lowercase; each run of characters other than ASCII letters and digits becomes one '-'; no leading or trailing '-'."}"#,
+        r#"{"abi":1,"name":"label","kind":"scalar","export":"wasql_udf_label","args":["utf8","utf8"],"returns":"utf8","volatility":"volatile","capabilities":["net:*"],"doc":"The label of a code in the online configuration at config_url (a JSON object of code to label); null when the code is not there."}"#,
+        r#"{"abi":1,"name":"digit_count","kind":"scalar","export":"digit_count","args":["utf8"],"returns":"int64","doc":"number of ASCII digits in a string (C example)"}"#,
+        r#"{"abi":1,"name":"geo_mean","kind":"aggregate","export":"wasql_agg_geo_mean","args":["float64"],"returns":"float64","volatility":"immutable","capabilities":[],"doc":"Geometric mean of the positive values (NULLs, zeros and negatives are ignored); NULL when there are none."}"#,
+        r#"{"abi":1,"name":"tokenize","kind":"table","export":"wasql_table_tokenize","args":["utf8"],"columns":[{"name":"token","type":"utf8"},{"name":"pos","type":"int32"}],"volatility":"immutable","capabilities":[],"doc":"The lowercase words of a text (runs of alphanumeric characters) with their ordinal from 1."}"#,
+        r#"{"abi":1,"name":"sessionize","kind":"table","export":"wasql_table_sessionize","args":["int64","timestamp_us","int64"],"columns":[{"name":"user_id","type":"int64"},{"name":"session_id","type":"int32"},{"name":"start","type":"timestamp_us"},{"name":"end","type":"timestamp_us"},{"name":"events","type":"int32"}],"partitioned":true,"volatility":"immutable","capabilities":[],"doc":"A partition's rows (one user's events, ordered by ts) cut into sessions: a new one after a gap of more than gap_seconds."}"#,
+        r#"{"abi":1,"name":"echo_tsz","kind":"scalar","export":"wasql_udf_echo_tsz","args":["timestamp_us_utc"],"returns":"timestamp_us_utc","volatility":"immutable","capabilities":[],"doc":"timestamp_us_utc in, unchanged out."}"#,
+        r#"{"abi":1,"name":"money","kind":"scalar","export":"m","args":["decimal128(10,2)","date32","uint16"],"returns":"boolean","volatility":"stable"}"#,
+    ];
+
+    /// One to four real lines, one per line.
+    fn real_descriptions() -> impl Strategy<Value = String> {
+        vec(select(&REAL[..]), 1..5).prop_map(|lines| lines.join("\n") + "\n")
+    }
+
+    /// Type strings: every supported one, decimals in and out of range,
+    /// near misses and junk.
+    fn type_texts() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => select(vec![
+                "boolean", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                "uint64", "float32", "float64", "utf8", "binary", "date32", "timestamp_us",
+                "timestamp_us_utc", " int64 ", "Float64", "float16", "timestamp_ns", "",
+                "decimal128(38,38)", "decimal128(38,-38)", "decimal128(39,0)",
+                "decimal128(0,0)", "decimal128(1,-2)", "decimal128( 10 , 2 )",
+                "decimal128(10,2", "decimal128(255,127)", "decimal128(10,-128)",
+                "decimal128(-1,0)", "decimal128(10,2,3)", "decimal128()",
+            ])
+            .prop_map(String::from),
+            1 => (any::<u8>(), any::<i8>()).prop_map(|(p, s)| format!("decimal128({p},{s})")),
+            1 => ".{0,12}",
+        ]
+    }
+
+    /// Function and column names, valid and not.
+    fn names() -> impl Strategy<Value = String> {
+        prop_oneof![
+            2 => "[a-z_][a-z0-9_]{0,8}",
+            1 => select(vec!["", "_", "9a", "A", "drop table", "é", "a-b", "a\u{0}"])
+                .prop_map(String::from),
+            1 => ".{0,8}",
+        ]
+    }
+
+    /// A `columns` value: names and types, valid or not.
+    fn columns() -> impl Strategy<Value = String> {
+        vec((names(), type_texts()), 0..4).prop_map(|columns| {
+            let columns: Vec<Value> = columns
+                .into_iter()
+                .map(|(name, t)| json!({"name": name, "type": t}))
+                .collect();
+            json!(columns).to_string()
+        })
+    }
+
+    /// JSON values of the wrong type (or of the right type, wrong shape),
+    /// as text: leaves, nested arrays and objects, numbers no integer type
+    /// holds, and nesting deeper than serde_json allows.
+    fn junk() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            names().prop_map(Value::from),
+        ];
+        let nested = leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                vec(inner.clone(), 0..4).prop_map(Value::Array),
+                vec((names(), inner), 0..4)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        });
+        prop_oneof![
+            3 => nested.prop_map(|v| v.to_string()),
+            1 => select(vec![
+                "1e400", "-1e400", "18446744073709551616", "4294967296", "-0", "1.5", "01",
+                "\"\\ud800\"", "\"\\u0000\"",
+            ])
+            .prop_map(String::from),
+            1 => (1usize..400, any::<bool>()).prop_map(|(depth, arrays)| if arrays {
+                "[".repeat(depth) + &"]".repeat(depth)
+            } else {
+                "{\"a\":".repeat(depth) + "1" + &"}".repeat(depth)
+            }),
+        ]
+    }
+
+    const KEYS: [&str; 12] = [
+        "abi",
+        "name",
+        "kind",
+        "export",
+        "args",
+        "returns",
+        "columns",
+        "partitioned",
+        "volatility",
+        "capabilities",
+        "doc",
+        "extra",
+    ];
+
+    /// A change to one key of a description line.
+    #[derive(Debug, Clone)]
+    enum Change {
+        /// Sets (or adds) the key to this JSON text.
+        Set(&'static str, String),
+        Remove(&'static str),
+        /// Writes the key a second time.
+        Repeat(&'static str),
+    }
+
+    /// A real line with 1 to 3 changes to its keys (mostly values of the
+    /// right JSON type, valid or not), written back as JSON.
+    fn changed_line() -> impl Strategy<Value = String> {
+        let string = |s: String| json!(s).to_string();
+        let well_typed = prop_oneof![
+            names().prop_map(move |n| Change::Set("name", string(n))),
+            type_texts().prop_map(move |t| Change::Set("returns", string(t))),
+            vec(type_texts(), 0..4).prop_map(|t| Change::Set("args", json!(t).to_string())),
+            columns().prop_map(|c| Change::Set("columns", c)),
+            select(vec!["scalar", "aggregate", "table", "window", "Scalar", ""])
+                .prop_map(move |k| Change::Set("kind", string(k.into()))),
+            select(vec!["immutable", "stable", "volatile", "Volatile"])
+                .prop_map(move |v| Change::Set("volatility", string(v.into()))),
+            select(vec!["0", "1", "2", "-1", "4294967296", "1.0"])
+                .prop_map(|abi| Change::Set("abi", abi.into())),
+            any::<bool>().prop_map(|p| Change::Set("partitioned", p.to_string())),
+        ];
+        let change = prop_oneof![
+            4 => well_typed,
+            2 => (select(&KEYS[..]), junk()).prop_map(|(k, v)| Change::Set(k, v)),
+            1 => select(&KEYS[..]).prop_map(Change::Remove),
+            1 => select(&KEYS[..]).prop_map(Change::Repeat),
+        ];
+        (select(&REAL[..]), vec(change, 1..4)).prop_map(|(line, changes)| {
+            let object: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+            let mut pairs: Vec<(String, String)> = object
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect();
+            for change in changes {
+                match change {
+                    Change::Set(key, value) => match pairs.iter_mut().find(|(k, _)| k == key) {
+                        Some(pair) => pair.1 = value,
+                        None => pairs.push((key.into(), value)),
+                    },
+                    Change::Remove(key) => pairs.retain(|(k, _)| k != key),
+                    Change::Repeat(key) => {
+                        if let Some(pair) = pairs.iter().find(|(k, _)| k == key).cloned() {
+                            pairs.push(pair);
+                        }
+                    }
+                }
+            }
+            let body: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}:{v}", json!(k)))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    /// The ABI string of a type, as a module would write it.
+    fn type_text(t: WasmType) -> String {
+        use WasmType::*;
+        match t {
+            Boolean => "boolean".into(),
+            Int8 => "int8".into(),
+            Int16 => "int16".into(),
+            Int32 => "int32".into(),
+            Int64 => "int64".into(),
+            UInt8 => "uint8".into(),
+            UInt16 => "uint16".into(),
+            UInt32 => "uint32".into(),
+            UInt64 => "uint64".into(),
+            Float32 => "float32".into(),
+            Float64 => "float64".into(),
+            Utf8 => "utf8".into(),
+            Binary => "binary".into(),
+            Date32 => "date32".into(),
+            TimestampMicros => "timestamp_us".into(),
+            TimestampMicrosUtc => "timestamp_us_utc".into(),
+            Decimal128(p, s) => format!("decimal128({p},{s})"),
+        }
+    }
+
+    /// The description line of `spec`.
+    fn describe(spec: &FunctionSpec) -> String {
+        let mut line = json!({
+            "abi": 1,
+            "name": spec.name,
+            "export": spec.export,
+            "args": spec.args.iter().map(|t| type_text(*t)).collect::<Vec<_>>(),
+            "volatility": format!("{:?}", spec.volatility).to_lowercase(),
+            "capabilities": spec.capabilities,
+            "doc": spec.doc,
+        });
+        let extra = match &spec.kind {
+            FunctionKind::Scalar { returns } => {
+                json!({"kind": "scalar", "returns": type_text(*returns)})
+            }
+            FunctionKind::Aggregate { returns } => {
+                json!({"kind": "aggregate", "returns": type_text(*returns)})
+            }
+            FunctionKind::Table {
+                columns,
+                partitioned,
+            } => json!({
+                "kind": "table",
+                "partitioned": partitioned,
+                "columns": columns
+                    .iter()
+                    .map(|(name, t)| json!({"name": name, "type": type_text(*t)}))
+                    .collect::<Vec<_>>(),
+            }),
+        };
+        line.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        line.to_string()
+    }
+
+    /// `[a-z_][a-z0-9_]*`, written independently of `valid_name`.
+    fn is_sql_name(name: &str) -> bool {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+    }
+
+    /// What every accepted description satisfies: one function per
+    /// non-blank line, valid names, types Arrow can hold, distinct table
+    /// columns; and each function, described again, parses back the same.
+    fn check_accepted(text: &str, specs: &[FunctionSpec]) -> Result<(), TestCaseError> {
+        let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+        prop_assert_eq!(specs.len(), lines);
+        for spec in specs {
+            prop_assert!(is_sql_name(&spec.name), "name {:?}", spec.name);
+            let mut types = spec.args.clone();
+            match &spec.kind {
+                FunctionKind::Scalar { returns } | FunctionKind::Aggregate { returns } => {
+                    types.push(*returns)
+                }
+                FunctionKind::Table { columns, .. } => {
+                    prop_assert!(!columns.is_empty());
+                    for (i, (name, t)) in columns.iter().enumerate() {
+                        prop_assert!(is_sql_name(name), "column {:?}", name);
+                        prop_assert!(columns[..i].iter().all(|(other, _)| other != name));
+                        types.push(*t);
+                    }
+                }
+            }
+            for t in types {
+                if let WasmType::Decimal128(p, s) = t {
+                    prop_assert!((1..=38).contains(&p) && s.unsigned_abs() <= p, "{t:?}");
+                    prop_assert!(
+                        validate_decimal_precision_and_scale::<Decimal128Type>(p, s).is_ok()
+                    );
+                }
+            }
+            let again = parse_description(&describe(spec));
+            prop_assert_eq!(again, Ok(vec![spec.clone()]));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config(1000))]
+
+        /// The real descriptions are accepted, as they are.
+        #[test]
+        fn fuzz_description_accepts_real_ones(text in real_descriptions()) {
+            let specs = parse_description(&text);
+            prop_assert!(specs.is_ok(), "{:?}", specs);
+            check_accepted(&text, &specs.unwrap())?;
+        }
+
+        /// Real descriptions with bytes flipped, inserted, deleted or
+        /// repeated (then read as the module loader does, which refuses
+        /// non-UTF-8 sections: here replaced) never panic the parser, and
+        /// what it accepts is sound.
+        #[test]
+        fn fuzz_description_with_mutated_bytes(
+            bytes in crate::fuzz::mutated(real_descriptions().prop_map(String::into_bytes)),
+        ) {
+            let text = String::from_utf8_lossy(&bytes);
+            if let Ok(specs) = parse_description(&text) {
+                check_accepted(&text, &specs)?;
+            }
+        }
+
+        /// Real lines with keys missing, repeated or holding values of the
+        /// wrong type, out-of-range numbers, bad names and types, deep
+        /// nesting, between real lines and blank ones: never a panic, and
+        /// what is accepted is sound.
+        #[test]
+        fn fuzz_description_with_changed_values(
+            lines in vec(prop_oneof![
+                3 => changed_line(),
+                1 => select(&REAL[..]).prop_map(String::from),
+                1 => select(vec!["", " ", "\0\0", "\t"]).prop_map(String::from),
+            ], 1..4),
+        ) {
+            let text = lines.join("\n");
+            if let Ok(specs) = parse_description(&text) {
+                check_accepted(&text, &specs)?;
+            }
+        }
     }
 }

@@ -294,6 +294,9 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::select;
 
     #[test]
     fn refuses_garbage_and_foreign_imports() {
@@ -358,5 +361,203 @@ mod tests {
     #[test]
     fn hex_digits() {
         assert_eq!(hex(&[0x00, 0xab, 0x10]), "00ab10");
+    }
+
+    /// An import of a generated module, of kind 0 (function), 1 (table),
+    /// 2 (memory) or 3 (global).
+    #[derive(Debug, Clone)]
+    struct Import {
+        module: String,
+        name: String,
+        kind: u8,
+    }
+
+    /// A module as a guest toolchain could write it: one function type,
+    /// `imports`, `functions` empty functions, function exports `exports`,
+    /// and custom sections (`(n, name, data)`: before known section `n`).
+    #[derive(Debug, Clone)]
+    struct Parts {
+        imports: Vec<Import>,
+        functions: usize,
+        exports: Vec<String>,
+        customs: Vec<(usize, String, Vec<u8>)>,
+    }
+
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn name(text: &str, out: &mut Vec<u8>) {
+        leb(text.len(), out);
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    impl Parts {
+        fn bytes(&self) -> Vec<u8> {
+            let mut imports = Vec::new();
+            leb(self.imports.len(), &mut imports);
+            for import in &self.imports {
+                name(&import.module, &mut imports);
+                name(&import.name, &mut imports);
+                imports.extend_from_slice(match import.kind {
+                    0 => &[0x00, 0x00][..],         // function of type 0
+                    1 => &[0x01, 0x70, 0x00, 0x00], // funcref table, min 0
+                    2 => &[0x02, 0x00, 0x01],       // memory, min 1 page
+                    _ => &[0x03, 0x7f, 0x00],       // immutable i32 global
+                });
+            }
+            let mut functions = Vec::new();
+            leb(self.functions, &mut functions);
+            functions.resize(functions.len() + self.functions, 0);
+            let mut exports = Vec::new();
+            leb(self.exports.len(), &mut exports);
+            for (index, export) in self.exports.iter().enumerate() {
+                name(export, &mut exports);
+                exports.push(0x00);
+                leb(index, &mut exports);
+            }
+            let mut code = Vec::new();
+            leb(self.functions, &mut code);
+            for _ in 0..self.functions {
+                code.extend_from_slice(&[0x02, 0x00, 0x0b]); // no locals, end
+            }
+            let known = [
+                (1, vec![0x01, 0x60, 0x00, 0x00]), // () -> ()
+                (2, imports),
+                (3, functions),
+                (7, exports),
+                (10, code),
+            ];
+            let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+            let mut section = |id: u8, body: &[u8]| {
+                bytes.push(id);
+                leb(body.len(), &mut bytes);
+                bytes.extend_from_slice(body);
+            };
+            for position in 0..=known.len() {
+                for (_, custom, data) in self.customs.iter().filter(|c| c.0 == position) {
+                    let mut body = Vec::new();
+                    name(custom, &mut body);
+                    body.extend_from_slice(data);
+                    section(0, &body);
+                }
+                if let Some((id, body)) = known.get(position) {
+                    section(*id, body);
+                }
+            }
+            bytes
+        }
+
+        /// What `inspect` must find: the description and the exported
+        /// functions, or nothing when an import or a description section
+        /// must be refused.
+        fn expected(&self) -> Option<(String, Vec<String>)> {
+            let allowed = |i: &Import| {
+                i.kind == 0
+                    && (i.module == "wasi_snapshot_preview1"
+                        || (i.module == "wasql" && i.name == "http_fetch"))
+            };
+            if !self.imports.iter().all(allowed) {
+                return None;
+            }
+            let mut customs = self.customs.clone();
+            customs.sort_by_key(|c| c.0); // stable: file order
+            let mut description = String::new();
+            for (_, _, data) in customs.iter().filter(|c| c.1 == describe::SECTION) {
+                let text = std::str::from_utf8(data).ok()?;
+                description.push_str(text);
+                if !text.ends_with('\n') {
+                    description.push('\n');
+                }
+            }
+            Some((description, self.exports.clone()))
+        }
+    }
+
+    const SLUGIFY: &str = r#"{"abi":1,"name":"slugify","kind":"scalar","export":"wasql_udf_slugify","args":["utf8"],"returns":"utf8"}"#;
+
+    fn parts() -> impl Strategy<Value = Parts> {
+        let import = (
+            prop_oneof![
+                3 => select(vec!["wasi_snapshot_preview1", "wasql", "env", ""]).prop_map(String::from),
+                1 => ".{0,6}",
+            ],
+            prop_oneof![
+                3 => select(vec!["fd_write", "http_fetch", "proc_exit", "memory"]).prop_map(String::from),
+                1 => ".{0,6}",
+            ],
+            prop_oneof![6 => Just(0u8), 1 => 1u8..4],
+        )
+            .prop_map(|(module, name, kind)| Import { module, name, kind });
+        let export = prop_oneof![
+            select(vec![
+                "wasql_alloc",
+                "wasql_free",
+                "wasql_release",
+                "wasql_udf_slugify"
+            ])
+            .prop_map(String::from),
+            ".{0,10}",
+        ];
+        let data = prop_oneof![
+            Just(SLUGIFY.as_bytes().to_vec()),
+            Just(format!("{SLUGIFY}\n").into_bytes()),
+            ".{0,20}".prop_map(String::into_bytes),
+            vec(any::<u8>(), 0..20),
+        ];
+        let custom = (
+            0usize..6,
+            prop_oneof![
+                3 => Just(describe::SECTION.to_string()),
+                1 => select(vec!["name", "producers", "wasql.udf", "WASQL.UDFS", ""]).prop_map(String::from),
+            ],
+            data,
+        );
+        (vec(import, 0..4), vec(export, 0..5), vec(custom, 0..4)).prop_map(
+            |(imports, exports, customs)| Parts {
+                imports,
+                functions: exports.len(),
+                exports,
+                customs,
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzz::config(1000))]
+
+        /// Modules of every shape of import, export and custom section are
+        /// read exactly: allowed imports only, every function export, the
+        /// description sections concatenated in file order.
+        #[test]
+        fn fuzz_inspect_reads_modules(parts in parts()) {
+            let found = inspect(&parts.bytes()).map(|i| (i.description, i.exports));
+            match parts.expected() {
+                Some(expected) => prop_assert_eq!(found, Ok(expected)),
+                None => prop_assert!(found.is_err(), "{:?}", found),
+            }
+        }
+
+        /// Damaged modules (and random bytes after a wasm header) never
+        /// panic the loader's inspection or the description parser after it.
+        #[test]
+        fn fuzz_inspect_survives_damaged_modules(
+            bytes in prop_oneof![
+                3 => crate::fuzz::mutated(parts().prop_map(|p| p.bytes())),
+                1 => vec(any::<u8>(), 0..64).prop_map(|tail| [&b"\0asm\x01\0\0\0"[..], &tail].concat()),
+            ],
+        ) {
+            if let Ok(inspection) = inspect(&bytes) {
+                let _ = describe::parse_description(&inspection.description);
+            }
+        }
     }
 }
