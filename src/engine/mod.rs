@@ -8,6 +8,7 @@ mod copy;
 mod create_function;
 mod files;
 mod located_store;
+mod params;
 mod stores;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ use crate::config::StoreProfile;
 use crate::net::{self, Net, NetConfig};
 use crate::udf::{self, UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
+pub use params::{Params, check_name as check_param_name};
 pub use stores::StoreRegistry;
 
 /// How to set up an [`Engine`].
@@ -177,12 +179,20 @@ impl Engine {
     /// Parses and plans one SQL statement. DDL takes effect here; queries run
     /// when [`Query::execute`] is called.
     pub async fn prepare(&self, sql: &str) -> Result<Query> {
+        self.prepare_with_params(sql, &Params::new()).await
+    }
+
+    /// Like [`Engine::prepare`], with values for the statement's `$name`
+    /// parameters (bound as literals, see [`params`]) and `${name}` in paths.
+    pub async fn prepare_with_params(&self, sql: &str, params: &Params) -> Result<Query> {
         self.net.begin_query();
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
         let mut statement = state.sql_to_statement(sql, &dialect)?;
+        params::substitute_paths(&mut statement, params)?;
         self.configure_stores(&mut statement)?;
-        let mut plan = state.statement_to_plan(statement).await?;
+        let plan = state.statement_to_plan(statement).await?;
+        let mut plan = params::bind(plan, params)?;
         let mut staging = None;
         if let LogicalPlan::Copy(copy) = &plan {
             let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url).await?;
