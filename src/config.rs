@@ -21,6 +21,8 @@ pub struct Config {
     pub memory_limit: Option<String>,
     /// Number of partitions queries are split into (default: number of cores).
     pub target_partitions: Option<usize>,
+    /// Seconds a statement may run before it is cancelled (like `--timeout`).
+    pub timeout: Option<f64>,
     /// Named object-store profiles: endpoint, credentials and client options.
     #[serde(default)]
     pub profiles: BTreeMap<String, StoreProfile>,
@@ -92,6 +94,11 @@ impl Config {
     /// platform's equivalent).
     pub fn default_path() -> Option<PathBuf> {
         dirs::config_dir().map(|dir| dir.join("wasql").join("config.toml"))
+    }
+
+    /// The default init script: `init.sql` beside the default config file.
+    pub fn default_init_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|dir| dir.join("wasql").join("init.sql"))
     }
 
     /// Reads and parses a config file; the error names the file and the
@@ -170,6 +177,7 @@ mod tests {
             r#"
             format = "csv"
             maxrows = 10
+            timeout = 30
             udf_dirs = ["udfs/dist"]
             [udf]
             memory_limit = "64M"
@@ -184,6 +192,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.format.as_deref(), Some("csv"));
+        assert_eq!(config.timeout, Some(30.0));
         assert_eq!(config.udf_dirs, vec![PathBuf::from("udfs/dist")]);
         assert_eq!(config.udf.timeout_seconds, Some(2.5));
         assert_eq!(

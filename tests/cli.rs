@@ -1924,3 +1924,460 @@ fn e_strings_with_backslash_escapes_split_right() {
         .success();
     assert_eq!(run.stdout_lines(), ["s", "it's; fine", "n", "2"]);
 }
+
+// ---------------------------------------------------------------------------
+// Parameters: --param, \set, $name in SQL, ${name} in paths
+// ---------------------------------------------------------------------------
+
+/// A value full of SQL is bound as one string, never run: the table stays.
+#[test]
+fn param_values_are_not_spliced_into_sql() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--param",
+            "x='; DROP TABLE t; --",
+            "-c",
+            "CREATE TABLE t AS VALUES (1)",
+            "-c",
+            "SELECT $x AS v",
+            "-c",
+            "SELECT count(*) AS n FROM t WHERE $x <> 'x'",
+        ])
+        .success();
+    assert_eq!(run.stdout, "v\n'; DROP TABLE t; --\nn\n1\n");
+}
+
+/// Values are text; the context of `$name` gives it a type (a DATE or an
+/// integer column, `$n + 1`), and CAST gives one anywhere.
+#[test]
+fn param_types_come_from_their_context() {
+    let sandbox = Sandbox::new();
+    let events = "CREATE TABLE ev AS SELECT * FROM (VALUES \
+                  (DATE '2024-06-01', 5), (DATE '2024-06-02', 7), (DATE '2024-06-02', 12)) t(day, n)";
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--param",
+            "day=2024-06-02",
+            "--param",
+            "min=10",
+            "--param",
+            "n=41",
+            "-c",
+            events,
+            "-c",
+            "SELECT n FROM ev WHERE day = $day ORDER BY n",
+            // Compared as numbers: as text, '5' and '7' would be > '10'.
+            "-c",
+            "SELECT n FROM ev WHERE n > $min",
+            "-c",
+            "SELECT $n + 1 AS m, CAST($n AS INT) * 2 AS d, CAST($day AS DATE) + INTERVAL '1 day' AS next",
+        ])
+        .success();
+    assert_eq!(run.stdout, "n\n7\n12\nn\n12\nm,d,next\n42,82,2024-06-03\n");
+
+    // A value that is not of the inferred type is an error naming both.
+    let run = sandbox
+        .run(&[
+            "--param",
+            "min=ten",
+            "-c",
+            events,
+            "-c",
+            "SELECT n FROM ev WHERE n > $min",
+        ])
+        .exit(1);
+    assert!(
+        run.stderr
+            .contains("parameter $min is used as Int64, but its value 'ten' is not one"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Parameters nobody set are named in one error; bad names are usage errors.
+#[test]
+fn unknown_params_are_named() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&["--param", "a=1", "-c", "SELECT $nope, $other, $a"])
+        .exit(1);
+    assert!(
+        run.stderr.contains(
+            "no value for parameters $nope, $other: set it with --param nope=VALUE or \\set nope VALUE"
+        ),
+        "{}",
+        run.stderr
+    );
+    for bad in ["1=x", "a-b=x", "novalue"] {
+        let run = sandbox.run(&["--param", bad, "-c", "SELECT 1"]).exit(2);
+        assert!(run.stderr.contains("--param"), "{}", run.stderr);
+    }
+}
+
+/// `\set NAME VALUE` in a script, `\set` lists, `\unset` forgets.
+#[test]
+fn set_and_unset_params_in_a_script() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.sql",
+        "\\set who 'o''hara'\nSELECT $who AS who;\n\\set\n\\unset who\nSELECT $who;\n",
+    );
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "--param", "day=1", "-f", "s.sql"])
+        .exit(1);
+    assert_eq!(
+        run.stdout,
+        "who\no'hara\nparameter,value\nday,1\nwho,o'hara\n"
+    );
+    assert!(
+        run.stderr
+            .starts_with("s.sql:5: no value for parameter $who"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `${name}` in a quoted path: COPY targets and file tables.
+#[test]
+fn params_in_paths() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--param",
+            "day=2024-06-01",
+            "-c",
+            "COPY (SELECT $day AS d) TO 'out/${day}.csv'",
+            "-c",
+            "SELECT d FROM 'out/${day}.csv'",
+        ])
+        .success();
+    assert_eq!(sandbox.read("out/2024-06-01.csv"), "d\n2024-06-01\n");
+    assert!(run.stdout.ends_with("d\n2024-06-01\n"), "{}", run.stdout);
+    let run = sandbox
+        .run(&["-c", "COPY (SELECT 1) TO 'out/${nope}.csv'"])
+        .exit(1);
+    assert!(
+        run.stderr.contains("no value for parameter ${nope}"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Time limits: --timeout, timeout in the config, \timeout, --max-run-time
+// ---------------------------------------------------------------------------
+
+/// Runs for hours unless cancelled.
+const ENDLESS_QUERY: &str = "SELECT sum(value % 7) AS s FROM range(1000000000000)";
+
+/// Runs wasql and returns the run and how long it took.
+fn timed_run(sandbox: &Sandbox, args: &[&str]) -> (Run, f64) {
+    let started = std::time::Instant::now();
+    let run = sandbox.run(args);
+    (run, started.elapsed().as_secs_f64())
+}
+
+/// A statement past `--timeout` is cancelled; the error names the limit.
+#[test]
+fn timeout_cancels_a_statement() {
+    let sandbox = Sandbox::new();
+    let (run, seconds) = timed_run(
+        &sandbox,
+        &[
+            "--timeout",
+            "2",
+            "-c",
+            "SELECT 1 AS a",
+            "-c",
+            ENDLESS_QUERY,
+            "-c",
+            "SELECT 2 AS b",
+        ],
+    );
+    let run = run.exit(1);
+    // Start-up of a debug build on a busy machine takes a while too.
+    assert!(seconds < 2.0 + 5.0, "took {seconds} s");
+    assert_eq!(
+        run.stderr,
+        "<command 2>:1: statement timed out after 2 s (--timeout)\n"
+    );
+    assert!(!run.stdout.contains("| b |"), "{}", run.stdout);
+
+    // From the config file, and from \timeout in a script.
+    sandbox.write("slow.toml", "timeout = 1.5\n");
+    let run = sandbox
+        .run(&["--config", "slow.toml", "-c", ENDLESS_QUERY])
+        .exit(1);
+    assert!(
+        run.stderr
+            .contains("statement timed out after 1.5 s (timeout in the config)"),
+        "{}",
+        run.stderr
+    );
+    sandbox.write("t.sql", &format!("\\timeout 1\n{ENDLESS_QUERY};\n"));
+    let run = sandbox.run(&["-f", "t.sql"]).exit(1);
+    assert!(
+        run.stderr
+            .contains("t.sql:2: statement timed out after 1 s (\\timeout)"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `--max-run-time` stops the whole run, even with --continue-on-error.
+#[test]
+fn max_run_time_stops_the_run() {
+    let sandbox = Sandbox::new();
+    let (run, seconds) = timed_run(
+        &sandbox,
+        &[
+            "-q",
+            "--format",
+            "csv",
+            "--continue-on-error",
+            "--max-run-time",
+            "3",
+            "-c",
+            "SELECT 1 AS a",
+            "-c",
+            ENDLESS_QUERY,
+            "-c",
+            "SELECT 2 AS b",
+        ],
+    );
+    let run = run.exit(1);
+    assert!(seconds < 3.0 + 5.0, "took {seconds} s");
+    assert_eq!(run.stdout, "a\n1\n");
+    assert_eq!(
+        run.stderr,
+        "<command 2>:1: run stopped after 3 s (--max-run-time)\n"
+    );
+}
+
+/// Zero, negative and non-numeric limits are usage errors naming the setting.
+#[test]
+fn bad_time_limits_are_refused() {
+    let sandbox = Sandbox::new();
+    for (flag, value) in [
+        ("--timeout", "0"),
+        ("--timeout", "-1"),
+        ("--max-run-time", "0"),
+    ] {
+        let run = sandbox.run(&[flag, value, "-c", "SELECT 1"]).exit(2);
+        assert!(
+            run.stderr.contains(&format!(
+                "{flag} must be a positive number of seconds, not {value}"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = sandbox
+        .run(&["--timeout", "soon", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("--timeout"), "{}", run.stderr);
+    sandbox.write("zero.toml", "timeout = 0\n");
+    let run = sandbox
+        .run(&["--config", "zero.toml", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(
+        run.stderr
+            .contains("timeout in the config must be a positive number"),
+        "{}",
+        run.stderr
+    );
+    sandbox.write("t.sql", "\\timeout 0\n");
+    let run = sandbox.run(&["-f", "t.sql"]).exit(1);
+    assert!(
+        run.stderr
+            .contains("t.sql:1: \\timeout must be a positive number of seconds, not 0"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Init files
+// ---------------------------------------------------------------------------
+
+/// `$XDG_CONFIG_HOME/wasql/init.sql` runs first; `--init FILE` replaces it;
+/// `--no-init` skips it.
+#[test]
+fn init_file_runs_before_the_scripts() {
+    let sandbox = Sandbox::new();
+    let init = sandbox.config_home().join("wasql").join("init.sql");
+    fs::create_dir_all(init.parent().unwrap()).unwrap();
+    fs::write(
+        &init,
+        "\\set greeting hello\nCREATE TABLE seeded AS VALUES (7);\n",
+    )
+    .unwrap();
+    let query = "SELECT column1 AS n, $greeting AS g FROM seeded";
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "-c", query])
+        .success();
+    assert_eq!(run.stdout, "n,g\n7,hello\n");
+
+    sandbox.write(
+        "other.sql",
+        "CREATE TABLE seeded AS VALUES (8);\n\\set greeting hi\n",
+    );
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "--init", "other.sql", "-c", query])
+        .success();
+    assert_eq!(run.stdout, "n,g\n8,hi\n");
+
+    let run = sandbox
+        .run(&["--no-init", "-c", "SELECT * FROM seeded"])
+        .exit(1);
+    assert!(run.stderr.contains("seeded"), "{}", run.stderr);
+
+    let run = sandbox
+        .run(&["--init", "nope.sql", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("nope.sql"), "{}", run.stderr);
+}
+
+/// An init file that fails stops a run of scripts like a failed script.
+#[test]
+fn failing_init_file_stops_the_scripts() {
+    let sandbox = Sandbox::new();
+    sandbox.write("init.sql", "SELECT 1 AS ok;\nSELEC 2;\n");
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "--init",
+            "init.sql",
+            "-c",
+            "SELECT 'script' AS s",
+        ])
+        .exit(1);
+    assert_eq!(run.stdout, "ok\n1\n");
+    assert!(
+        run.stderr.starts_with("init.sql:2: syntax error"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Globs, directories, file types, standard input
+// ---------------------------------------------------------------------------
+
+/// `**` descends into any subdirectories, not only `key=value` ones.
+#[test]
+fn double_star_descends_into_subdirectories() {
+    let sandbox = Sandbox::new();
+    sandbox.write("deep/a.csv", "id\n1\n");
+    sandbox.write("deep/x/b.csv", "id\n2\n");
+    sandbox.write("deep/x/y/c.csv", "id\n3\n");
+    sandbox.write("deep/x/notes.txt", "not data\n");
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id FROM 'deep/**/*.csv' ORDER BY id",
+            "-c",
+            "CREATE EXTERNAL TABLE d STORED AS CSV LOCATION 'deep/**/*.csv'",
+            "-c",
+            "SELECT count(*) AS n FROM d",
+        ])
+        .success();
+    assert_eq!(run.stdout, "id\n1\n2\n3\nn\n3\n");
+}
+
+/// A `*` in a directory part matches across that level.
+#[test]
+fn glob_matches_across_one_level() {
+    let sandbox = Sandbox::new();
+    sandbox.write("lvl/part0.csv", "id\n0\n");
+    sandbox.write("lvl/a/part1.csv", "id\n1\n");
+    sandbox.write("lvl/b/part2.csv", "id\n2\n");
+    sandbox.write("lvl/b/other.csv", "id\n9\n");
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT id FROM 'lvl/*/part*.csv' ORDER BY id",
+        ])
+        .success();
+    assert_eq!(run.stdout, "id\n1\n2\n");
+}
+
+/// A directory of several readable types is an error naming them; files
+/// wasql cannot read are left out.
+#[test]
+fn directory_of_mixed_types_is_refused() {
+    let sandbox = Sandbox::new();
+    write_parquet_parts(&sandbox);
+    let run = sandbox.run(&["-c", "SELECT * FROM 'parts/'"]).exit(1);
+    assert_eq!(
+        run.stderr,
+        "<command 1>:1: cannot read 'parts/': it holds files of several types (.csv, .parquet): \
+         pick one with a glob such as 'parts/*.csv'\n"
+    );
+    sandbox.write("one/a.csv", "id\n1\n");
+    sandbox.write("one/README.md", "about\n");
+    sandbox.write("one/_SUCCESS", "");
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "-c", "SELECT id FROM 'one/'"])
+        .success();
+    assert_eq!(run.stdout, "id\n1\n");
+}
+
+/// A file without an extension: say so, and how to read it.
+#[test]
+fn file_without_extension_needs_stored_as() {
+    let sandbox = Sandbox::new();
+    sandbox.write("data/people", PEOPLE_CSV);
+    let run = sandbox.run(&["-c", "SELECT * FROM 'data/people'"]).exit(1);
+    assert_eq!(
+        run.stderr,
+        "<command 1>:1: cannot read 'data/people': the file name has no extension to tell its type: \
+         name the format with CREATE EXTERNAL TABLE ... STORED AS\n"
+    );
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "CREATE EXTERNAL TABLE p STORED AS CSV LOCATION 'data/people'",
+            "-c",
+            "SELECT * FROM p ORDER BY id",
+        ])
+        .success();
+    assert_eq!(run.stdout, PEOPLE_OUT);
+}
+
+/// Standard input is not a table: refused clearly instead of read as empty.
+#[test]
+fn stdin_as_a_table_is_refused() {
+    let sandbox = Sandbox::new();
+    for path in ["/dev/stdin", "-"] {
+        let sql = format!("SELECT * FROM '{path}'");
+        let run = sandbox.run_stdin(&["-c", &sql], "id\n1\n").exit(1);
+        assert!(
+            run.stderr.contains(&format!("cannot read '{path}': "))
+                && run.stderr.contains("save the data to a file"),
+            "{}",
+            run.stderr
+        );
+    }
+}

@@ -11,8 +11,23 @@ use rexpect::session::{PtySession, spawn_with_options};
 const TIMEOUT_MS: u64 = 60_000;
 
 fn start_shell(home: &Path) -> PtySession {
+    start_shell_with(home, &[])
+}
+
+/// Starts wasql with `args` in a pty and waits for the shell's first prompt.
+fn start_shell_with(home: &Path, args: &[&str]) -> PtySession {
+    let mut shell = spawn_shell(home, args);
+    shell.exp_string("type \\? for help").expect("banner");
+    shell.exp_string("wasql> ").expect("first prompt");
+    shell
+}
+
+/// Starts wasql with `args` in a pty, with `home` as its home and working
+/// directory.
+fn spawn_shell(home: &Path, args: &[&str]) -> PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
     command
+        .args(args)
         .current_dir(home)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -21,10 +36,7 @@ fn start_shell(home: &Path) -> PtySession {
     let options = Options::new()
         .timeout_ms(Some(TIMEOUT_MS))
         .strip_ansi_escape_codes(true);
-    let mut shell = spawn_with_options(command, options).expect("start wasql in a pty");
-    shell.exp_string("type \\? for help").expect("banner");
-    shell.exp_string("wasql> ").expect("first prompt");
-    shell
+    spawn_with_options(command, options).expect("start wasql in a pty")
 }
 
 /// Sends a line and waits until `marker` is printed; returns what came
@@ -205,6 +217,53 @@ fn lines_typed_while_a_query_runs_all_run_in_order() {
         assert!(!out.contains("panicked"), "{out}");
     }
     shell.exp_string("wasql> ").unwrap();
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
+
+/// `-f FILE -i` runs the script, then stays in the shell with its tables.
+#[test]
+fn interactive_after_scripts() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("setup.sql"),
+        "CREATE TABLE seeded AS VALUES (41);\n\\set step 1\n",
+    )
+    .unwrap();
+    let mut shell = start_shell_with(home.path(), &["-f", "setup.sql", "-i"]);
+    let out = run(
+        &mut shell,
+        "SELECT column1 + $step AS answer FROM seeded;",
+        "1 row in",
+    );
+    assert!(out.contains("|     42 |"), "{out}");
+    shell.send_line("\\q").unwrap();
+    shell.exp_eof().unwrap();
+}
+
+/// The default init file runs before the prompt; its errors are reported
+/// with FILE:LINE and the shell starts anyway.
+#[test]
+fn init_file_errors_do_not_stop_the_shell() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config").join("wasql");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("init.sql"),
+        "CREATE TABLE from_init AS VALUES (5);\nSELEC 1;\n",
+    )
+    .unwrap();
+    let mut shell = spawn_shell(home.path(), &[]);
+    shell
+        .exp_string("init.sql:2: syntax error")
+        .expect("init error");
+    shell.exp_string("wasql> ").expect("first prompt");
+    let out = run(
+        &mut shell,
+        "SELECT column1 AS n FROM from_init;",
+        "1 row in",
+    );
+    assert!(out.contains("| 5 |"), "{out}");
     shell.send_control('d').unwrap();
     shell.exp_eof().unwrap();
 }

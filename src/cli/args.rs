@@ -14,9 +14,12 @@ Examples:
   echo \"SELECT 1\" | wasql --format json
   wasql -c \"COPY (SELECT * FROM 'in.csv') TO 's3://bucket/out.parquet'\"
   wasql --udfs udfs/dist -c \"SELECT slugify(name) FROM 'cities.csv'\"
+  wasql -f report.sql --param day=2024-06-01   # SQL says $day, paths '${day}'
+  wasql -f setup.sql -i                   run a script, then stay in the shell
 
 Exit status: 0 on success, 1 if a statement failed, 2 on bad usage.
-Config: --config FILE, or ~/.config/wasql/config.toml when it exists.";
+Config: --config FILE, or ~/.config/wasql/config.toml when it exists.
+Init script: --init FILE, or ~/.config/wasql/init.sql when it exists.";
 
 /// wasql — SQL over files and object stores, with sandboxed WebAssembly UDFs.
 #[derive(Debug, Parser)]
@@ -70,6 +73,39 @@ pub struct Args {
     /// Partitions a query is split into (default: the number of cores)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
     pub target_partitions: Option<usize>,
+
+    /// Set parameter NAME, written $NAME in SQL and ${NAME} in paths; bound as a value, never spliced into the SQL (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param, allow_hyphen_values = true)]
+    pub params: Vec<(String, String)>,
+
+    /// Cancel any statement that runs longer than SECONDS
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub timeout: Option<f64>,
+
+    /// Stop the run of -c/-f/standard input scripts after SECONDS in all
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    pub max_run_time: Option<f64>,
+
+    /// Run FILE before the shell or the scripts (default: ~/.config/wasql/init.sql if it exists)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_init")]
+    pub init: Option<PathBuf>,
+
+    /// Do not run an init file
+    #[arg(long)]
+    pub no_init: bool,
+
+    /// Stay in the shell after running the -c/-f scripts
+    #[arg(short, long)]
+    pub interactive: bool,
+}
+
+/// Parses `NAME=VALUE` for `--param`.
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not NAME=VALUE"))?;
+    crate::engine::check_param_name(name)?;
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// One `-c` or `-f` input, in command-line order.
@@ -127,6 +163,16 @@ mod tests {
                 Input::File("b.sql".into()),
             ]
         );
+    }
+
+    #[test]
+    fn params_are_name_value_pairs() {
+        assert_eq!(
+            parse_param("day=2024-06-01=x").unwrap(),
+            ("day".to_string(), "2024-06-01=x".to_string())
+        );
+        assert!(parse_param("day").is_err());
+        assert!(parse_param("1=x").is_err());
     }
 
     #[test]

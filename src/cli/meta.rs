@@ -3,7 +3,7 @@
 use super::output::Format;
 
 /// A parsed meta-command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Meta {
     Help,
     Quit,
@@ -31,6 +31,12 @@ pub enum Meta {
     UdfLog(Option<String>),
     /// `\net`: the network policy, its limits, and what modules request.
     Net,
+    /// `\set [NAME [VALUE]]`: set a parameter; `None` lists them.
+    Set(Option<(String, String)>),
+    /// `\unset NAME`: forget a parameter.
+    Unset(String),
+    /// `\timeout [SECONDS|off]`: `None` shows the limit, `Some(None)` lifts it.
+    Timeout(Option<Option<f64>>),
 }
 
 /// The help text printed by `\?`.
@@ -46,6 +52,9 @@ Meta-commands:
   \\format [NAME]   output format: table, csv, tsv, json, ndjson, markdown, vertical
   \\maxrows [N]     rows shown by the table format (0: all)
   \\o [FILE]        write results to FILE (no FILE: back to the terminal)
+  \\set [NAME VALUE] set parameter NAME, used as $NAME in SQL (no NAME: list them)
+  \\unset NAME      forget parameter NAME
+  \\timeout [SECONDS|off] cancel statements running longer than SECONDS
   \\udf load DIR    register the WASM UDF modules in DIR
   \\udf list        list loaded WASM modules and their functions
   \\udf log [NAME]  show what WASM functions printed (stdout and stderr)
@@ -87,6 +96,18 @@ pub fn parse(line: &str) -> Result<Meta, String> {
             .transpose()?,
         ),
         "o" | "output" => Meta::Output(arg),
+        "set" => Meta::Set(arg.map(|a| match a.split_once(char::is_whitespace) {
+            Some((name, value)) => (name.to_string(), unquote(value.trim())),
+            None => (a, String::new()),
+        })),
+        "unset" => Meta::Unset(arg.ok_or_else(|| needs("a parameter name"))?),
+        "timeout" => Meta::Timeout(match arg.as_deref() {
+            None => None,
+            Some("off") => Some(None),
+            Some(seconds) => Some(Some(seconds.parse().map_err(|_| {
+                format!("\\timeout takes a number of seconds or off, not '{seconds}'")
+            })?)),
+        }),
         "net" => Meta::Net,
         "udf" => {
             let arg = arg.unwrap_or_default();
@@ -113,6 +134,15 @@ pub fn parse(line: &str) -> Result<Meta, String> {
             ));
         }
     })
+}
+
+/// A `\set` value: text as written, or the inside of one pair of single
+/// quotes with `''` standing for `'`.
+fn unquote(value: &str) -> String {
+    match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        Some(inner) => inner.replace("''", "'"),
+        None => value.to_string(),
+    }
 }
 
 /// Turns a `\df` pattern into a SQL `LIKE` pattern: `*` and `?` are globs,
@@ -155,6 +185,22 @@ mod tests {
             Meta::UdfLog(Some("slugify".into()))
         );
         assert!(parse("\\udf load").is_err());
+        assert_eq!(parse("\\set").unwrap(), Meta::Set(None));
+        assert_eq!(
+            parse("\\set day 2024-06-01").unwrap(),
+            Meta::Set(Some(("day".into(), "2024-06-01".into())))
+        );
+        assert_eq!(
+            parse("\\set who 'o''hara x'").unwrap(),
+            Meta::Set(Some(("who".into(), "o'hara x".into())))
+        );
+        assert_eq!(parse("\\unset day").unwrap(), Meta::Unset("day".into()));
+        assert_eq!(
+            parse("\\timeout 2.5").unwrap(),
+            Meta::Timeout(Some(Some(2.5)))
+        );
+        assert_eq!(parse("\\timeout off").unwrap(), Meta::Timeout(Some(None)));
+        assert!(parse("\\timeout soon").is_err());
         assert!(parse("\\udf nope").is_err());
     }
 

@@ -2,6 +2,7 @@
 
 mod args;
 mod errors;
+mod limits;
 mod meta;
 mod output;
 mod progress;
@@ -10,15 +11,16 @@ mod shell;
 pub mod split;
 
 use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use args::{Args, Input};
+use limits::{Limit, positive_seconds};
 use output::Format;
-use runner::{Runner, ScriptOutcome, Settings, Source};
+use runner::{Flow, Runner, ScriptOutcome, Settings, Source};
 
 use crate::config::{Config, UdfConfig, parse_byte_size};
-use crate::engine::{Engine, EngineSettings};
+use crate::engine::{Engine, EngineSettings, Params};
 use crate::udf;
 
 /// Exit status when a statement failed.
@@ -105,6 +107,24 @@ fn run() -> ExitCode {
             return usage_error(format!("cannot read script {}: {e}", path.display()));
         }
     }
+    let timeout = match (args.timeout, config.timeout) {
+        (Some(seconds), _) => Limit::new(seconds, "--timeout").map(Some),
+        (None, Some(seconds)) => Limit::new(seconds, "timeout in the config").map(Some),
+        (None, None) => Ok(None),
+    };
+    let timeout = match timeout {
+        Ok(timeout) => timeout,
+        Err(e) => return usage_error(e),
+    };
+    let max_run_time = match args.max_run_time.map(|s| Limit::new(s, "--max-run-time")) {
+        Some(Err(e)) => return usage_error(e),
+        Some(Ok(limit)) => Some(limit),
+        None => None,
+    };
+    let init = match init_file(&args) {
+        Ok(init) => init,
+        Err(e) => return usage_error(e),
+    };
 
     let output_is_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let maxrows = args
@@ -118,6 +138,7 @@ fn run() -> ExitCode {
         timing: config.timing.unwrap_or(true),
         quiet: args.quiet,
         continue_on_error: args.continue_on_error,
+        timeout,
     };
     let udf_limits = match udf_limit_policy(&config.udf) {
         Ok(policy) => policy,
@@ -151,31 +172,75 @@ fn run() -> ExitCode {
             return usage_error(errors::describe(&e).message);
         }
     }
-    let mut runner = Runner::new(engine, runtime, settings);
+    let params: Params = args.params.iter().cloned().collect();
+    let mut runner = Runner::new(engine, runtime, settings, params);
     if let Some(path) = &args.output
         && let Err(e) = runner.set_output(Some(&path.to_string_lossy()))
     {
         return usage_error(e);
     }
 
-    if !inputs.is_empty() {
-        return run_inputs(&mut runner, &inputs);
+    let shell = args.interactive || (inputs.is_empty() && std::io::stdin().is_terminal());
+    if let Some(limit) = max_run_time {
+        runner.start_run_limit(limit);
     }
-    if std::io::stdin().is_terminal() {
-        return match shell::run(runner) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("wasql: terminal error: {e}");
-                ExitCode::from(EXIT_FAILED)
+    if let Some(path) = &init {
+        match runner.run_file(path) {
+            ScriptOutcome::Succeeded(Flow::Continue) => {}
+            ScriptOutcome::Succeeded(Flow::Quit) | ScriptOutcome::OutputClosed => {
+                return ExitCode::SUCCESS;
             }
-        };
+            // The errors are printed with FILE:LINE; the shell goes on.
+            ScriptOutcome::Failed if shell && inputs.is_empty() => {}
+            ScriptOutcome::Failed => return ExitCode::from(EXIT_FAILED),
+        }
     }
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("wasql: cannot read standard input: {e}");
-        return ExitCode::from(EXIT_FAILED);
+    let outcome = if !inputs.is_empty() {
+        run_inputs(&mut runner, &inputs)
+    } else if shell {
+        ScriptOutcome::Succeeded(Flow::Continue)
+    } else {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("wasql: cannot read standard input: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+        runner.run_script(Source::Named("<stdin>"), &text)
+    };
+    // With --interactive the shell follows the scripts, even failed ones
+    // (their errors are printed), unless a script said \q.
+    if !shell
+        || matches!(
+            outcome,
+            ScriptOutcome::Succeeded(Flow::Quit) | ScriptOutcome::OutputClosed
+        )
+    {
+        return exit_code(outcome);
     }
-    exit_code(runner.run_script(Source::Named("<stdin>"), &text))
+    runner.end_run_limit();
+    match shell::run(runner) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wasql: terminal error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// The init script to run first: `--init FILE`, else the default one if it
+/// exists; none with `--no-init`. A named file that cannot be read is an
+/// error.
+fn init_file(args: &Args) -> Result<Option<PathBuf>, String> {
+    if args.no_init {
+        return Ok(None);
+    }
+    match &args.init {
+        Some(path) => match std::fs::metadata(path) {
+            Ok(_) => Ok(Some(path.clone())),
+            Err(e) => Err(format!("cannot read init file {}: {e}", path.display())),
+        },
+        None => Ok(Config::default_init_path().filter(|path| path.exists())),
+    }
 }
 
 /// The `[udf]` limits, with `[udf.modules.NAME]` overrides.
@@ -203,12 +268,9 @@ fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
                 parse_byte_size(size).map_err(|e| format!("{table} max_state_size: {e}"))?;
         }
         if let Some(seconds) = config.timeout_seconds {
-            limits.call_timeout = Duration::try_from_secs_f64(seconds)
-                .ok()
-                .filter(|t| !t.is_zero())
-                .ok_or_else(|| {
-                    format!("{table} timeout_seconds must be positive, not {seconds}")
-                })?;
+            limits.call_timeout = positive_seconds(seconds).ok_or_else(|| {
+                format!("{table} timeout_seconds must be positive, not {seconds}")
+            })?;
         }
         count(
             config.max_table_elements,
@@ -234,8 +296,8 @@ fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
     Ok(udf::LimitPolicy { default, modules })
 }
 
-/// Runs `-c` and `-f` inputs in order.
-fn run_inputs(runner: &mut Runner, inputs: &[Input]) -> ExitCode {
+/// Runs `-c` and `-f` inputs in order; failed if any failed.
+fn run_inputs(runner: &mut Runner, inputs: &[Input]) -> ScriptOutcome {
     let mut failed = false;
     let mut commands = 0;
     for input in inputs {
@@ -247,20 +309,23 @@ fn run_inputs(runner: &mut Runner, inputs: &[Input]) -> ExitCode {
             Input::File(path) => runner.run_file(path),
         };
         match outcome {
-            ScriptOutcome::Succeeded(runner::Flow::Continue) => {}
-            ScriptOutcome::Succeeded(runner::Flow::Quit) | ScriptOutcome::OutputClosed => break,
+            ScriptOutcome::Succeeded(Flow::Continue) => {}
+            ScriptOutcome::Succeeded(Flow::Quit) | ScriptOutcome::OutputClosed if failed => {
+                return ScriptOutcome::Failed;
+            }
+            ScriptOutcome::Succeeded(Flow::Quit) | ScriptOutcome::OutputClosed => return outcome,
             ScriptOutcome::Failed => {
                 failed = true;
-                if !runner.settings.continue_on_error {
+                if !runner.settings.continue_on_error || runner.run_is_over() {
                     break;
                 }
             }
         }
     }
     if failed {
-        ExitCode::from(EXIT_FAILED)
+        ScriptOutcome::Failed
     } else {
-        ExitCode::SUCCESS
+        ScriptOutcome::Succeeded(Flow::Continue)
     }
 }
 

@@ -13,11 +13,12 @@ use futures::StreamExt;
 use tokio::runtime::Runtime;
 
 use super::errors::{ErrorReport, describe};
+use super::limits::{self, Expired, Limit, RunLimit};
 use super::meta::{self, Meta};
 use super::output::{self, Format};
 use super::progress::Progress;
 use super::split::{Item, split};
-use crate::engine::Engine;
+use crate::engine::{Engine, Params, check_param_name};
 use crate::text::escape_control_lines;
 use crate::udf::WasmModule;
 
@@ -32,6 +33,8 @@ pub struct Settings {
     pub quiet: bool,
     /// Scripts go on after a failed statement.
     pub continue_on_error: bool,
+    /// How long one statement may run.
+    pub timeout: Option<Limit>,
 }
 
 /// Why a statement did not complete.
@@ -43,6 +46,9 @@ pub enum Failure {
     Cancelled,
     /// The reader of our output went away (e.g. `wasql ... | head`).
     OutputClosed,
+    /// The run's time (`--max-run-time`) is up; the message says so. The
+    /// run stops, even with `--continue-on-error`.
+    RunOver(String),
 }
 
 impl From<ErrorReport> for Failure {
@@ -119,6 +125,10 @@ pub struct Runner {
     destination: Destination,
     /// Interactive: Ctrl-C cancels the statement instead of ending wasql.
     interactive: bool,
+    /// Values for `$name` in SQL (`--param`, `\set`).
+    params: Params,
+    /// The limit on the whole run (`--max-run-time`), once started.
+    run_limit: Option<RunLimit>,
 }
 
 /// Summary of a finished statement.
@@ -130,15 +140,34 @@ struct Done {
 }
 
 impl Runner {
-    /// A runner over `engine`, with `runtime` driving it.
-    pub fn new(engine: Engine, runtime: Runtime, settings: Settings) -> Self {
+    /// A runner over `engine`, with `runtime` driving it and `params` for
+    /// the statements' `$name` parameters.
+    pub fn new(engine: Engine, runtime: Runtime, settings: Settings, params: Params) -> Self {
         Runner {
             engine,
             runtime,
             settings,
             destination: Destination::Stdout,
             interactive: false,
+            params,
+            run_limit: None,
         }
+    }
+
+    /// Limits the time of everything run from now on, until
+    /// [`Runner::end_run_limit`].
+    pub fn start_run_limit(&mut self, limit: Limit) {
+        self.run_limit = Some(RunLimit::start(limit));
+    }
+
+    /// Lifts the run's limit (the shell has none).
+    pub fn end_run_limit(&mut self) {
+        self.run_limit = None;
+    }
+
+    /// True once the run's limit has passed: no more statements run.
+    pub fn run_is_over(&self) -> bool {
+        self.run_limit.is_some_and(|run| run.is_over())
     }
 
     /// The engine statements run on.
@@ -189,10 +218,12 @@ impl Runner {
         let progress_enabled = io::stderr().is_terminal();
         let output_is_terminal = self.output_is_terminal();
         let interactive = self.interactive;
+        let run_limit = self.run_limit;
         let Runner {
             engine,
             runtime,
             destination,
+            params,
             ..
         } = self;
         let mut stdout;
@@ -206,19 +237,27 @@ impl Runner {
         let work = execute(
             engine,
             sql,
+            params,
             &settings,
             out,
             progress_enabled,
             output_is_terminal,
         );
+        let limited = async {
+            match limits::within(settings.timeout, run_limit, work).await {
+                Ok(result) => result,
+                Err(Expired::Statement(message)) => Err(Failure::Error(ErrorReport::new(message))),
+                Err(Expired::Run(message)) => Err(Failure::RunOver(message)),
+            }
+        };
         let done = runtime.block_on(async {
             if interactive {
                 tokio::select! {
-                    result = work => result,
+                    result = limited => result,
                     _ = tokio::signal::ctrl_c() => Err(Failure::Cancelled),
                 }
             } else {
-                work.await
+                limited.await
             }
         });
         out.flush()?;
@@ -330,6 +369,35 @@ impl Runner {
                     None => self.note("Table output shows all rows."),
                 },
             },
+            Meta::Set(None) => self.print_batch(params_list(&self.params))?,
+            Meta::Set(Some((name, value))) => {
+                check_param_name(&name).map_err(ErrorReport::new)?;
+                self.params.insert(name, value);
+            }
+            Meta::Unset(name) => {
+                if self.params.remove(&name).is_none() {
+                    return Err(ErrorReport::new(format!(
+                        "\\unset: no parameter '{name}' is set (\\set lists them)"
+                    ))
+                    .into());
+                }
+            }
+            Meta::Timeout(setting) => {
+                if let Some(seconds) = setting {
+                    self.settings.timeout = seconds
+                        .map(|s| Limit::new(s, "\\timeout"))
+                        .transpose()
+                        .map_err(ErrorReport::new)?;
+                }
+                match self.settings.timeout {
+                    Some(limit) => self.note(&format!(
+                        "Statements time out after {} ({}).",
+                        limit.seconds(),
+                        limit.origin
+                    )),
+                    None => self.note("Statements have no time limit."),
+                }
+            }
             Meta::Output(path) => self.set_output(path.as_deref()).map_err(ErrorReport::new)?,
             Meta::UdfLoad(dir) => {
                 let count = self
@@ -452,6 +520,13 @@ impl Runner {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => return ScriptOutcome::Succeeded(Flow::Quit),
                 Err(Failure::OutputClosed) => return ScriptOutcome::OutputClosed,
+                Err(Failure::RunOver(message)) => {
+                    match source {
+                        Source::Named(name) => eprintln!("{name}:{}: {message}", item.line()),
+                        Source::Typed => eprintln!("Error: {message}"),
+                    }
+                    return ScriptOutcome::Failed;
+                }
                 Err(Failure::Cancelled) => {
                     match source {
                         Source::Named(name) => eprintln!("{name}:{}: cancelled", item.line()),
@@ -483,6 +558,14 @@ impl Runner {
             ScriptOutcome::Succeeded(Flow::Continue)
         }
     }
+}
+
+/// The parameters set, one row each, by name.
+fn params_list(params: &Params) -> RecordBatch {
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values(params.keys()));
+    let values: ArrayRef = Arc::new(StringArray::from_iter_values(params.values()));
+    RecordBatch::try_from_iter([("parameter", names), ("value", values)])
+        .expect("columns of equal length")
 }
 
 /// One row per function of the loaded WASM modules.
@@ -561,6 +644,7 @@ fn net_requests(modules: &[Arc<WasmModule>]) -> RecordBatch {
 async fn execute(
     engine: &Engine,
     sql: &str,
+    params: &Params,
     settings: &Settings,
     out: &mut dyn Write,
     progress_enabled: bool,
@@ -568,7 +652,10 @@ async fn execute(
 ) -> Result<Done, Failure> {
     let started = Instant::now();
     let report = |e: datafusion::error::DataFusionError| Failure::Error(describe(&e));
-    let query = engine.prepare(sql).await.map_err(report)?;
+    let query = engine
+        .prepare_with_params(sql, params)
+        .await
+        .map_err(report)?;
     let schema = query.schema();
     let progress = Progress::start(query.plan().clone(), progress_enabled);
     let mut stream = query.execute().map_err(report)?;

@@ -18,7 +18,7 @@ use super::runner::{Flow, Runner, ScriptOutcome, Source};
 use super::split::split;
 
 const PROMPT: &str = "wasql> ";
-const META_COMMANDS: [&str; 10] = [
+const META_COMMANDS: [&str; 13] = [
     "\\?",
     "\\q",
     "\\d",
@@ -29,6 +29,9 @@ const META_COMMANDS: [&str; 10] = [
     "\\maxrows",
     "\\o",
     "\\help",
+    "\\set",
+    "\\unset",
+    "\\timeout",
 ];
 
 /// Names the completer offers besides keywords; refreshed after each command.

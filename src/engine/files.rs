@@ -1,12 +1,19 @@
 //! Files as tables: `SELECT ... FROM 'path-or-url'` with clear errors, and
 //! the file extensions DataFusion does not know by itself (`.tsv`,
 //! `.ndjson`, `.jsonl`).
+//!
+//! DataFusion guesses a directory's file type from the first file it lists
+//! and silently skips the rest, and matches globs against one directory
+//! level only; here a directory must hold one readable type, and a glob
+//! whose pattern spans directories (`**/*.csv`, `*/part*.csv`) is matched
+//! against the whole path below its fixed prefix.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory, UrlTableFactory};
 use datafusion::common::{DataFusionError, GetExt, Result};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
@@ -15,10 +22,13 @@ use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::datasource::file_format::csv::CsvFormatFactory;
 use datafusion::datasource::file_format::json::JsonFormatFactory;
 use datafusion::datasource::listing::{
-    ListingTable, ListingTableConfig, ListingTableConfigExt, ListingTableUrl,
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::SessionState;
-use datafusion::logical_expr::CreateExternalTable;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{CreateExternalTable, Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
 use super::panics;
@@ -114,6 +124,191 @@ fn has_url_glob(location: &str) -> bool {
     location.contains("://") && location.contains(GLOB_CHARS)
 }
 
+/// True when a location's glob spans directories (`data/**/*.csv`,
+/// `data/*/part*.csv`): DataFusion then has to look below the first level.
+fn has_deep_glob(location: &str) -> bool {
+    location
+        .find(GLOB_CHARS)
+        .is_some_and(|start| location[start..].contains('/'))
+}
+
+/// `state` with subdirectories listed, for deep globs.
+fn descending(state: &dyn Session) -> Option<SessionState> {
+    let mut state = state.as_any().downcast_ref::<SessionState>()?.clone();
+    state
+        .config_mut()
+        .options_mut()
+        .execution
+        .listing_table_ignore_subdirectory = false;
+    Some(state)
+}
+
+/// A table over a deep glob: scans list subdirectories too (DataFusion's
+/// `listing_table_ignore_subdirectory`, for this table only).
+#[derive(Debug)]
+struct DeepGlob {
+    inner: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl TableProvider for DeepGlob {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        self.inner.get_table_definition()
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match descending(state) {
+            Some(deep) => self.inner.scan(&deep, projection, filters, limit).await,
+            None => self.inner.scan(state, projection, filters, limit).await,
+        }
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.insert_into(state, input, insert_op).await
+    }
+}
+
+/// Wraps `table` so that its scans descend, if `locations` have deep globs.
+fn descend_if_deep(
+    table: Arc<dyn TableProvider>,
+    locations: &[impl AsRef<str>],
+) -> Arc<dyn TableProvider> {
+    if locations.iter().any(|l| has_deep_glob(l.as_ref())) {
+        Arc::new(DeepGlob { inner: table })
+    } else {
+        table
+    }
+}
+
+/// Why a path cannot be read as a table before anything is listed: standard
+/// input and other non-files read as empty.
+fn refuse_special_file(reference: &str) -> Option<String> {
+    const HINT: &str = "save the data to a file and query that";
+    if reference == "-" {
+        return Some(format!(
+            "reading standard input as a table is not supported: {HINT}"
+        ));
+    }
+    if !looks_like_a_path(reference) || reference.contains("://") || reference.contains(GLOB_CHARS)
+    {
+        return None;
+    }
+    let kind = std::fs::metadata(reference).ok()?.file_type();
+    (!kind.is_file() && !kind.is_dir())
+        .then(|| format!("not a regular file (standard input, a pipe or a device): {HINT}"))
+}
+
+/// The name of a listed file: its last path segment.
+fn file_name(location: &object_store::path::Path) -> &str {
+    let path = location.as_ref();
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// How to read the files at `url`: the format of their extension. The files
+/// must share one readable type; files of types wasql cannot read (a
+/// `README.md`, `_SUCCESS`) are left out, like DataFusion does.
+async fn listing_options(
+    state: &SessionState,
+    reference: &str,
+    url: &ListingTableUrl,
+) -> Result<ListingOptions, String> {
+    let store = state
+        .runtime_env()
+        .object_store(url)
+        .map_err(|e| e.strip_backtrace())?;
+    let files: Vec<_> = url
+        .list_all_files(state, store.as_ref(), "")
+        .await
+        .map_err(|e| e.strip_backtrace())?
+        .try_collect()
+        .await
+        .map_err(|e| e.strip_backtrace())?;
+    if files.is_empty() {
+        return Err("no such file, or no files match".to_string());
+    }
+    // Readable types by extension (with compression), and the rest.
+    let mut readable: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+    let mut unknown = Vec::new();
+    for file in &files {
+        let name = file_name(&file.location);
+        if name.split_once('.').is_none_or(|(stem, _)| stem.is_empty()) {
+            unknown.push(Cow::Borrowed("no extension"));
+            continue;
+        }
+        let (format, compression) =
+            ListingTableConfig::infer_file_extension_and_compression_type(name)
+                .map_err(|e| e.strip_backtrace())?;
+        if state.get_file_format_factory(&format).is_some() {
+            let extension = match &compression {
+                Some(compression) => format!("{format}.{compression}"),
+                None => format.clone(),
+            };
+            readable.insert(extension, (format, compression));
+        } else {
+            unknown.push(Cow::Owned(format!("'.{format}'")));
+        }
+    }
+    let stored_as = "name the format with CREATE EXTERNAL TABLE ... STORED AS";
+    let mut types = readable.into_iter();
+    let (extension, (format, compression)) = match (types.next(), types.next()) {
+        (Some(only), None) => only,
+        (Some((first, _)), Some((second, _))) => {
+            let mut found = vec![first, second];
+            found.extend(types.map(|(extension, _)| extension));
+            return Err(format!(
+                "it holds files of several types (.{}): pick one with a glob such as '{}/*.{}'",
+                found.join(", ."),
+                reference.trim_end_matches('/'),
+                found[0]
+            ));
+        }
+        (None, _) => {
+            return Err(match unknown[0].as_ref() {
+                "no extension" => {
+                    format!("the file name has no extension to tell its type: {stored_as}")
+                }
+                other => format!("unknown file type {other}: {stored_as}"),
+            });
+        }
+    };
+    let mut format_options = HashMap::new();
+    if let Some(compression) = &compression {
+        format_options.insert("format.compression".to_string(), compression.clone());
+    }
+    let file_format = state
+        .get_file_format_factory(&format)
+        .ok_or_else(|| format!("unknown file type '.{format}': {stored_as}"))?
+        .create(state, &format_options)
+        .map_err(|e| e.strip_backtrace())?;
+    Ok(ListingOptions::new(file_format).with_file_extension(extension))
+}
+
 /// Lets queries name files as tables, like DataFusion's
 /// `DynamicListTableFactory`, with globs in URLs and with errors that say why
 /// a path cannot be read instead of "table not found".
@@ -148,39 +343,31 @@ fn looks_like_a_path(reference: &str) -> bool {
 #[async_trait]
 impl UrlTableFactory for FileTableFactory {
     async fn try_new(&self, reference: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let cannot_read =
+            |reason: String| DataFusionError::Plan(format!("cannot read '{reference}': {reason}"));
+        if let Some(reason) = refuse_special_file(reference) {
+            return Err(cannot_read(reason));
+        }
         if !looks_like_a_path(reference) {
             return self.inner.try_new(reference).await;
         }
-        let Some(state) = self.state() else {
+        let Some(mut state) = self.state() else {
             return Ok(None);
         };
-        let cannot_read =
-            |reason: String| DataFusionError::Plan(format!("cannot read '{reference}': {reason}"));
+        if has_deep_glob(reference) {
+            state = descending(&state).unwrap_or(state);
+        }
         let url = parse_location(reference)?;
         let inferred = panics::catch(async {
             refuse_empty_parquet(&state, &url)
                 .await
                 .map_err(cannot_read)?;
-            let config = ListingTableConfig::new(url.clone())
-                .infer_options(&state)
+            let options = listing_options(&state, reference, &url)
                 .await
-                .map_err(|e| {
-                    let message = e.strip_backtrace();
-                    cannot_read(if message.contains("No files for table") {
-                        "no such file, or no files match".to_string()
-                    } else if let Some(ext) =
-                        message.split("No file_format found with extension ").nth(1)
-                    {
-                        format!(
-                            "unknown file type '.{}': name the format with CREATE EXTERNAL TABLE ... STORED AS",
-                            ext.trim()
-                        )
-                    } else {
-                        message
-                    })
-                })?;
+                .map_err(cannot_read)?;
             async {
-                config
+                ListingTableConfig::new(url.clone())
+                    .with_listing_options(options)
                     .infer_partitions_from_path(&state)
                     .await?
                     .infer_schema(&state)
@@ -192,7 +379,8 @@ impl UrlTableFactory for FileTableFactory {
         .await;
         let config =
             inferred.map_err(|message| panics::error(&[reference.to_string()], &message))??;
-        Ok(Some(Arc::new(ListingTable::try_new(config)?)))
+        let table = Arc::new(ListingTable::try_new(config)?);
+        Ok(Some(descend_if_deep(table, &[reference])))
     }
 }
 
@@ -236,8 +424,19 @@ impl TableProviderFactory for GlobLocations {
         state: &dyn Session,
         cmd: &CreateExternalTable,
     ) -> Result<Arc<dyn TableProvider>> {
+        let deep = cmd
+            .locations
+            .iter()
+            .any(|l| has_deep_glob(l))
+            .then(|| descending(state))
+            .flatten();
+        let state: &dyn Session = match &deep {
+            Some(deep) => deep,
+            None => state,
+        };
         if !cmd.locations.iter().any(|l| has_url_glob(l)) {
-            return self.inner.create(state, cmd).await;
+            let table = self.inner.create(state, cmd).await?;
+            return Ok(descend_if_deep(table, &cmd.locations));
         }
         let urls = cmd
             .locations
@@ -277,7 +476,7 @@ impl TableProviderFactory for GlobLocations {
             .with_definition(cmd.definition.clone())
             .with_constraints(cmd.constraints.clone())
             .with_column_defaults(cmd.column_defaults.clone());
-        Ok(Arc::new(table))
+        Ok(descend_if_deep(Arc::new(table), &cmd.locations))
     }
 }
 
@@ -292,7 +491,7 @@ pub fn allow_url_globs(state: &mut SessionState) {
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_like_a_path, parse_location};
+    use super::{has_deep_glob, looks_like_a_path, parse_location};
 
     #[test]
     fn url_globs_split_at_the_last_directory() {
@@ -310,5 +509,13 @@ mod tests {
         assert!(looks_like_a_path("dir/"));
         assert!(looks_like_a_path("s3://bucket/x"));
         assert!(!looks_like_a_path("orders"));
+    }
+
+    #[test]
+    fn deep_globs_span_directories() {
+        assert!(has_deep_glob("data/**/*.csv"));
+        assert!(has_deep_glob("data/*/part*.csv"));
+        assert!(!has_deep_glob("data/*.csv"));
+        assert!(!has_deep_glob("data/"));
     }
 }

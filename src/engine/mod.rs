@@ -10,6 +10,7 @@ mod files;
 mod limits;
 mod located_store;
 mod panics;
+mod params;
 mod stores;
 mod system_schema;
 
@@ -39,6 +40,7 @@ use crate::net::{self, Net, NetConfig};
 use crate::udf::{self, UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
 pub use panics::message as panic_message;
+pub use params::{Params, check_name as check_param_name};
 pub use stores::StoreRegistry;
 use system_schema::SystemSchema;
 
@@ -186,12 +188,18 @@ impl Engine {
     /// when [`Query::execute`] is called. A panic inside DataFusion becomes
     /// an error.
     pub async fn prepare(&self, sql: &str) -> Result<Query> {
-        panics::catch(self.plan(sql))
+        self.prepare_with_params(sql, &Params::new()).await
+    }
+
+    /// Like [`Engine::prepare`], with values for the statement's `$name`
+    /// parameters (bound as literals, see [`params`]) and `${name}` in paths.
+    pub async fn prepare_with_params(&self, sql: &str, params: &Params) -> Result<Query> {
+        panics::catch(self.plan(sql, params))
             .await
             .unwrap_or_else(|message| Err(panics::error(&[], &message)))
     }
 
-    async fn plan(&self, sql: &str) -> Result<Query> {
+    async fn plan(&self, sql: &str, params: &Params) -> Result<Query> {
         self.net.begin_query();
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
@@ -202,8 +210,10 @@ impl Engine {
             std::mem::forget(statement);
             return Err(e);
         }
+        params::substitute_paths(&mut statement, params)?;
         self.configure_stores(&mut statement)?;
-        let mut plan = state.statement_to_plan(statement).await?;
+        let plan = state.statement_to_plan(statement).await?;
+        let mut plan = params::bind(plan, params)?;
         if let LogicalPlan::Statement(PlanStatement::SetVariable(set)) = &plan {
             limits::check_setting(&set.variable, &set.value)?;
         }
