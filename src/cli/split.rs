@@ -9,8 +9,13 @@
 /// One piece of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
-    /// A SQL statement without its terminating `;`.
-    Sql { text: String, line: usize },
+    /// A SQL statement without its terminating `;`, with the 1-based
+    /// column (in characters) where it starts on its line.
+    Sql {
+        text: String,
+        line: usize,
+        column: usize,
+    },
     /// A meta-command line such as `\d t`, without the newline.
     Meta { text: String, line: usize },
 }
@@ -29,8 +34,8 @@ impl Item {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Split {
     pub items: Vec<Item>,
-    /// An unterminated statement at the end and its starting line.
-    pub rest: Option<(String, usize)>,
+    /// An unterminated statement at the end (an [`Item::Sql`]).
+    pub rest: Option<Item>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,10 +57,12 @@ pub fn split(text: &str) -> Split {
     let mut out = Split::default();
     let mut state = State::Normal;
     let mut dollar_tag = "";
-    // Byte offset and line of the first significant character of the
-    // current statement.
-    let mut start: Option<(usize, usize)> = None;
+    // Byte offset, line and column of the first significant character of
+    // the current statement.
+    let mut start: Option<(usize, usize, usize)> = None;
     let mut line = 1;
+    // Byte offset where the current line starts.
+    let mut line_start = 0;
     let mut at_line_start = true;
     let mut i = 0;
     while let Some(c) = text[i..].chars().next() {
@@ -71,6 +78,7 @@ pub fn split(text: &str) -> Split {
         }
         if c == '\n' {
             line += 1;
+            line_start = i + 1;
             at_line_start = true;
         } else if !c.is_whitespace() {
             at_line_start = false;
@@ -80,10 +88,11 @@ pub fn split(text: &str) -> Split {
         match state {
             State::Normal => match c {
                 ';' => {
-                    if let Some((from, first_line)) = start.take() {
+                    if let Some((from, first_line, column)) = start.take() {
                         out.items.push(Item::Sql {
                             text: text[from..i].trim().to_string(),
                             line: first_line,
+                            column,
                         });
                     }
                     i += 1;
@@ -146,14 +155,22 @@ pub fn split(text: &str) -> Split {
             _ => !c.is_whitespace(),
         };
         if significant && start.is_none() {
-            start = Some((i, line));
+            start = Some((i, line, text[line_start..i].chars().count() + 1));
         }
         // Escaped and skipped characters may include newlines.
-        line += text[i + c.len_utf8()..i + step].matches('\n').count();
+        let skipped = &text[i + c.len_utf8()..i + step];
+        line += skipped.matches('\n').count();
+        if let Some(newline) = skipped.rfind('\n') {
+            line_start = i + c.len_utf8() + newline + 1;
+        }
         i += step;
     }
-    if let Some((from, first_line)) = start {
-        out.rest = Some((text[from..].trim().to_string(), first_line));
+    if let Some((from, first_line, column)) = start {
+        out.rest = Some(Item::Sql {
+            text: text[from..].trim().to_string(),
+            line: first_line,
+            column,
+        });
     }
     out
 }
@@ -185,18 +202,22 @@ fn dollar_tag_at(text: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn sql(text: &str, line: usize) -> Item {
+    fn sql(text: &str, line: usize, column: usize) -> Item {
         Item::Sql {
             text: text.into(),
             line,
+            column,
         }
     }
 
     #[test]
     fn statements_with_lines() {
         let split = split("select 1;\n\nselect\n  2;\nselect 3");
-        assert_eq!(split.items, vec![sql("select 1", 1), sql("select\n  2", 3)]);
-        assert_eq!(split.rest, Some(("select 3".into(), 5)));
+        assert_eq!(
+            split.items,
+            vec![sql("select 1", 1, 1), sql("select\n  2", 3, 1)]
+        );
+        assert_eq!(split.rest, Some(sql("select 3", 5, 1)));
     }
 
     #[test]
@@ -204,14 +225,14 @@ mod tests {
         let text = "select ';', \"a;b\" -- c;\n from t /* ; */;\nselect $$x;y$$, $q$;$q$;";
         let split = split(text);
         assert_eq!(split.items.len(), 2, "{:?}", split.items);
-        assert_eq!(split.items[1], sql("select $$x;y$$, $q$;$q$", 3));
+        assert_eq!(split.items[1], sql("select $$x;y$$, $q$;$q$", 3, 1));
         assert_eq!(split.rest, None);
     }
 
     #[test]
     fn doubled_quotes_are_escapes() {
         let split = split("select 'it''s; fine';");
-        assert_eq!(split.items, vec![sql("select 'it''s; fine'", 1)]);
+        assert_eq!(split.items, vec![sql("select 'it''s; fine'", 1, 1)]);
     }
 
     #[test]
@@ -231,13 +252,13 @@ mod tests {
                     text: "\\timing on".into(),
                     line: 1
                 },
-                sql("select 1", 2),
+                sql("select 1", 2, 1),
                 Item::Meta {
                     text: "\\d t".into(),
                     line: 3
                 },
                 // A backslash inside a statement is not a meta-command.
-                sql("select\n\\x", 4),
+                sql("select\n\\x", 4, 1),
             ]
         );
     }
@@ -255,29 +276,36 @@ mod tests {
         assert_eq!(
             split.items,
             vec![
-                sql("select E'it\\'s; fine', e'\\\\'", 1),
+                sql("select E'it\\'s; fine', e'\\\\'", 1, 1),
                 // Outside E'...' a backslash is an ordinary character.
-                sql("select 'a\\'", 2),
-                sql("select 1", 3),
+                sql("select 'a\\'", 2, 1),
+                sql("select 1", 3, 1),
             ]
         );
         assert_eq!(split.rest, None);
         // A name ending in e is no E prefix.
         let named = super::split("select name'x\\';");
-        assert_eq!(named.items, vec![sql("select name'x\\'", 1)]);
+        assert_eq!(named.items, vec![sql("select name'x\\'", 1, 1)]);
     }
 
     #[test]
     fn unterminated_e_string_is_incomplete() {
         let split = split("select E'it\\'s;\n");
         assert!(split.items.is_empty());
-        assert_eq!(split.rest, Some(("select E'it\\'s;".into(), 1)));
+        assert_eq!(split.rest, Some(sql("select E'it\\'s;", 1, 1)));
     }
 
     #[test]
     fn lines_count_inside_skipped_text() {
         let split = split("select E'a\\\nb', 'c''\n';\nselect /* x\n */ 1;");
-        assert_eq!(split.items[1], sql("select /* x\n */ 1", 4));
+        assert_eq!(split.items[1], sql("select /* x\n */ 1", 4, 1));
+    }
+
+    #[test]
+    fn columns_count_characters_after_skipped_lines() {
+        let split = split("select 'a\nb'; select 2;\n  /* x\n */ select 3");
+        assert_eq!(split.items[1], sql("select 2", 2, 5));
+        assert_eq!(split.rest, Some(sql("select 3", 4, 5)));
     }
 
     #[test]
@@ -286,8 +314,8 @@ mod tests {
         assert_eq!(
             split.items,
             vec![
-                sql("select '×' AS \"é\", $ü$ ; $ü$", 1),
-                sql("select 2×3", 1)
+                sql("select '×' AS \"é\", $ü$ ; $ü$", 1, 1),
+                sql("select 2×3", 1, 31)
             ]
         );
     }
