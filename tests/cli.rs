@@ -1093,16 +1093,24 @@ fn exit_status_and_errors_on_stderr() {
 fn command_errors_name_the_command() {
     let sandbox = Sandbox::new();
     let run = sandbox.run(&["-c", "SELECT nope"]).exit(1);
-    assert!(run.stderr.starts_with("<command 1>:1: "), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("<command 1>:1:8: "),
+        "{}",
+        run.stderr
+    );
 
     let run = sandbox
         .run(&["-q", "-c", "SELECT 1", "-c", "SELECT 1;\nSELECT\n  nope"])
         .exit(1);
-    assert!(run.stderr.starts_with("<command 2>:2: "), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("<command 2>:3:3: "),
+        "{}",
+        run.stderr
+    );
 }
 
-/// A script error reads `FILE:LINE:` with the file line of the failing
-/// statement (plus the line inside it), and the script stops there.
+/// A script error reads `FILE:LINE:COL:` with the position in the file,
+/// shows that line with a caret, and the script stops there.
 #[test]
 fn script_error_names_file_and_line_and_stops() {
     let sandbox = Sandbox::new();
@@ -1122,12 +1130,9 @@ fn script_error_names_file_and_line_and_stops() {
         .run(&["-q", "--format", "csv", "-f", "script.sql"])
         .exit(1);
     assert_eq!(run.stdout, "one\n1\ntwo\n2\n");
-    let lines = run.stderr_lines();
-    assert_eq!(lines.len(), 1, "{}", run.stderr);
-    assert!(
-        lines[0].starts_with("script.sql:8: syntax error at line 2, column "),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        "script.sql:8:3: syntax error: Expected: an expression, found: *\n  8 |   * 4;\n    |   ^\n"
     );
     assert!(!sandbox.exists("after.csv"), "the script went on");
 }
@@ -1152,7 +1157,7 @@ fn continue_on_error_runs_the_rest() {
         ])
         .exit(1);
     assert_eq!(run.stdout, "one\n1\ncount\n1\nthree\n3\n");
-    assert!(run.stderr.starts_with("script.sql:2: "), "{}", run.stderr);
+    assert!(run.stderr.starts_with("script.sql:2:8: "), "{}", run.stderr);
     assert_eq!(sandbox.read("after.csv"), "a\n1\n");
 }
 
@@ -1167,7 +1172,7 @@ fn stdin_errors_name_stdin_and_line() {
         )
         .exit(1);
     assert_eq!(run.stdout, "a\n1\n");
-    assert!(run.stderr.starts_with("<stdin>:3: "), "{}", run.stderr);
+    assert!(run.stderr.starts_with("<stdin>:3:8: "), "{}", run.stderr);
     assert!(run.stderr.contains("nope"), "{}", run.stderr);
 }
 
@@ -1281,7 +1286,7 @@ fn meta_include_errors_name_the_included_file() {
         .run(&["-q", "--format", "csv", "-f", "main.sql"])
         .exit(1);
     assert_eq!(run.stdout, "x\n1\ny\n2\n");
-    assert!(run.stderr.starts_with("other.sql:3: "), "{}", run.stderr);
+    assert!(run.stderr.starts_with("other.sql:3:8: "), "{}", run.stderr);
 }
 
 /// `\q` ends the script: later statements do not run.
@@ -1688,8 +1693,8 @@ fn failed_copy_keeps_an_existing_file() {
 
 /// Statements that fail, and a piece of the one-line error each must give.
 const BAD_STATEMENTS: [(&str, &str); 6] = [
-    ("SELEC 1", "syntax error at line 1, column 1"),
-    ("SELECT 1 +\n  * 2", "syntax error at line 2, column 3"),
+    ("SELEC 1", "syntax error: "),
+    ("SELECT 1 +\n  * 2", "syntax error: "),
     ("SELECT * FROM missing_table", "missing_table"),
     ("SELECT nope FROM (SELECT 1 AS a)", "nope"),
     ("SELECT * FROM 'nope.csv'", "nope.csv"),
@@ -1704,7 +1709,13 @@ fn write_bad_parquet(sandbox: &Sandbox) {
     fs::write(sandbox.path("bad.parquet"), garbage).unwrap();
 }
 
-/// Each bad statement gives one clear error line and exit status 1.
+/// The error lines of `stderr`, without the snippets under them.
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| !l.starts_with("  ")).collect()
+}
+
+/// Each bad statement gives one clear error line (with a snippet under it
+/// when it has a position) and exit status 1.
 #[test]
 fn bad_input_gives_one_line_errors() {
     let sandbox = Sandbox::new();
@@ -1712,7 +1723,7 @@ fn bad_input_gives_one_line_errors() {
     for (sql, expected) in BAD_STATEMENTS {
         let run = sandbox.run(&["-c", sql]).exit(1);
         assert_eq!(run.stdout, "", "{sql}");
-        let lines = run.stderr_lines();
+        let lines = error_lines(&run.stderr);
         assert_eq!(lines.len(), 1, "{sql}: {}", run.stderr);
         assert!(
             lines[0].starts_with("<command 1>:"),
@@ -1769,13 +1780,13 @@ fn bad_input_in_a_script_with_continue_on_error() {
         .map(|i| format!("ok\n{i}\n"))
         .collect();
     assert_eq!(run.stdout, expected);
-    let errors = run.stderr_lines();
+    let errors = error_lines(&run.stderr);
     assert_eq!(errors.len(), BAD_STATEMENTS.len(), "{}", run.stderr);
     for ((error, (sql, expected)), line) in errors.iter().zip(BAD_STATEMENTS).zip(&bad_lines) {
         // A syntax error on the statement's second line points at that line.
         let line = line + usize::from(sql.contains('\n'));
         assert!(
-            error.starts_with(&format!("bad.sql:{line}: ")),
+            error.starts_with(&format!("bad.sql:{line}:")),
             "{sql}: {error}"
         );
         assert!(
@@ -2273,6 +2284,154 @@ fn failing_init_file_stops_the_scripts() {
 }
 
 // ---------------------------------------------------------------------------
+// Errors show where
+// ---------------------------------------------------------------------------
+
+/// A syntax error in `-c` shows the line with a caret under the position.
+#[test]
+fn syntax_error_shows_a_caret() {
+    let run = Sandbox::new().run(&["-c", "SELECT * FRM t"]).exit(1);
+    assert_eq!(
+        run.stderr,
+        "<command 1>:1:10: syntax error: Expected: end of statement, found: FRM\n\
+         \x20 1 | SELECT * FRM t\n\
+         \x20   |          ^\n"
+    );
+}
+
+/// A script names one position, `FILE:LINE:COL`, for a statement that
+/// starts in the middle of a line and fails on its second line.
+#[test]
+fn script_errors_name_file_line_and_column() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "s.sql",
+        "SELECT 1 AS a; SELECT\n  nope FROM (SELECT 1 AS b);\n",
+    );
+    let run = sandbox.run(&["-q", "-f", "s.sql"]).exit(1);
+    let lines = run.stderr_lines();
+    assert!(lines[0].starts_with("s.sql:2:3: "), "{}", run.stderr);
+    assert!(lines[0].contains("nope"), "{}", run.stderr);
+    assert_eq!(
+        lines[1..],
+        ["  2 |   nope FROM (SELECT 1 AS b);", "    |   ^"]
+    );
+}
+
+/// A statement that stops too early says so and points after its end.
+#[test]
+fn early_end_is_at_end_of_input() {
+    let run = Sandbox::new().run(&["-c", "SELECT 1 +"]).exit(1);
+    assert_eq!(
+        run.stderr,
+        "<command 1>:1:11: syntax error at end of input: Expected: an expression\n\
+         \x20 1 | SELECT 1 +\n\
+         \x20   |           ^\n"
+    );
+}
+
+/// A byte-order mark at the start of a script is skipped.
+#[test]
+fn byte_order_mark_is_skipped() {
+    let sandbox = Sandbox::new();
+    sandbox.write("bom.sql", "\u{feff}SELECT 1 AS a;\n");
+    let run = sandbox
+        .run(&["-q", "--format", "csv", "-f", "bom.sql"])
+        .success();
+    assert_eq!(run.stdout, "a\n1\n");
+}
+
+/// Invisible characters in the snippet are shown escaped.
+#[test]
+fn zero_width_space_is_shown_escaped() {
+    let run = Sandbox::new().run(&["-c", "SELECT\u{200b} 1"]).exit(1);
+    let lines = run.stderr_lines();
+    assert!(lines.contains(&"  1 | SELECT\\u{200b} 1"), "{}", run.stderr);
+}
+
+/// A script that is not UTF-8 is bad usage: exit 2, naming its line.
+#[test]
+fn non_utf8_script_names_the_line() {
+    let sandbox = Sandbox::new();
+    fs::write(
+        sandbox.path("latin1.sql"),
+        b"SELECT 1;\nSELECT 'caf\xe9';\n",
+    )
+    .unwrap();
+    let run = sandbox.run(&["-f", "latin1.sql"]).exit(2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "wasql: latin1.sql: line 2 is not UTF-8 text: save the script as UTF-8\n"
+    );
+}
+
+/// `sum` of a text column is the user's mistake, not a DataFusion bug.
+#[test]
+fn sum_of_text_is_a_user_error() {
+    let sandbox = Sandbox::new();
+    sandbox.write("people.csv", PEOPLE_CSV);
+    let run = sandbox
+        .run(&["-c", "SELECT sum(name) FROM 'people.csv'"])
+        .exit(1);
+    let stderr = run.stderr.to_lowercase();
+    assert!(
+        !stderr.contains("bug") && !stderr.contains("internal"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no function sum(Utf8)") && run.stderr.contains("CAST("),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A bad number in a CSV file names the file and the line.
+#[test]
+fn bad_csv_number_names_the_file() {
+    let sandbox = Sandbox::new();
+    sandbox.write("bad.csv", "a,b\n1,2\n3,x\n");
+    let run = sandbox
+        .run(&[
+            "-c",
+            "CREATE EXTERNAL TABLE t (a INT, b INT) STORED AS CSV LOCATION 'bad.csv' \
+             OPTIONS ('format.has_header' 'true')",
+            "-c",
+            "SELECT sum(b) FROM t",
+        ])
+        .exit(1);
+    assert!(run.stderr.contains("cannot read '"), "{}", run.stderr);
+    assert!(run.stderr.contains("bad.csv'"), "{}", run.stderr);
+    assert!(run.stderr.contains("at line"), "{}", run.stderr);
+}
+
+/// A corrupt file among others in a directory is named.
+#[test]
+fn corrupt_file_in_a_directory_is_named() {
+    let sandbox = Sandbox::new();
+    let good: String = (0..50).map(|i| format!("{i},{i}\n")).collect();
+    sandbox.write("dir/a.csv", &format!("a,b\n{good}"));
+    sandbox.write("dir/b.csv", &format!("a,b\n{good}7,oops\n"));
+    sandbox.write("dir/c.csv", &format!("a,b\n{good}"));
+    let run = sandbox
+        .run(&[
+            "-c",
+            "CREATE EXTERNAL TABLE t (a INT, b INT) STORED AS CSV LOCATION 'dir/' \
+             OPTIONS ('format.has_header' 'true')",
+            "-c",
+            "SELECT sum(b) FROM t",
+        ])
+        .exit(1);
+    assert!(run.stderr.contains("b.csv'"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("a.csv") && !run.stderr.contains("c.csv"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Globs, directories, file types, standard input
 // ---------------------------------------------------------------------------
 
@@ -2380,4 +2539,108 @@ fn stdin_as_a_table_is_refused() {
             run.stderr
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Plans and wide results
+// ---------------------------------------------------------------------------
+
+/// `EXPLAIN` prints each plan's lines in the formats for people; csv keeps
+/// the data form.
+#[test]
+fn explain_prints_plans_as_lines() {
+    let sandbox = Sandbox::new();
+    let sql = "EXPLAIN SELECT a FROM (SELECT 1 AS a) WHERE a > 0";
+    for format in ["table", "markdown", "vertical"] {
+        let run = sandbox
+            .run(&["-q", "--format", format, "-c", sql])
+            .success();
+        assert!(!run.stdout.contains("\\n"), "{format}: {}", run.stdout);
+        let lines = run.stdout_lines();
+        assert!(lines.contains(&"logical_plan:"), "{format}: {}", run.stdout);
+        assert!(
+            lines.contains(&"physical_plan:"),
+            "{format}: {}",
+            run.stdout
+        );
+        assert!(lines.len() > 4, "{format}: {}", run.stdout);
+    }
+    let csv = sandbox.run(&["-q", "--format", "csv", "-c", sql]).success();
+    assert!(csv.stdout.starts_with("plan_type,plan\n"), "{}", csv.stdout);
+    let tree = sandbox
+        .run(&["-q", "-c", "EXPLAIN FORMAT TREE SELECT 1"])
+        .success();
+    assert!(tree.stdout.contains("┌"), "{}", tree.stdout);
+}
+
+/// A table wider than `COLUMNS` elides middle columns and says so.
+#[test]
+fn wide_table_elides_columns() {
+    let sandbox = Sandbox::new();
+    let columns: Vec<String> = (1..=30).map(|i| format!("{i} AS column_{i}")).collect();
+    let sql = format!("SELECT {}", columns.join(", "));
+    let mut command = sandbox.command(&["-q", "-c", &sql]);
+    command.env("COLUMNS", "60");
+    let output = command.output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[..5].iter().all(|l| l.chars().count() <= 60),
+        "{stdout}"
+    );
+    let header = cells(lines[1]);
+    assert_eq!(header.first(), Some(&"column_1"), "{stdout}");
+    assert_eq!(header.last(), Some(&"column_30"), "{stdout}");
+    assert!(header.contains(&"…"), "{stdout}");
+    let shown = header.len() - 1;
+    assert_eq!(
+        lines[5],
+        format!("30 columns ({shown} shown, \\format vertical or --format vertical shows all)")
+    );
+}
+
+/// Rows after the first 1,000 never break the table's border: when they
+/// need wider columns, a new header starts a wider table.
+#[test]
+fn long_tables_stay_aligned() {
+    let sandbox = Sandbox::new();
+    let run = sandbox
+        .run(&[
+            "-q",
+            "-c",
+            "SET datafusion.execution.batch_size = 100",
+            "-c",
+            "SELECT x, repeat('w', CAST(x / 100 AS INT)) AS word FROM generate_series(1, 1500) t(x)",
+        ])
+        .success();
+    let mut border = 0;
+    let mut borders = 0;
+    for line in run.stdout.lines() {
+        if line.starts_with('+') {
+            border = line.chars().count();
+            borders += 1;
+        } else {
+            assert_eq!(line.chars().count(), border, "{line}");
+        }
+    }
+    assert!(borders > 3, "the table never widened");
+    assert_eq!(
+        run.stdout.lines().filter(|l| l.starts_with("| ")).count(),
+        1500 + borders / 3
+    );
+}
+
+/// `\df` shows each signature's argument types and a one-line description.
+#[test]
+fn meta_list_functions_shows_argument_types() {
+    let run = Sandbox::new()
+        .run_stdin(&["-q", "--format", "csv"], "\\df regexp_like\n")
+        .success();
+    assert_eq!(
+        run.stdout,
+        "name,kind,arguments,description\n\
+         regexp_like,SCALAR,\"(String, String) | (String, String, String)\",\
+         \"Returns true if a regular expression has at least one match in a string, false otherwise.\"\n"
+    );
 }

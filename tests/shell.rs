@@ -83,7 +83,7 @@ fn multi_line_statements_meta_commands_and_errors() {
     run(
         &mut shell,
         "SELEC 1;",
-        "Error: syntax error at line 1, column 1",
+        "Error: syntax error: Expected: an SQL statement, found: SELEC",
     );
     run(
         &mut shell,

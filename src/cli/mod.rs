@@ -100,11 +100,15 @@ fn run() -> ExitCode {
     if target_partitions == Some(0) {
         return usage_error("target partitions must be at least 1");
     }
+    // Scripts that cannot run are bad usage: nothing runs.
     for input in &inputs {
-        if let Input::File(path) = input
-            && let Err(e) = std::fs::metadata(path)
-        {
-            return usage_error(format!("cannot read script {}: {e}", path.display()));
+        if let Input::File(path) = input {
+            if let Err(e) = std::fs::metadata(path) {
+                return usage_error(format!("cannot read script {}: {e}", path.display()));
+            }
+            if let Err(e) = runner::read_script(path) {
+                return usage_error(format!("{}: {e}", path.display()));
+            }
         }
     }
     let timeout = match (args.timeout, config.timeout) {

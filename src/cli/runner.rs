@@ -12,10 +12,10 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use futures::StreamExt;
 use tokio::runtime::Runtime;
 
-use super::errors::{ErrorReport, describe};
+use super::errors::{ErrorReport, Position, describe, locate, snippet};
 use super::limits::{self, Expired, Limit, RunLimit};
 use super::meta::{self, Meta};
-use super::output::{self, Format};
+use super::output::{self, Format, Screen};
 use super::progress::Progress;
 use super::split::{Item, split};
 use crate::engine::{Engine, Params, check_param_name};
@@ -212,11 +212,20 @@ impl Runner {
         matches!(self.destination, Destination::Stdout) && io::stdout().is_terminal()
     }
 
+    /// What table output has to fit: files get no limit.
+    fn screen(&self) -> Screen {
+        match self.destination {
+            Destination::Stdout => Screen::detect(self.output_is_terminal()),
+            Destination::File(_) => Screen::default(),
+        }
+    }
+
     /// Runs one SQL statement and prints its result.
     pub fn run_sql(&mut self, sql: &str) -> Result<(), Failure> {
         let settings = self.settings.clone();
         let progress_enabled = io::stderr().is_terminal();
         let output_is_terminal = self.output_is_terminal();
+        let screen = self.screen();
         let interactive = self.interactive;
         let run_limit = self.run_limit;
         let Runner {
@@ -242,6 +251,7 @@ impl Runner {
             out,
             progress_enabled,
             output_is_terminal,
+            screen,
         );
         let limited = async {
             match limits::within(settings.timeout, run_limit, work).await {
@@ -331,10 +341,20 @@ impl Runner {
                 } else {
                     format!("CASE{} ELSE description END", described.concat())
                 };
+                // Argument types of each signature, and the first line of
+                // the description without Markdown links.
                 self.run_sql(&format!(
-                    "SELECT DISTINCT name, kind, description FROM (\
+                    "SELECT DISTINCT f.name, f.kind, coalesce(a.arguments, '') AS arguments, \
+                     split_part(regexp_replace(f.description, '\\[([^\\]]*)\\]\\([^)]*\\)', '\\1', 'g'), chr(10), 1) \
+                     AS description FROM (SELECT * FROM (\
                      SELECT routine_name AS name, function_type AS kind, {description} AS description \
-                     FROM information_schema.routines) {filter} ORDER BY name, kind"
+                     FROM information_schema.routines) {filter}) f LEFT JOIN (\
+                     SELECT name, array_to_string(array_sort(array_distinct(array_agg(signature))), ' | ') AS arguments \
+                     FROM (SELECT specific_name AS name, \
+                     '(' || string_agg(data_type, ', ' ORDER BY ordinal_position) || ')' AS signature \
+                     FROM information_schema.parameters WHERE parameter_mode = 'IN' \
+                     GROUP BY specific_name, rid) GROUP BY name) a ON a.name = f.name \
+                     ORDER BY f.name, f.kind"
                 ))?
             }
             Meta::Include(file) => {
@@ -471,8 +491,13 @@ impl Runner {
     /// Prints rows made by wasql itself (not by a query) in the current format.
     fn print_batch(&mut self, batch: RecordBatch) -> Result<(), Failure> {
         let started = Instant::now();
-        let mut printer =
-            output::printer(self.settings.format, batch.schema(), self.settings.maxrows);
+        let screen = self.screen();
+        let mut printer = output::printer(
+            self.settings.format,
+            batch.schema(),
+            self.settings.maxrows,
+            screen,
+        );
         let hidden = self.destination.write(|out| {
             printer.batch(out, &batch)?;
             printer.finish(out)
@@ -496,10 +521,10 @@ impl Runner {
 
     /// Runs a script file; errors are printed as `FILE:LINE: message`.
     pub fn run_file(&mut self, path: &Path) -> ScriptOutcome {
-        match std::fs::read_to_string(path) {
+        match read_script(path) {
             Ok(text) => self.run_script(Source::Named(&path.display().to_string()), &text),
             Err(e) => {
-                eprintln!("{}: cannot read script: {e}", path.display());
+                eprintln!("{}: {e}", path.display());
                 ScriptOutcome::Failed
             }
         }
@@ -508,10 +533,10 @@ impl Runner {
     /// Runs every statement and meta-command in `text`, stopping at the first
     /// failure unless `continue_on_error` is set for a named script.
     pub fn run_script(&mut self, source: Source, text: &str) -> ScriptOutcome {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let split = split(text);
-        let trailing = split.rest.map(|(text, line)| Item::Sql { text, line });
         let mut failed = false;
-        for item in split.items.into_iter().chain(trailing) {
+        for item in split.items.into_iter().chain(split.rest) {
             let result = match &item {
                 Item::Sql { text, .. } => self.run_sql(text).map(|()| Flow::Continue),
                 Item::Meta { text, .. } => self.run_meta(text),
@@ -536,18 +561,22 @@ impl Runner {
                 }
                 Err(Failure::Error(report)) => {
                     failed = true;
-                    match source {
-                        Source::Named(name) => {
-                            let line = item.line() + report.line.map_or(0, |l| l - 1);
-                            eprintln!("{name}:{line}: {}", report.message);
-                            if !self.settings.continue_on_error {
-                                return ScriptOutcome::Failed;
-                            }
+                    let (line, column) = script_position(&item, report.position);
+                    let snippet = column.and_then(|column| snippet(text, line, column));
+                    match (source, column) {
+                        (Source::Named(name), Some(column)) => {
+                            eprintln!("{name}:{line}:{column}: {}", report.message)
                         }
-                        Source::Typed => {
-                            eprintln!("Error: {}", report.message);
-                            return ScriptOutcome::Failed;
+                        (Source::Named(name), None) => {
+                            eprintln!("{name}:{line}: {}", report.message)
                         }
+                        (Source::Typed, _) => eprintln!("Error: {}", report.message),
+                    }
+                    if let Some(snippet) = snippet {
+                        eprintln!("{snippet}");
+                    }
+                    if matches!(source, Source::Typed) || !self.settings.continue_on_error {
+                        return ScriptOutcome::Failed;
                     }
                 }
             }
@@ -566,6 +595,45 @@ fn params_list(params: &Params) -> RecordBatch {
     let values: ArrayRef = Arc::new(StringArray::from_iter_values(params.values()));
     RecordBatch::try_from_iter([("parameter", names), ("value", values)])
         .expect("columns of equal length")
+}
+
+/// The line and column of a script an error in `item` points at: its
+/// position in the statement moved to where the statement starts, or just
+/// the statement's first line when the error has no position.
+fn script_position(item: &Item, position: Option<Position>) -> (usize, Option<usize>) {
+    match (item, position) {
+        (Item::Sql { text, line, column }, Some(position)) => {
+            let (inner_line, inner_column) = locate(text, position);
+            let first_line_offset = if inner_line == 1 { column - 1 } else { 0 };
+            (
+                line + inner_line - 1,
+                Some(first_line_offset + inner_column),
+            )
+        }
+        _ => (item.line(), None),
+    }
+}
+
+/// Reads a script: UTF-8 text, without a leading byte-order mark.
+pub fn read_script(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read script: {e}"))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        }),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..valid]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            Err(format!(
+                "line {line} is not UTF-8 text: save the script as UTF-8"
+            ))
+        }
+    }
 }
 
 /// One row per function of the loaded WASM modules.
@@ -649,6 +717,7 @@ async fn execute(
     out: &mut dyn Write,
     progress_enabled: bool,
     output_is_terminal: bool,
+    screen: Screen,
 ) -> Result<Done, Failure> {
     let started = Instant::now();
     let report = |e: datafusion::error::DataFusionError| Failure::Error(describe(&e));
@@ -669,7 +738,7 @@ async fn execute(
             elapsed: started.elapsed(),
         });
     }
-    let mut printer = output::printer(settings.format, schema, settings.maxrows);
+    let mut printer = output::printer(settings.format, schema, settings.maxrows, screen);
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(report)?;

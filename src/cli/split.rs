@@ -9,8 +9,13 @@
 /// One piece of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
-    /// A SQL statement without its terminating `;`.
-    Sql { text: String, line: usize },
+    /// A SQL statement without its terminating `;`, with the 1-based
+    /// column (in characters) where it starts on its line.
+    Sql {
+        text: String,
+        line: usize,
+        column: usize,
+    },
     /// A meta-command line such as `\d t`, without the newline.
     Meta { text: String, line: usize },
 }
@@ -29,8 +34,8 @@ impl Item {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Split {
     pub items: Vec<Item>,
-    /// An unterminated statement at the end and its starting line.
-    pub rest: Option<(String, usize)>,
+    /// An unterminated statement at the end (an [`Item::Sql`]).
+    pub rest: Option<Item>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,10 +57,12 @@ pub fn split(text: &str) -> Split {
     let mut out = Split::default();
     let mut state = State::Normal;
     let mut dollar_tag = "";
-    // Byte offset and line of the first significant character of the
-    // current statement.
-    let mut start: Option<(usize, usize)> = None;
+    // Byte offset, line and column of the first significant character of
+    // the current statement.
+    let mut start: Option<(usize, usize, usize)> = None;
     let mut line = 1;
+    // Byte offset where the current line starts.
+    let mut line_start = 0;
     let mut at_line_start = true;
     let mut i = 0;
     while let Some(c) = text[i..].chars().next() {
@@ -71,6 +78,7 @@ pub fn split(text: &str) -> Split {
         }
         if c == '\n' {
             line += 1;
+            line_start = i + 1;
             at_line_start = true;
         } else if !c.is_whitespace() {
             at_line_start = false;
@@ -80,10 +88,11 @@ pub fn split(text: &str) -> Split {
         match state {
             State::Normal => match c {
                 ';' => {
-                    if let Some((from, first_line)) = start.take() {
+                    if let Some((from, first_line, column)) = start.take() {
                         out.items.push(Item::Sql {
                             text: text[from..i].trim().to_string(),
                             line: first_line,
+                            column,
                         });
                     }
                     i += 1;
@@ -146,14 +155,22 @@ pub fn split(text: &str) -> Split {
             _ => !c.is_whitespace(),
         };
         if significant && start.is_none() {
-            start = Some((i, line));
+            start = Some((i, line, text[line_start..i].chars().count() + 1));
         }
         // Escaped and skipped characters may include newlines.
-        line += text[i + c.len_utf8()..i + step].matches('\n').count();
+        let skipped = &text[i + c.len_utf8()..i + step];
+        line += skipped.matches('\n').count();
+        if let Some(newline) = skipped.rfind('\n') {
+            line_start = i + c.len_utf8() + newline + 1;
+        }
         i += step;
     }
-    if let Some((from, first_line)) = start {
-        out.rest = Some((text[from..].trim().to_string(), first_line));
+    if let Some((from, first_line, column)) = start {
+        out.rest = Some(Item::Sql {
+            text: text[from..].trim().to_string(),
+            line: first_line,
+            column,
+        });
     }
     out
 }
@@ -188,18 +205,22 @@ mod tests {
     use proptest::prelude::*;
     use proptest::sample::select;
 
-    fn sql(text: &str, line: usize) -> Item {
+    fn sql(text: &str, line: usize, column: usize) -> Item {
         Item::Sql {
             text: text.into(),
             line,
+            column,
         }
     }
 
     #[test]
     fn statements_with_lines() {
         let split = split("select 1;\n\nselect\n  2;\nselect 3");
-        assert_eq!(split.items, vec![sql("select 1", 1), sql("select\n  2", 3)]);
-        assert_eq!(split.rest, Some(("select 3".into(), 5)));
+        assert_eq!(
+            split.items,
+            vec![sql("select 1", 1, 1), sql("select\n  2", 3, 1)]
+        );
+        assert_eq!(split.rest, Some(sql("select 3", 5, 1)));
     }
 
     #[test]
@@ -207,14 +228,14 @@ mod tests {
         let text = "select ';', \"a;b\" -- c;\n from t /* ; */;\nselect $$x;y$$, $q$;$q$;";
         let split = split(text);
         assert_eq!(split.items.len(), 2, "{:?}", split.items);
-        assert_eq!(split.items[1], sql("select $$x;y$$, $q$;$q$", 3));
+        assert_eq!(split.items[1], sql("select $$x;y$$, $q$;$q$", 3, 1));
         assert_eq!(split.rest, None);
     }
 
     #[test]
     fn doubled_quotes_are_escapes() {
         let split = split("select 'it''s; fine';");
-        assert_eq!(split.items, vec![sql("select 'it''s; fine'", 1)]);
+        assert_eq!(split.items, vec![sql("select 'it''s; fine'", 1, 1)]);
     }
 
     #[test]
@@ -234,13 +255,13 @@ mod tests {
                     text: "\\timing on".into(),
                     line: 1
                 },
-                sql("select 1", 2),
+                sql("select 1", 2, 1),
                 Item::Meta {
                     text: "\\d t".into(),
                     line: 3
                 },
                 // A backslash inside a statement is not a meta-command.
-                sql("select\n\\x", 4),
+                sql("select\n\\x", 4, 1),
             ]
         );
     }
@@ -258,29 +279,36 @@ mod tests {
         assert_eq!(
             split.items,
             vec![
-                sql("select E'it\\'s; fine', e'\\\\'", 1),
+                sql("select E'it\\'s; fine', e'\\\\'", 1, 1),
                 // Outside E'...' a backslash is an ordinary character.
-                sql("select 'a\\'", 2),
-                sql("select 1", 3),
+                sql("select 'a\\'", 2, 1),
+                sql("select 1", 3, 1),
             ]
         );
         assert_eq!(split.rest, None);
         // A name ending in e is no E prefix.
         let named = super::split("select name'x\\';");
-        assert_eq!(named.items, vec![sql("select name'x\\'", 1)]);
+        assert_eq!(named.items, vec![sql("select name'x\\'", 1, 1)]);
     }
 
     #[test]
     fn unterminated_e_string_is_incomplete() {
         let split = split("select E'it\\'s;\n");
         assert!(split.items.is_empty());
-        assert_eq!(split.rest, Some(("select E'it\\'s;".into(), 1)));
+        assert_eq!(split.rest, Some(sql("select E'it\\'s;", 1, 1)));
     }
 
     #[test]
     fn lines_count_inside_skipped_text() {
         let split = split("select E'a\\\nb', 'c''\n';\nselect /* x\n */ 1;");
-        assert_eq!(split.items[1], sql("select /* x\n */ 1", 4));
+        assert_eq!(split.items[1], sql("select /* x\n */ 1", 4, 1));
+    }
+
+    #[test]
+    fn columns_count_characters_after_skipped_lines() {
+        let split = split("select 'a\nb'; select 2;\n  /* x\n */ select 3");
+        assert_eq!(split.items[1], sql("select 2", 2, 5));
+        assert_eq!(split.rest, Some(sql("select 3", 4, 5)));
     }
 
     #[test]
@@ -289,8 +317,8 @@ mod tests {
         assert_eq!(
             split.items,
             vec![
-                sql("select '×' AS \"é\", $ü$ ; $ü$", 1),
-                sql("select 2×3", 1)
+                sql("select '×' AS \"é\", $ü$ ; $ü$", 1, 1),
+                sql("select 2×3", 1, 31)
             ]
         );
     }
@@ -336,15 +364,23 @@ mod tests {
         }
     }
 
+    /// The 1-based column (in characters) of the end of `text`.
+    fn column_at_end(text: &str) -> usize {
+        1 + text[text.rfind('\n').map_or(0, |n| n + 1)..]
+            .chars()
+            .count()
+    }
+
     /// `text` is its split's items (and unterminated rest), each at the
-    /// line it says, with only droppable text around them.
+    /// line (and, for SQL, column) it says, with only droppable text around
+    /// them.
     fn check_reads_back(text: &str, split: &Split) -> Result<(), TestCaseError> {
-        let items = split.items.iter().map(|item| match item {
-            Item::Sql { text, line } | Item::Meta { text, line } => (text.as_str(), *line),
-        });
-        let rest = split.rest.iter().map(|(text, line)| (text.as_str(), *line));
         let mut at = 0;
-        for (piece, line) in items.chain(rest) {
+        for item in split.items.iter().chain(&split.rest) {
+            let (piece, line, column) = match item {
+                Item::Sql { text, line, column } => (text.as_str(), *line, Some(*column)),
+                Item::Meta { text, line } => (text.as_str(), *line, None),
+            };
             at = skip_dropped(text, at);
             prop_assert!(
                 !piece.is_empty() && text[at..].starts_with(piece),
@@ -359,6 +395,9 @@ mod tests {
                 "line of {:?}",
                 piece
             );
+            if let Some(column) = column {
+                prop_assert_eq!(column, column_at_end(&text[..at]), "column of {:?}", piece);
+            }
             at += piece.len();
         }
         at = skip_dropped(text, at);
@@ -503,6 +542,7 @@ mod tests {
                         expected.items.push(Item::Sql {
                             text: statement.trim_end().to_string(),
                             line: line(&text),
+                            column: column_at_end(&text),
                         });
                         text.push_str(&statement);
                         text.push(';');
@@ -519,7 +559,11 @@ mod tests {
                 }
             }
             if let Some(statement) = end {
-                expected.rest = Some((statement.trim_end().to_string(), line(&text)));
+                expected.rest = Some(Item::Sql {
+                    text: statement.trim_end().to_string(),
+                    line: line(&text),
+                    column: column_at_end(&text),
+                });
                 text.push_str(&statement);
             }
             let found = split(&text);

@@ -11,6 +11,7 @@ mod limits;
 mod located_store;
 mod panics;
 mod params;
+mod read_errors;
 mod stores;
 mod system_schema;
 
@@ -82,6 +83,8 @@ impl Engine {
     /// Creates a session with the given settings.
     pub fn new(settings: &EngineSettings) -> Result<Engine> {
         let mut config = SessionConfig::from_env()?.with_information_schema(true);
+        // Spans let planning errors (unknown columns...) say where they are.
+        config.options_mut().sql_parser.collect_spans = true;
         if let Some(partitions) = settings.target_partitions {
             config = config.with_target_partitions(partitions);
         }
@@ -344,12 +347,13 @@ impl Query {
     /// the statement reads.
     pub fn execute(self) -> Result<SendableRecordBatchStream> {
         let plan = Arc::clone(&self.plan);
-        let task_ctx = self.task_ctx;
+        let task_ctx = Arc::clone(&self.task_ctx);
         let stream = std::panic::catch_unwind(AssertUnwindSafe(|| execute_stream(plan, task_ctx)))
             .unwrap_or_else(|payload| {
                 Err(panics::error(&[], &panics::message(payload.as_ref())))
             })?;
         let stream = panics::catch_stream(stream, &self.plan);
+        let stream = read_errors::name_the_file(stream, &self.plan, &self.task_ctx);
         let Some(staging) = self.staging else {
             return Ok(stream);
         };

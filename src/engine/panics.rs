@@ -8,9 +8,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use datafusion::common::DataFusionError;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::datasource::physical_plan::FileScanConfig;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use futures::{FutureExt, StreamExt};
@@ -69,19 +66,9 @@ pub fn catch_stream(
 
 /// The files `plan` reads.
 fn scanned_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
-    let mut files = Vec::new();
-    let _ = plan.apply(|node| {
-        if let Some(source) = node.downcast_ref::<DataSourceExec>()
-            && let Some(scan) = source.data_source().downcast_ref::<FileScanConfig>()
-        {
-            files.extend(
-                scan.file_groups
-                    .iter()
-                    .flat_map(|group| group.files())
-                    .map(|file| file.object_meta.location.to_string()),
-            );
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    files
+    super::read_errors::file_scans(plan)
+        .iter()
+        .flat_map(|scan| scan.file_groups.iter().flat_map(|group| group.files()))
+        .map(|file| file.object_meta.location.to_string())
+        .collect()
 }
