@@ -327,3 +327,29 @@ fn ctrl_c_stops_a_udf_load() {
     shell.send_control('d').unwrap();
     shell.exp_eof().unwrap();
 }
+
+#[test]
+fn progress_shows_percent_of_a_parquet_scan() {
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = start_shell(home.path());
+    run(
+        &mut shell,
+        "COPY (SELECT v, CAST(v * 2654435761 % 1000000007 AS VARCHAR) AS s \
+         FROM range(1000000) t(v)) TO 'big.parquet';",
+        "1 row in",
+    );
+    // A regular expression over every row: the scan goes at its pace.
+    shell
+        .send_line(
+            "SELECT 'sl' || 'ow' AS x, count(*) AS n FROM 'big.parquet' \
+             WHERE regexp_like(repeat(s, 40), '^([0-4]+[5-9])*[0-4]*$');",
+        )
+        .unwrap();
+    shell
+        .exp_regex(r"rows read \(\d+%")
+        .expect("progress in percent");
+    shell.exp_string("| slow |").unwrap();
+    shell.exp_string("wasql> ").unwrap();
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
