@@ -1395,6 +1395,33 @@ fn parquet_and_arrow_files_by_path() {
     }
 }
 
+/// Headers of expressions over a path name the column, not the path:
+/// `avg(score)`, not `avg(data/people.parquet.score)`; an alias still shows.
+#[test]
+fn headers_over_paths_show_columns() {
+    let sandbox = Sandbox::new();
+    sandbox.write("data/people.csv", "name,score\nann,1\nbob,3\n");
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "COPY (SELECT * FROM 'data/people.csv') TO 'data/people.parquet'",
+            "-c",
+            "SELECT avg(score), max(upper(name)) FROM 'data/people.parquet'",
+            "-c",
+            "SELECT avg(p.score) FROM 'data/people.parquet' p",
+        ])
+        .success();
+    assert!(
+        run.stdout
+            .contains("avg(score),max(upper(name))\n2.0,BOB\navg(p.score)\n2.0\n"),
+        "{}",
+        run.stdout
+    );
+}
+
 /// `CREATE EXTERNAL TABLE ... STORED AS CSV|PARQUET|JSON|ARROW`.
 #[test]
 fn external_tables_of_every_format() {

@@ -59,8 +59,10 @@ fn multi_line_statements_meta_commands_and_errors() {
     let home = tempfile::tempdir().unwrap();
     let mut shell = start_shell(home.path());
 
-    // A statement spans lines until its semicolon.
+    // A statement spans lines until its semicolon, under a continuation
+    // prompt aligned with the first.
     shell.send_line("SELECT 40 +").unwrap();
+    shell.exp_string("   ...> ").expect("continuation prompt");
     let out = run(&mut shell, "  2 AS answer;", "1 row in");
     assert!(
         out.contains("| answer |") && out.contains("|     42 |"),
@@ -175,12 +177,12 @@ fn tab_after_multi_byte_characters() {
     run(&mut shell, "CREATE TABLE prices AS VALUES (3);", "OK in");
 
     // `×` and an emoji are not letters: the word to complete starts after
-    // them, several bytes on.
+    // them, several bytes on. Ctrl-U clears the line for the next one (a
+    // Ctrl-C at the prompt would drop the keys rustyline read ahead).
     for typed in ["SELECT 2×pr", "SELECT 😀", "SELECT '😀' ||😀colu"] {
         shell.send(typed).unwrap();
         shell.send("\t").unwrap();
-        shell.send_control('c').unwrap();
-        shell.exp_string("wasql> ").unwrap();
+        shell.send_control('u').unwrap();
     }
     let out = run(
         &mut shell,
@@ -264,6 +266,151 @@ fn init_file_errors_do_not_stop_the_shell() {
         "1 row in",
     );
     assert!(out.contains("| 5 |"), "{out}");
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
+
+#[test]
+fn quoted_paths_and_psql_spellings() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("my file.sql"),
+        "SELECT 'from a' || ' spaced script' AS src;\n",
+    )
+    .unwrap();
+    let mut shell = start_shell(home.path());
+
+    let out = run(&mut shell, "\\i 'my file.sql'", "1 row in");
+    assert!(out.contains("| from a spaced script |"), "{out}");
+    run(
+        &mut shell,
+        "\\i \"no such.sql\"",
+        "no such.sql: cannot read script",
+    );
+
+    run(&mut shell, "CREATE TABLE gulls AS VALUES (1);", "OK in");
+    let out = run(&mut shell, "\\dt", "1 row in");
+    assert!(out.contains("| public | gulls | BASE TABLE |"), "{out}");
+    run(&mut shell, "\\dt nope*", "0 rows in");
+
+    run(&mut shell, "\\maxrows 5", "Rows shown: 5 (table output).");
+    run(&mut shell, "\\x", "Expanded display is on.");
+    let out = run(&mut shell, "SELECT 7 AS seven;", "1 row in");
+    assert!(out.contains("seven | 7"), "{out}");
+    run(&mut shell, "\\x off", "Expanded display is off.");
+    run(&mut shell, "\\pset format csv", "Output format is csv.");
+    let out = run(&mut shell, "SELECT 'a' || 'b' AS ab;", "1 row in");
+    assert!(out.contains("ab\r\nab\r\n"), "{out}");
+    run(&mut shell, "\\?", "\\pset format NAME");
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
+
+#[test]
+fn tab_completes_commands_and_paths() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("bird_script.sql"),
+        "SELECT 'ta' || 'b1' AS t;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("my file.sql"),
+        "SELECT 'ta' || 'b2' AS t;\n",
+    )
+    .unwrap();
+    std::fs::create_dir(home.path().join("sub dir")).unwrap();
+    std::fs::write(
+        home.path().join("sub dir/inner.sql"),
+        "SELECT 'ta' || 'b3' AS t;\n",
+    )
+    .unwrap();
+    let mut shell = start_shell(home.path());
+
+    // `\` commands complete at the start of the line; twice Tab lists them.
+    shell.send("\\timi").unwrap();
+    shell.send("\t").unwrap();
+    run(&mut shell, " off", "Timing is off.");
+    shell.send("\\").unwrap();
+    shell.send("\t").unwrap();
+    shell.send("\t").unwrap();
+    shell.flush().unwrap();
+    shell
+        .exp_string("\\maxrows")
+        .expect("the commands are listed");
+    // (Not Ctrl-C: rustyline drops keys it has read ahead when interrupted.)
+    run(&mut shell, "timing on", "Timing is on.");
+
+    // An unquoted path after \i.
+    shell.send("\\i bird_s").unwrap();
+    shell.send("\t").unwrap();
+    run(&mut shell, "", "| tab1 |");
+    // A file inside quotes gets its closing quote; a directory keeps the
+    // quote open.
+    shell.send("\\i 'my f").unwrap();
+    shell.send("\t").unwrap();
+    run(&mut shell, "", "| tab2 |");
+    shell.send("\\i \"sub").unwrap();
+    shell.send("\t").unwrap();
+    shell.send("inn").unwrap();
+    shell.send("\t").unwrap();
+    run(&mut shell, "", "| tab3 |");
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
+
+#[test]
+fn ctrl_c_stops_a_udf_load() {
+    let home = tempfile::tempdir().unwrap();
+    // Many modules, none compiled yet (the cache is under HOME).
+    let modules = home.path().join("modules");
+    std::fs::create_dir(&modules).unwrap();
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist");
+    for entry in std::fs::read_dir(dist).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            std::fs::copy(&path, modules.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut shell = start_shell(home.path());
+
+    shell.send_line("\\udf load modules").unwrap();
+    shell
+        .exp_string("compiling ")
+        .expect("a slow compile is announced");
+    shell.send_control('c').unwrap();
+    shell.exp_string("Cancelled.").unwrap();
+    shell.exp_string("wasql> ").unwrap();
+    // Nothing was loaded, and the shell goes on.
+    run(&mut shell, "\\udf list", "0 rows in");
+    let out = run(&mut shell, "SELECT 6 * 7 AS product;", "1 row in");
+    assert!(out.contains("|      42 |"), "{out}");
+    shell.send_control('d').unwrap();
+    shell.exp_eof().unwrap();
+}
+
+#[test]
+fn progress_shows_percent_of_a_parquet_scan() {
+    let home = tempfile::tempdir().unwrap();
+    let mut shell = start_shell(home.path());
+    run(
+        &mut shell,
+        "COPY (SELECT v, CAST(v * 2654435761 % 1000000007 AS VARCHAR) AS s \
+         FROM range(1000000) t(v)) TO 'big.parquet';",
+        "1 row in",
+    );
+    // A regular expression over every row: the scan goes at its pace.
+    shell
+        .send_line(
+            "SELECT 'sl' || 'ow' AS x, count(*) AS n FROM 'big.parquet' \
+             WHERE regexp_like(repeat(s, 40), '^([0-4]+[5-9])*[0-4]*$');",
+        )
+        .unwrap();
+    shell
+        .exp_regex(r"rows read \(\d+%")
+        .expect("progress in percent");
+    shell.exp_string("| slow |").unwrap();
+    shell.exp_string("wasql> ").unwrap();
     shell.send_control('d').unwrap();
     shell.exp_eof().unwrap();
 }

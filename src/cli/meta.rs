@@ -1,4 +1,5 @@
-//! Backslash meta-commands: parsing and help. The runner carries them out.
+//! Backslash meta-commands: one table drives parsing, `\?` help and the
+//! shell's completion. The runner carries them out.
 
 use super::output::Format;
 
@@ -7,8 +8,8 @@ use super::output::Format;
 pub enum Meta {
     Help,
     Quit,
-    /// `\d`: list tables and views.
-    ListTables,
+    /// `\d`, `\dt [PATTERN]`: list tables and views.
+    ListTables(Option<String>),
     /// `\d NAME`: describe one table.
     Describe(String),
     /// `\df [PATTERN]`: list functions.
@@ -19,6 +20,8 @@ pub enum Meta {
     Timing(Option<bool>),
     /// `\format [NAME]`; `None` shows the current format.
     Format(Option<Format>),
+    /// `\x [on|off]`: vertical output on or off; `None` toggles.
+    Expanded(Option<bool>),
     /// `\maxrows [N]`; `None` shows the current limit, 0 means no limit.
     MaxRows(Option<usize>),
     /// `\o [FILE]`; `None` sends results back to standard output.
@@ -39,110 +42,315 @@ pub enum Meta {
     Timeout(Option<Option<f64>>),
 }
 
+/// One meta-command: its names, help lines and parser.
+struct Command {
+    /// The names it answers to; the first is the one help shows.
+    names: &'static [&'static str],
+    /// `(usage, description)` lines for `\?`.
+    help: &'static [(&'static str, &'static str)],
+    /// The word after which a path argument starts: `Some("")` when the
+    /// whole argument is a path, `Some("load")` for `\udf load PATH`.
+    path_after: Option<&'static str>,
+    /// Parses the argument (already trimmed, `None` when absent).
+    parse: fn(Option<&str>) -> Result<Meta, String>,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        names: &["?", "help", "h"],
+        help: &[("\\?", "this help")],
+        path_after: None,
+        parse: |_| Ok(Meta::Help),
+    },
+    Command {
+        names: &["q", "quit"],
+        help: &[("\\q", "quit (Ctrl-D does too)")],
+        path_after: None,
+        parse: |_| Ok(Meta::Quit),
+    },
+    Command {
+        names: &["d"],
+        help: &[
+            ("\\d", "list tables and views"),
+            ("\\d NAME", "describe table NAME"),
+        ],
+        path_after: None,
+        parse: |arg| {
+            Ok(match arg {
+                Some(name) => Meta::Describe(name.to_string()),
+                None => Meta::ListTables(None),
+            })
+        },
+    },
+    Command {
+        names: &["dt"],
+        help: &[(
+            "\\dt [PATTERN]",
+            "list tables and views (PATTERN as for \\df)",
+        )],
+        path_after: None,
+        parse: |arg| Ok(Meta::ListTables(arg.map(str::to_string))),
+    },
+    Command {
+        names: &["df"],
+        help: &[(
+            "\\df [PATTERN]",
+            "list functions (PATTERN: a substring, or a glob with * and ?)",
+        )],
+        path_after: None,
+        parse: |arg| Ok(Meta::ListFunctions(arg.map(str::to_string))),
+    },
+    Command {
+        names: &["i", "include"],
+        help: &[("\\i FILE", "run the SQL script FILE")],
+        path_after: Some(""),
+        parse: |arg| {
+            let file = arg.ok_or("\\i needs a file name")?;
+            Ok(Meta::Include(unquote(file)?))
+        },
+    },
+    Command {
+        names: &["timing"],
+        help: &[("\\timing [on|off]", "show how long each statement took")],
+        path_after: None,
+        parse: |arg| Ok(Meta::Timing(on_off("\\timing", arg)?)),
+    },
+    Command {
+        names: &["format"],
+        help: &[(
+            "\\format [NAME]",
+            "output format: table, csv, tsv, json, ndjson, markdown, vertical",
+        )],
+        path_after: None,
+        parse: |arg| Ok(Meta::Format(arg.map(Format::parse).transpose()?)),
+    },
+    Command {
+        names: &["pset"],
+        help: &[("\\pset format NAME", "the same, as psql spells it")],
+        path_after: None,
+        parse: |arg| {
+            let arg = arg.unwrap_or_default();
+            let (option, value) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
+            match option {
+                "format" => Ok(Meta::Format(
+                    Some(value.trim())
+                        .filter(|v| !v.is_empty())
+                        .map(Format::parse)
+                        .transpose()?,
+                )),
+                "expanded" | "x" => Ok(Meta::Expanded(on_off(
+                    "\\pset expanded",
+                    Some(value.trim()).filter(|v| !v.is_empty()),
+                )?)),
+                _ => Err(format!(
+                    "\\pset supports format and expanded, not '{option}'"
+                )),
+            }
+        },
+    },
+    Command {
+        names: &["x"],
+        help: &[(
+            "\\x [on|off]",
+            "vertical output (one line per field) on or off",
+        )],
+        path_after: None,
+        parse: |arg| Ok(Meta::Expanded(on_off("\\x", arg)?)),
+    },
+    Command {
+        names: &["maxrows"],
+        help: &[("\\maxrows [N]", "rows shown by the table format (0: all)")],
+        path_after: None,
+        parse: |arg| {
+            let limit = arg
+                .map(|a| {
+                    a.parse::<usize>()
+                        .map_err(|_| format!("\\maxrows takes a number, not '{a}'"))
+                })
+                .transpose()?;
+            Ok(Meta::MaxRows(limit))
+        },
+    },
+    Command {
+        names: &["o", "output"],
+        help: &[(
+            "\\o [FILE]",
+            "write results to FILE (no FILE: back to the terminal)",
+        )],
+        path_after: Some(""),
+        parse: |arg| Ok(Meta::Output(arg.map(unquote).transpose()?)),
+    },
+    Command {
+        names: &["set"],
+        help: &[(
+            "\\set [NAME VALUE]",
+            "set parameter NAME, used as $NAME in SQL (no NAME: list them)",
+        )],
+        path_after: None,
+        parse: |arg| {
+            let set = arg
+                .map(|a| -> Result<_, String> {
+                    Ok(match a.split_once(char::is_whitespace) {
+                        Some((name, value)) => (name.to_string(), unquote(value.trim())?),
+                        None => (a.to_string(), String::new()),
+                    })
+                })
+                .transpose()?;
+            Ok(Meta::Set(set))
+        },
+    },
+    Command {
+        names: &["unset"],
+        help: &[("\\unset NAME", "forget parameter NAME")],
+        path_after: None,
+        parse: |arg| {
+            let name = arg.ok_or("\\unset needs a parameter name")?;
+            Ok(Meta::Unset(name.to_string()))
+        },
+    },
+    Command {
+        names: &["timeout"],
+        help: &[(
+            "\\timeout [SECONDS|off]",
+            "cancel statements running longer than SECONDS",
+        )],
+        path_after: None,
+        parse: |arg| {
+            Ok(Meta::Timeout(match arg {
+                None => None,
+                Some("off") => Some(None),
+                Some(seconds) => Some(Some(seconds.parse().map_err(|_| {
+                    format!("\\timeout takes a number of seconds or off, not '{seconds}'")
+                })?)),
+            }))
+        },
+    },
+    Command {
+        names: &["udf"],
+        help: &[
+            ("\\udf load DIR", "register the WASM UDF modules in DIR"),
+            ("\\udf list", "list loaded WASM modules and their functions"),
+            (
+                "\\udf log [NAME]",
+                "show what WASM functions printed (stdout and stderr)",
+            ),
+        ],
+        path_after: Some("load"),
+        parse: |arg| {
+            let arg = arg.unwrap_or_default();
+            let (sub, rest) = match arg.split_once(char::is_whitespace) {
+                Some((sub, rest)) => (sub, Some(rest.trim()).filter(|r| !r.is_empty())),
+                None => (arg, None),
+            };
+            match sub {
+                "load" => Ok(Meta::UdfLoad(unquote(
+                    rest.ok_or("\\udf load needs a directory")?,
+                )?)),
+                "list" | "" => Ok(Meta::UdfList),
+                "log" => Ok(Meta::UdfLog(rest.map(str::to_string))),
+                other => Err(format!(
+                    "unknown \\udf command '{other}': use load, list or log"
+                )),
+            }
+        },
+    },
+    Command {
+        names: &["net"],
+        help: &[
+            (
+                "\\net",
+                "the network policy: rules, limits, hosts modules request",
+            ),
+            ("", "(the audit trail: SELECT * FROM wasql.net_log)"),
+        ],
+        path_after: None,
+        parse: |_| Ok(Meta::Net),
+    },
+];
+
+/// `on`, `off`, or nothing (toggle).
+fn on_off(command: &str, arg: Option<&str>) -> Result<Option<bool>, String> {
+    match arg {
+        None => Ok(None),
+        Some("on") => Ok(Some(true)),
+        Some("off") => Ok(Some(false)),
+        Some(other) => Err(format!("{command} takes on or off, not '{other}'")),
+    }
+}
+
+/// A path argument: as typed, or between single or double quotes (a quote
+/// inside is doubled, as in SQL), e.g. `'my file.sql'`.
+fn unquote(arg: &str) -> Result<String, String> {
+    let Some(quote) = arg.chars().next().filter(|c| matches!(c, '\'' | '"')) else {
+        return Ok(arg.to_string());
+    };
+    let doubled = format!("{quote}{quote}");
+    let inner = arg[1..]
+        .strip_suffix(quote)
+        .filter(|inner| !inner.replace(&doubled, "").contains(quote))
+        .ok_or_else(|| format!("unterminated or misplaced quote in {arg}"))?;
+    Ok(inner.replace(&doubled, &quote.to_string()))
+}
+
 /// The help text printed by `\?`.
-pub const HELP: &str = "\
-Meta-commands:
-  \\?               this help
-  \\q               quit (Ctrl-D does too)
-  \\d               list tables and views
-  \\d NAME          describe table NAME
-  \\df [PATTERN]    list functions (PATTERN: a substring, or a glob with * and ?)
-  \\i FILE          run the SQL script FILE
-  \\timing [on|off] show how long each statement took
-  \\format [NAME]   output format: table, csv, tsv, json, ndjson, markdown, vertical
-  \\maxrows [N]     rows shown by the table format (0: all)
-  \\o [FILE]        write results to FILE (no FILE: back to the terminal)
-  \\set [NAME VALUE] set parameter NAME, used as $NAME in SQL (no NAME: list them)
-  \\unset NAME      forget parameter NAME
-  \\timeout [SECONDS|off] cancel statements running longer than SECONDS
-  \\udf load DIR    register the WASM UDF modules in DIR
-  \\udf list        list loaded WASM modules and their functions
-  \\udf log [NAME]  show what WASM functions printed (stdout and stderr)
-  \\net             the network policy: rules, limits, hosts modules request
-                   (the audit trail: SELECT * FROM wasql.net_log)
-SQL statements end with ';' and may span lines. Ctrl-C cancels a running query.";
+pub fn help() -> String {
+    let mut text = String::from("Meta-commands:\n");
+    for (usage, description) in COMMANDS.iter().flat_map(|c| c.help) {
+        text.push_str(&format!("  {usage:<19}{description}\n"));
+    }
+    text.push_str(
+        "SQL statements end with ';' and may span lines (the prompt turns to ...>).\n\
+         Tab completes names, \\ commands and paths. Ctrl-C cancels a running query.",
+    );
+    text
+}
+
+/// Every command name with its backslash, for completion.
+pub fn command_names() -> impl Iterator<Item = String> {
+    COMMANDS
+        .iter()
+        .flat_map(|c| c.names)
+        .map(|name| format!("\\{name}"))
+}
+
+/// Where a path argument starts in `line`, a meta-command typed so far
+/// (`\i dir/fi` gives the offset of `dir`), or `None` when the cursor is
+/// not in one.
+pub fn path_argument_start(line: &str) -> Option<usize> {
+    let body_start = line.len() - line.trim_start().len();
+    let body = line[body_start..].strip_prefix('\\')?;
+    let name_end = body.find(char::is_whitespace)?;
+    let command = find(&body[..name_end])?;
+    let after = command.path_after?;
+    let rest = &body[name_end..];
+    let rest = rest.trim_start();
+    let rest = if after.is_empty() {
+        rest
+    } else {
+        let rest = rest.strip_prefix(after)?;
+        if !rest.starts_with(char::is_whitespace) {
+            return None;
+        }
+        rest.trim_start()
+    };
+    Some(line.len() - rest.len())
+}
+
+fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.names.contains(&name))
+}
 
 /// Parses a meta-command line such as `\d my_table`.
 pub fn parse(line: &str) -> Result<Meta, String> {
     let line = line.trim();
     let body = line.strip_prefix('\\').unwrap_or(line);
     let (name, arg) = match body.split_once(char::is_whitespace) {
-        Some((name, arg)) => (name, Some(arg.trim()).filter(|a| !a.is_empty())),
-        None => (body, None),
+        Some((name, arg)) => (name, arg.trim().trim_end_matches(';').trim()),
+        None => (body, ""),
     };
-    let arg = arg.map(|a| a.trim_end_matches(';').trim().to_string());
-    let needs = |what: &str| format!("\\{name} needs {what}");
-    Ok(match name {
-        "?" | "help" | "h" => Meta::Help,
-        "q" | "quit" => Meta::Quit,
-        "d" => match arg {
-            Some(table) => Meta::Describe(table),
-            None => Meta::ListTables,
-        },
-        "df" => Meta::ListFunctions(arg),
-        "i" | "include" => Meta::Include(arg.ok_or_else(|| needs("a file name"))?),
-        "timing" => Meta::Timing(match arg.as_deref() {
-            None => None,
-            Some("on") => Some(true),
-            Some("off") => Some(false),
-            Some(other) => return Err(format!("\\timing takes on or off, not '{other}'")),
-        }),
-        "format" | "pset" => Meta::Format(arg.map(|a| Format::parse(&a)).transpose()?),
-        "maxrows" => Meta::MaxRows(
-            arg.map(|a| {
-                a.parse::<usize>()
-                    .map_err(|_| format!("\\maxrows takes a number, not '{a}'"))
-            })
-            .transpose()?,
-        ),
-        "o" | "output" => Meta::Output(arg),
-        "set" => Meta::Set(arg.map(|a| match a.split_once(char::is_whitespace) {
-            Some((name, value)) => (name.to_string(), unquote(value.trim())),
-            None => (a, String::new()),
-        })),
-        "unset" => Meta::Unset(arg.ok_or_else(|| needs("a parameter name"))?),
-        "timeout" => Meta::Timeout(match arg.as_deref() {
-            None => None,
-            Some("off") => Some(None),
-            Some(seconds) => Some(Some(seconds.parse().map_err(|_| {
-                format!("\\timeout takes a number of seconds or off, not '{seconds}'")
-            })?)),
-        }),
-        "net" => Meta::Net,
-        "udf" => {
-            let arg = arg.unwrap_or_default();
-            let (sub, rest) = match arg.split_once(char::is_whitespace) {
-                Some((sub, rest)) => (sub, Some(rest.trim().to_string()).filter(|r| !r.is_empty())),
-                None => (arg.as_str(), None),
-            };
-            match sub {
-                "load" => {
-                    Meta::UdfLoad(rest.ok_or_else(|| "\\udf load needs a directory".to_string())?)
-                }
-                "list" | "" => Meta::UdfList,
-                "log" => Meta::UdfLog(rest),
-                other => {
-                    return Err(format!(
-                        "unknown \\udf command '{other}': use load, list or log"
-                    ));
-                }
-            }
-        }
-        _ => {
-            return Err(format!(
-                "unknown meta-command '\\{name}': type \\? for the list"
-            ));
-        }
-    })
-}
-
-/// A `\set` value: text as written, or the inside of one pair of single
-/// quotes with `''` standing for `'`.
-fn unquote(value: &str) -> String {
-    match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
-        Some(inner) => inner.replace("''", "'"),
-        None => value.to_string(),
-    }
+    let command = find(name)
+        .ok_or_else(|| format!("unknown meta-command '\\{name}': type \\? for the list"))?;
+    (command.parse)(Some(arg).filter(|a| !a.is_empty()))
 }
 
 /// Turns a `\df` pattern into a SQL `LIKE` pattern: `*` and `?` are globs,
@@ -162,7 +370,8 @@ mod tests {
 
     #[test]
     fn parses_commands_and_arguments() {
-        assert_eq!(parse("\\d").unwrap(), Meta::ListTables);
+        assert_eq!(parse("\\d").unwrap(), Meta::ListTables(None));
+        assert_eq!(parse("\\dt").unwrap(), Meta::ListTables(None));
         assert_eq!(parse("\\d  t1 ").unwrap(), Meta::Describe("t1".into()));
         assert_eq!(
             parse("\\df sum*").unwrap(),
@@ -184,6 +393,25 @@ mod tests {
             parse("\\udf log slugify").unwrap(),
             Meta::UdfLog(Some("slugify".into()))
         );
+        assert_eq!(
+            parse("\\udf load 'dir with space'").unwrap(),
+            Meta::UdfLoad("dir with space".into())
+        );
+        assert_eq!(
+            parse("\\i 'my file.sql'").unwrap(),
+            Meta::Include("my file.sql".into())
+        );
+        assert_eq!(
+            parse("\\o \"out \"\"1\"\".csv\"").unwrap(),
+            Meta::Output(Some("out \"1\".csv".into()))
+        );
+        assert_eq!(
+            parse("\\pset format csv").unwrap(),
+            Meta::Format(Some(Format::Csv))
+        );
+        assert_eq!(parse("\\x").unwrap(), Meta::Expanded(None));
+        assert_eq!(parse("\\x off").unwrap(), Meta::Expanded(Some(false)));
+        assert_eq!(parse("\\maxrows 5").unwrap(), Meta::MaxRows(Some(5)));
         assert!(parse("\\udf load").is_err());
         assert_eq!(parse("\\set").unwrap(), Meta::Set(None));
         assert_eq!(
@@ -218,6 +446,22 @@ mod tests {
                 .contains("unknown format 'xml'")
         );
         assert!(parse("\\timing maybe").is_err());
+        assert!(parse("\\i 'open").unwrap_err().contains("quote"));
+        assert!(parse("\\i '").unwrap_err().contains("quote"));
+        assert!(parse("\\pset border 2").unwrap_err().contains("\\pset"));
+    }
+
+    #[test]
+    fn path_arguments_are_found() {
+        assert_eq!(path_argument_start("\\i da"), Some(3));
+        assert_eq!(path_argument_start("  \\o  'x"), Some(6));
+        assert_eq!(path_argument_start("\\udf load d"), Some(10));
+        assert_eq!(path_argument_start("\\udf log d"), None);
+        assert_eq!(path_argument_start("\\i"), None);
+        assert_eq!(path_argument_start("\\d x"), None);
+        assert_eq!(path_argument_start("SELECT 1"), None);
+        assert!(command_names().any(|n| n == "\\udf"));
+        assert!(help().contains("\\pset format NAME"));
     }
 
     #[test]

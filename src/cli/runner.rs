@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use futures::StreamExt;
@@ -308,14 +309,19 @@ impl Runner {
     pub fn run_meta(&mut self, line: &str) -> Result<Flow, Failure> {
         let command = meta::parse(line).map_err(ErrorReport::new)?;
         match command {
-            Meta::Help => println!("{}", meta::HELP),
+            Meta::Help => println!("{}", meta::help()),
             Meta::Quit => return Ok(Flow::Quit),
-            Meta::ListTables => self.run_sql(
-                "SELECT table_schema AS schema, table_name AS name, table_type AS type \
-                 FROM information_schema.tables \
-                 WHERE table_schema NOT IN ('information_schema', 'wasql') \
-                 ORDER BY schema, name",
-            )?,
+            Meta::ListTables(pattern) => {
+                let filter = pattern
+                    .map(|p| format!(" AND table_name LIKE '{}'", meta::like_pattern(&p)))
+                    .unwrap_or_default();
+                self.run_sql(&format!(
+                    "SELECT table_schema AS schema, table_name AS name, table_type AS type \
+                     FROM information_schema.tables \
+                     WHERE table_schema NOT IN ('information_schema', 'wasql'){filter} \
+                     ORDER BY schema, name"
+                ))?
+            }
             Meta::Describe(name) => self.run_sql(&format!("DESCRIBE {name}"))?,
             Meta::ListFunctions(pattern) => {
                 let filter = pattern
@@ -381,14 +387,21 @@ impl Runner {
                     self.settings.format.name()
                 ));
             }
-            Meta::MaxRows(limit) => match limit {
-                Some(0) => self.settings.maxrows = None,
-                Some(n) => self.settings.maxrows = Some(n),
-                None => match self.settings.maxrows {
-                    Some(n) => self.note(&format!("Table output shows at most {n} rows.")),
-                    None => self.note("Table output shows all rows."),
-                },
-            },
+            Meta::Expanded(on) => {
+                let on = on.unwrap_or(self.settings.format != Format::Vertical);
+                self.settings.format = if on { Format::Vertical } else { Format::Table };
+                let state = if on { "on" } else { "off" };
+                self.note(&format!("Expanded display is {state}."));
+            }
+            Meta::MaxRows(limit) => {
+                if let Some(n) = limit {
+                    self.settings.maxrows = Some(n).filter(|&n| n > 0);
+                }
+                match self.settings.maxrows {
+                    Some(n) => self.note(&format!("Rows shown: {n} (table output).")),
+                    None => self.note("Rows shown: all."),
+                }
+            }
             Meta::Set(None) => self.print_batch(params_list(&self.params))?,
             Meta::Set(Some((name, value))) => {
                 check_param_name(&name).map_err(ErrorReport::new)?;
@@ -420,10 +433,24 @@ impl Runner {
             }
             Meta::Output(path) => self.set_output(path.as_deref()).map_err(ErrorReport::new)?,
             Meta::UdfLoad(dir) => {
-                let count = self
-                    .engine
-                    .load_udf_dir(Path::new(&dir))
-                    .map_err(|e| describe(&e))?;
+                // Ctrl-C sets the flag; the load stops at its next check.
+                let cancel = Arc::new(AtomicBool::new(false));
+                let watcher = self.interactive.then(|| {
+                    let cancel = Arc::clone(&cancel);
+                    self.runtime.spawn(async move {
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                    })
+                });
+                let loaded = self.engine.load_udf_dir_until(Path::new(&dir), &cancel);
+                if let Some(watcher) = watcher {
+                    watcher.abort();
+                }
+                let count = match loaded {
+                    Err(_) if cancel.load(Ordering::Relaxed) => return Err(Failure::Cancelled),
+                    loaded => loaded.map_err(|e| describe(&e))?,
+                };
                 let noun = if count == 1 { "function" } else { "functions" };
                 self.note(&format!("Loaded {count} {noun} from {dir}."));
             }
@@ -555,6 +582,9 @@ impl Runner {
                 Err(Failure::Cancelled) => {
                     match source {
                         Source::Named(name) => eprintln!("{name}:{}: cancelled", item.line()),
+                        Source::Typed if matches!(item, Item::Meta { .. }) => {
+                            eprintln!("Cancelled.")
+                        }
                         Source::Typed => eprintln!("Query cancelled."),
                     }
                     return ScriptOutcome::Failed;

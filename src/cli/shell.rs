@@ -1,38 +1,27 @@
-//! The interactive shell: rustyline with multi-line statements, history in
-//! the user's data directory, completion and highlighting.
+//! The interactive shell: rustyline with multi-line statements (each line
+//! after the first under a `...>` prompt), history in the user's data
+//! directory, completion of names, `\` commands and paths, and highlighting.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
-use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
+use super::meta;
 use super::runner::{Flow, Runner, ScriptOutcome, Source};
 use super::split::split;
 
 const PROMPT: &str = "wasql> ";
-const META_COMMANDS: [&str; 13] = [
-    "\\?",
-    "\\q",
-    "\\d",
-    "\\df",
-    "\\i",
-    "\\timing",
-    "\\format",
-    "\\maxrows",
-    "\\o",
-    "\\help",
-    "\\set",
-    "\\unset",
-    "\\timeout",
-];
+/// The prompt of the lines that continue a statement, aligned under [`PROMPT`].
+const CONTINUATION_PROMPT: &str = "   ...> ";
 
 /// Names the completer offers besides keywords; refreshed after each command.
 #[derive(Default)]
@@ -44,7 +33,6 @@ struct Vocabulary {
 
 struct ShellHelper {
     vocabulary: Arc<Mutex<Vocabulary>>,
-    files: FilenameCompleter,
 }
 
 impl Helper for ShellHelper {}
@@ -53,17 +41,9 @@ impl Hinter for ShellHelper {
     type Hint = String;
 }
 
-impl Validator for ShellHelper {
-    /// Input is complete when it is a meta-command or ends a statement.
-    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        let input = ctx.input();
-        if input.trim_start().starts_with('\\') || split(input).rest.is_none() {
-            Ok(ValidationResult::Valid(None))
-        } else {
-            Ok(ValidationResult::Incomplete)
-        }
-    }
-}
+/// Every line is accepted as typed: the shell asks for more lines itself,
+/// under the continuation prompt.
+impl Validator for ShellHelper {}
 
 impl Completer for ShellHelper {
     type Candidate = Pair;
@@ -72,54 +52,110 @@ impl Completer for ShellHelper {
         &self,
         line: &str,
         pos: usize,
-        ctx: &Context<'_>,
+        _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = line.get(..pos).unwrap_or(line);
-        if before.matches('\'').count() % 2 == 1 {
-            return self.files.complete(line, pos, ctx);
+        if let Some(start) = meta::path_argument_start(before) {
+            return Ok(complete_path(before, start));
+        }
+        let command = before.trim_start();
+        if command.starts_with('\\') && !command.contains(char::is_whitespace) {
+            let candidates = meta::command_names()
+                .filter(|name| name.starts_with(command))
+                .map(|name| pair(&name))
+                .collect();
+            return Ok((before.len() - command.len(), candidates));
+        }
+        if let Some(quote) = before.rfind('\'')
+            && before.matches('\'').count() % 2 == 1
+        {
+            return Ok(complete_path(before, quote));
         }
         // The word starts after the last character that cannot be in one,
         // which may be several bytes long (`2×pr`).
         let start = before
             .char_indices()
-            .rfind(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '\\' || c == '?'))
+            .rfind(|&(_, c)| !(c.is_alphanumeric() || c == '_'))
             .map_or(0, |(i, c)| i + c.len_utf8());
         let word = &before[start..];
         if word.is_empty() {
             return Ok((pos, Vec::new()));
         }
-        let candidates = if word.starts_with('\\') {
-            META_COMMANDS
-                .iter()
-                .filter(|m| m.starts_with(word))
-                .map(|m| pair(m))
-                .collect()
-        } else {
-            let vocabulary = self.vocabulary.lock().unwrap_or_else(|e| e.into_inner());
-            let lower = word.to_lowercase();
-            let upper_case = word.chars().all(|c| !c.is_lowercase());
-            let keywords = ALL_KEYWORDS.iter().map(|k| {
-                if upper_case {
-                    k.to_string()
-                } else {
-                    k.to_lowercase()
-                }
-            });
-            let mut names: Vec<String> = vocabulary
-                .tables
-                .iter()
-                .chain(&vocabulary.columns)
-                .chain(&vocabulary.functions)
-                .cloned()
-                .chain(keywords)
-                .filter(|name| name.to_lowercase().starts_with(&lower))
-                .collect();
-            names.sort();
-            names.dedup();
-            names.iter().map(|n| pair(n)).collect()
-        };
-        Ok((start, candidates))
+        let vocabulary = self.vocabulary.lock().unwrap_or_else(|e| e.into_inner());
+        let lower = word.to_lowercase();
+        let upper_case = word.chars().all(|c| !c.is_lowercase());
+        let keywords = ALL_KEYWORDS.iter().map(|k| {
+            if upper_case {
+                k.to_string()
+            } else {
+                k.to_lowercase()
+            }
+        });
+        let mut names: Vec<String> = vocabulary
+            .tables
+            .iter()
+            .chain(&vocabulary.columns)
+            .chain(&vocabulary.functions)
+            .cloned()
+            .chain(keywords)
+            .filter(|name| name.to_lowercase().starts_with(&lower))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok((start, names.iter().map(|n| pair(n)).collect()))
     }
+}
+
+/// Completes the path that starts at byte `start` of `before` (the text
+/// before the cursor), possibly at an opening quote. A file gets the
+/// closing quote, a directory a `/` (and the quote stays open); an unquoted
+/// name with a space or quote in it gets quoted.
+fn complete_path(before: &str, start: usize) -> (usize, Vec<Pair>) {
+    let typed = &before[start..];
+    let (quote, partial) = match typed.chars().next() {
+        Some(q @ ('\'' | '"')) => (Some(q), &typed[1..]),
+        _ => (None, typed),
+    };
+    if quote.is_none() && partial.contains(char::is_whitespace) {
+        return (start, Vec::new());
+    }
+    let (dir, name) = partial
+        .rfind('/')
+        .map_or(("", partial), |i| partial.split_at(i + 1));
+    let Ok(entries) = std::fs::read_dir(if dir.is_empty() {
+        Path::new(".")
+    } else {
+        Path::new(dir)
+    }) else {
+        return (start, Vec::new());
+    };
+    let mut candidates: Vec<Pair> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let file_name = entry.file_name().into_string().ok()?;
+            if !file_name.starts_with(name)
+                || (file_name.starts_with('.') && !name.starts_with('.'))
+            {
+                return None;
+            }
+            let is_dir = entry.path().is_dir();
+            let needs_quote = quote.is_none()
+                && file_name.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"');
+            let quote = quote.or(needs_quote.then_some('\''));
+            let end = match (is_dir, quote) {
+                (true, _) => "/".to_string(),
+                (false, Some(q)) => q.to_string(),
+                (false, None) => String::new(),
+            };
+            let opening = quote.map(String::from).unwrap_or_default();
+            Some(Pair {
+                display: format!("{file_name}{}", if is_dir { "/" } else { "" }),
+                replacement: format!("{opening}{dir}{file_name}{end}"),
+            })
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.display.cmp(&b.display));
+    (start, candidates)
 }
 
 fn pair(text: &str) -> Pair {
@@ -249,7 +285,6 @@ pub fn run(mut runner: Runner) -> rustyline::Result<()> {
     let mut editor: Editor<ShellHelper, DefaultHistory> = Editor::with_config(config)?;
     editor.set_helper(Some(ShellHelper {
         vocabulary: Arc::clone(&vocabulary),
-        files: FilenameCompleter::new(),
     }));
     let history = history_path();
     if let Some(path) = &history {
@@ -261,23 +296,42 @@ pub fn run(mut runner: Runner) -> rustyline::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     refresh_vocabulary(&runner, &vocabulary);
+    // The lines of the statement typed so far.
+    let mut input = String::new();
     loop {
-        let input = match editor.readline(PROMPT) {
-            Ok(input) => input,
-            Err(ReadlineError::Interrupted) => continue,
+        let prompt = if input.is_empty() {
+            PROMPT
+        } else {
+            CONTINUATION_PROMPT
+        };
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            // Ctrl-C drops the unfinished statement too.
+            Err(ReadlineError::Interrupted) => {
+                input.clear();
+                continue;
+            }
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(e),
         };
-        if input.trim().is_empty() {
+        if input.is_empty() && line.trim().is_empty() {
             continue;
         }
-        editor.add_history_entry(input.as_str())?;
+        if !input.is_empty() {
+            input.push('\n');
+        }
+        input.push_str(&line);
+        if !is_complete(&input) {
+            continue;
+        }
+        let statement = std::mem::take(&mut input);
+        editor.add_history_entry(statement.as_str())?;
         if let Some(path) = &history
             && let Err(e) = editor.save_history(path)
         {
             eprintln!("warning: cannot save history to {}: {e}", path.display());
         }
-        if run_input(&mut runner, &input) == Flow::Quit {
+        if run_input(&mut runner, &statement) == Flow::Quit {
             break;
         }
         refresh_vocabulary(&runner, &vocabulary);
@@ -285,10 +339,49 @@ pub fn run(mut runner: Runner) -> rustyline::Result<()> {
     Ok(())
 }
 
+/// Input is complete when it is a meta-command or ends its last statement.
+fn is_complete(input: &str) -> bool {
+    input.trim_start().starts_with('\\') || split(input).rest.is_none()
+}
+
 /// Runs what the user typed; errors are printed and the shell goes on.
 fn run_input(runner: &mut Runner, input: &str) -> Flow {
     match runner.run_script(Source::Typed, input) {
         ScriptOutcome::Succeeded(flow) => flow,
         ScriptOutcome::Failed | ScriptOutcome::OutputClosed => Flow::Continue,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_path;
+
+    #[test]
+    fn paths_complete_with_quotes_and_slashes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("my file.sql"), "").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let base = format!("{}/", dir.path().display());
+        let replacements = |line: &str| -> Vec<String> {
+            let (start, found) = complete_path(line, 3);
+            assert_eq!(start, 3);
+            found.into_iter().map(|p| p.replacement).collect()
+        };
+        // Inside quotes a file is closed, a directory stays open.
+        assert_eq!(
+            replacements(&format!("\\i '{base}my")),
+            [format!("'{base}my file.sql'")]
+        );
+        assert_eq!(
+            replacements(&format!("\\i \"{base}s")),
+            [format!("\"{base}sub/")]
+        );
+        // Unquoted, a name with a space gets quoted.
+        assert_eq!(
+            replacements(&format!("\\i {base}m")),
+            [format!("'{base}my file.sql'")]
+        );
+        assert!(replacements(&format!("\\i {base}nothing")).is_empty());
+        assert!(replacements("\\i /no/such/dir/x").is_empty());
     }
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory, UrlTableFactory};
-use datafusion::common::{DataFusionError, GetExt, Result};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, DataFusionError, GetExt, Result};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::FileFormatFactory;
@@ -26,7 +27,10 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{CreateExternalTable, Expr, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{
+    CreateExternalTable, Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown,
+    TableType,
+};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -382,6 +386,55 @@ impl UrlTableFactory for FileTableFactory {
         let table = Arc::new(ListingTable::try_new(config)?);
         Ok(Some(descend_if_deep(table, &[reference])))
     }
+}
+
+/// Output names without the qualifiers of file tables: `avg(score)`, not
+/// `avg(data/people.parquet.score)`. A name keeps its qualifier when
+/// dropping it would make it equal to another column's.
+pub fn short_file_headers(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let mut qualifiers = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let name = scan.table_name.to_string();
+            if looks_like_a_path(&name) {
+                qualifiers.push(format!("{name}."));
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    if qualifiers.is_empty() {
+        return Ok(plan);
+    }
+    let schema = Arc::clone(plan.schema());
+    let short: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            qualifiers
+                .iter()
+                .fold(field.name().clone(), |name, q| name.replace(q.as_str(), ""))
+        })
+        .collect();
+    let renamed = |i: usize| short[i] != *schema.field(i).name();
+    let clashes = (0..short.len())
+        .filter(|&i| renamed(i))
+        .any(|i| (0..short.len()).any(|j| j != i && short[j] == short[i]));
+    if clashes || !(0..short.len()).any(renamed) {
+        return Ok(plan);
+    }
+    let columns: Vec<Expr> = schema
+        .iter()
+        .enumerate()
+        .map(|(i, (qualifier, field))| {
+            let column = Expr::Column(Column::from((qualifier, field)));
+            if renamed(i) {
+                column.alias(short[i].as_str())
+            } else {
+                column
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(columns)?.build()
 }
 
 /// Refuses a single empty `.parquet` file: DataFusion skips empty files, so

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -144,6 +145,12 @@ impl Engine {
     /// Registers the functions of every WASM module in `dir`; returns how
     /// many. Nothing is registered if any module is refused.
     pub fn load_udf_dir(&self, dir: &Path) -> Result<usize> {
+        self.load_udf_dir_until(dir, &AtomicBool::new(false))
+    }
+
+    /// [`Engine::load_udf_dir`], stopped (with nothing registered) when
+    /// `cancel` is set before the last module is loaded.
+    pub fn load_udf_dir_until(&self, dir: &Path, cancel: &AtomicBool) -> Result<usize> {
         let state = self.ctx.state();
         let taken = |name: &str| {
             state.scalar_functions().contains_key(name)
@@ -153,7 +160,7 @@ impl Engine {
         };
         let functions = self
             .udfs
-            .load_dir(dir, &taken)
+            .load_dir(dir, &taken, cancel)
             .map_err(DataFusionError::Plan)?;
         let count = functions.len();
         for function in functions {
@@ -221,6 +228,7 @@ impl Engine {
             limits::check_setting(&set.variable, &set.value)?;
         }
         self.system_schema.refuse_changes(&plan, &state)?;
+        plan = files::short_file_headers(plan)?;
         let mut staging = None;
         if let LogicalPlan::Copy(copy) = &plan {
             let (stage, staged_url) = CopyStaging::new(&self.ctx, &copy.output_url).await?;

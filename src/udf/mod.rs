@@ -20,6 +20,7 @@ mod wasi;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::execution::memory_pool::MemoryPool;
@@ -95,11 +96,13 @@ impl UdfRegistry {
 
     /// Loads every `*.wasm` file in `dir` (sorted by name) and returns the
     /// functions to register. `taken` says whether a function name is already
-    /// used by something else. Nothing is registered if any module fails.
+    /// used by something else. Nothing is registered if any module fails, or
+    /// if `cancel` is set before the last one is loaded.
     pub fn load_dir(
         &self,
         dir: &Path,
         taken: &dyn Fn(&str) -> bool,
+        cancel: &AtomicBool,
     ) -> Result<Vec<WasmFunction>, String> {
         let entries = std::fs::read_dir(dir)
             .map_err(|e| format!("cannot read UDF directory '{}': {e}", dir.display()))?;
@@ -108,7 +111,7 @@ impl UdfRegistry {
             .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
             .collect();
         paths.sort();
-        self.load_files(&paths, taken)
+        self.load_files(&paths, taken, cancel)
     }
 
     /// Loads one function from the module at `path` under the SQL name
@@ -121,7 +124,8 @@ impl UdfRegistry {
         selector: Option<&str>,
         sql_name: &str,
     ) -> Result<(WasmFunction, FunctionSpec), String> {
-        let module = module::load(path, self.limits.for_module(path), &self.session)
+        let never = AtomicBool::new(false);
+        let module = module::load(path, self.limits.for_module(path), &self.session, &never)
             .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
         let wanted = selector.unwrap_or(sql_name);
         let found = module
@@ -157,6 +161,7 @@ impl UdfRegistry {
         &self,
         paths: &[PathBuf],
         taken: &dyn Fn(&str) -> bool,
+        cancel: &AtomicBool,
     ) -> Result<Vec<WasmFunction>, String> {
         let mut loaded = Vec::new();
         let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -166,7 +171,10 @@ impl UdfRegistry {
             }
         }
         for path in paths {
-            let module = module::load(path, self.limits.for_module(path), &self.session)
+            if cancel.load(Ordering::Relaxed) {
+                return Err(module::CANCELLED.into());
+            }
+            let module = module::load(path, self.limits.for_module(path), &self.session, cancel)
                 .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
             for function in &module.functions {
                 if let Some(other) = owners.get(&function.name) {

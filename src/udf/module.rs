@@ -2,9 +2,11 @@
 //! self-description, and compile it — or load the compiled code from the
 //! on-disk cache, keyed by the module's sha256 and the wasmtime version.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmparser::{Parser, Payload, TypeRef};
@@ -209,9 +211,23 @@ fn cache_dir() -> Option<PathBuf> {
     Some(dirs::cache_dir()?.join("wasql").join("modules"))
 }
 
-/// Compiles `bytes`, or loads the compiled code from the cache.
-fn compile(bytes: &[u8], sha256: &str) -> Result<wasmtime::Module, String> {
-    let engine = &sandbox::runtime()?.engine;
+/// The error of a load stopped by its cancel flag.
+pub const CANCELLED: &str = "cancelled";
+
+/// How long a compile runs before the terminal is told about it.
+const ANNOUNCE_AFTER: Duration = Duration::from_secs(1);
+
+/// Compiles `bytes`, or loads the compiled code from the cache. The compile
+/// runs on its own thread so that `cancel` can abandon it (it finishes in
+/// the background and still fills the cache); one that takes long is
+/// announced on a terminal.
+fn compile(
+    bytes: Vec<u8>,
+    sha256: &str,
+    path: &Path,
+    cancel: &AtomicBool,
+) -> Result<wasmtime::Module, String> {
+    let engine = sandbox::runtime()?.engine.clone();
     let cached = cache_dir().map(|dir| dir.join(format!("{sha256}-{ENGINE_TAG}.cwasm")));
     if let Some(path) = &cached
         && path.exists()
@@ -220,17 +236,54 @@ fn compile(bytes: &[u8], sha256: &str) -> Result<wasmtime::Module, String> {
         // engine version into wasql's own cache directory, under the sha256
         // of its source; wasmtime also checks the engine version and config
         // before it loads anything, and we recompile if it refuses.
-        if let Ok(module) = unsafe { wasmtime::Module::deserialize_file(engine, path) } {
+        if let Ok(module) = unsafe { wasmtime::Module::deserialize_file(&engine, path) } {
             return Ok(module);
         }
     }
-    let module =
-        wasmtime::Module::new(engine, bytes).map_err(|e| format!("cannot compile: {e:#}"))?;
-    if let (Some(path), Ok(serialized)) = (&cached, module.serialize()) {
-        // Best effort: a cache that cannot be written only costs time.
-        let _ = write_atomically(path, &serialized);
+    let size = bytes.len();
+    let (done, result) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("wasql-compile".into())
+        .spawn(move || {
+            let module = wasmtime::Module::new(&engine, &bytes)
+                .map_err(|e| format!("cannot compile: {e:#}"));
+            if let (Some(path), Ok(module)) = (&cached, &module)
+                && let Ok(serialized) = module.serialize()
+            {
+                // Best effort: a cache that cannot be written only costs time.
+                let _ = write_atomically(path, &serialized);
+            }
+            // The receiver is gone if the load was cancelled.
+            let _ = done.send(module);
+        })
+        .map_err(|e| format!("cannot start compiling: {e}"))?;
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        match result.recv_timeout(Duration::from_millis(50)) {
+            Ok(module) => {
+                if announced {
+                    eprint!("\r\x1b[2K");
+                }
+                return module;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err("the compiler stopped unexpectedly".into());
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if cancel.load(Ordering::Relaxed) {
+            if announced {
+                eprintln!();
+            }
+            return Err(CANCELLED.into());
+        }
+        if !announced && started.elapsed() >= ANNOUNCE_AFTER && std::io::stderr().is_terminal() {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            eprint!("compiling {name} ({:.1} MB)…", size as f64 / 1e6);
+            announced = true;
+        }
     }
-    Ok(module)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -251,7 +304,13 @@ pub struct Session {
 
 /// Loads the module at `path` into `session`. Errors say what is wrong
 /// without the path; the caller names the module.
-pub fn load(path: &Path, limits: Limits, session: &Session) -> Result<Arc<WasmModule>, String> {
+/// A set `cancel` abandons the compile.
+pub fn load(
+    path: &Path,
+    limits: Limits,
+    session: &Session,
+    cancel: &AtomicBool,
+) -> Result<Arc<WasmModule>, String> {
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     if path.file_stem().is_some_and(|stem| stem == "sql") {
         return Err(
@@ -271,7 +330,7 @@ pub fn load(path: &Path, limits: Limits, session: &Session) -> Result<Arc<WasmMo
         ));
     }
     let functions = describe::parse_description(&description)?;
-    let compiled = compile(&bytes, &sha256)?;
+    let compiled = compile(bytes, &sha256, path, cancel)?;
     check_exports(&compiled, &functions)?;
     let prepared = sandbox::prepare(&compiled, Arc::clone(&session.net))?;
     Ok(Arc::new(WasmModule {
