@@ -225,7 +225,6 @@ impl Runner {
     pub fn run_sql(&mut self, sql: &str) -> Result<(), Failure> {
         let settings = self.settings.clone();
         let progress_enabled = io::stderr().is_terminal();
-        let output_is_terminal = self.output_is_terminal();
         let screen = self.screen();
         let interactive = self.interactive;
         let run_limit = self.run_limit;
@@ -251,7 +250,6 @@ impl Runner {
             &settings,
             out,
             progress_enabled,
-            output_is_terminal,
             screen,
         );
         let limited = async {
@@ -738,7 +736,8 @@ fn net_requests(modules: &[Arc<WasmModule>]) -> RecordBatch {
     .expect("columns of equal length")
 }
 
-/// Plans and runs `sql`, streaming its rows to `out`.
+/// Plans and runs `sql`, streaming its rows to `out`, which fits `screen`
+/// (and is a terminal when `screen.terminal`).
 async fn execute(
     engine: &Engine,
     sql: &str,
@@ -746,7 +745,6 @@ async fn execute(
     settings: &Settings,
     out: &mut dyn Write,
     progress_enabled: bool,
-    output_is_terminal: bool,
     screen: Screen,
 ) -> Result<Done, Failure> {
     let started = Instant::now();
@@ -775,7 +773,7 @@ async fn execute(
         if batch.num_rows() == 0 {
             continue;
         }
-        if output_is_terminal {
+        if screen.terminal {
             progress.stop();
         }
         rows += batch.num_rows();

@@ -46,7 +46,8 @@ enum State {
     /// Inside an `E'...'` string, where a backslash escapes the next character.
     Escaped,
     LineComment,
-    BlockComment,
+    /// Inside this many nested `/* ... */` comments (PostgreSQL nests them).
+    BlockComment(u32),
     /// Inside `$tag$ ... $tag$`; the tag is kept in `dollar_tag`.
     Dollar,
 }
@@ -100,13 +101,14 @@ pub fn split(text: &str) -> Split {
                 }
                 '-' if next == Some('-') => state = State::LineComment,
                 '/' if next == Some('*') => {
-                    state = State::BlockComment;
+                    state = State::BlockComment(1);
                     i += 2;
                     continue;
                 }
                 '\'' if escape_string_prefix(&text[..i]) => state = State::Escaped,
                 '\'' | '"' | '`' => state = State::Quoted(c),
-                '$' => {
+                // `$` inside a name (`a$b$`) is part of it, not a quote.
+                '$' if !ends_in_name(&text[..i]) => {
                     if let Some(tag) = dollar_tag_at(&text[i..]) {
                         state = State::Dollar;
                         dollar_tag = tag;
@@ -136,13 +138,22 @@ pub fn split(text: &str) -> Split {
                     state = State::Normal;
                 }
             }
-            State::BlockComment => {
-                if c == '*' && next == Some('/') {
-                    state = State::Normal;
+            State::BlockComment(depth) => match (c, next) {
+                ('*', Some('/')) => {
+                    state = match depth {
+                        1 => State::Normal,
+                        _ => State::BlockComment(depth - 1),
+                    };
                     i += 2;
                     continue;
                 }
-            }
+                ('/', Some('*')) => {
+                    state = State::BlockComment(depth + 1);
+                    i += 2;
+                    continue;
+                }
+                _ => {}
+            },
             State::Dollar => {
                 if text[i..].starts_with(dollar_tag) {
                     state = State::Normal;
@@ -151,7 +162,7 @@ pub fn split(text: &str) -> Split {
             }
         }
         let significant = match state {
-            State::LineComment | State::BlockComment => false,
+            State::LineComment | State::BlockComment(_) => false,
             _ => !c.is_whitespace(),
         };
         if significant && start.is_none() {
@@ -178,13 +189,18 @@ pub fn split(text: &str) -> Split {
 /// True when a quote after `before` opens an `E'...'` string: `before` ends
 /// with a lone `E` or `e`, not the end of a longer name.
 fn escape_string_prefix(before: &str) -> bool {
-    let Some(rest) = before.strip_suffix(['E', 'e']) else {
-        return false;
-    };
-    !rest
+    before
+        .strip_suffix(['E', 'e'])
+        .is_some_and(|rest| !ends_in_name(rest))
+}
+
+/// True when `before` ends with a character of a name (letters, digits,
+/// `_` and `$`), so what follows continues that name.
+fn ends_in_name(before: &str) -> bool {
+    before
         .chars()
         .next_back()
-        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
 /// The `$tag$` opening a dollar-quoted string at the start of `text`, if
@@ -274,6 +290,27 @@ mod tests {
     }
 
     #[test]
+    fn block_comments_nest() {
+        let split = split("/* a /* b; */ c; */ select 1; /* /* */ select 2;");
+        assert_eq!(split.items, vec![sql("select 1", 1, 21)]);
+        // The second comment is still open: nothing after it is a statement.
+        assert!(split.rest.is_none());
+    }
+
+    #[test]
+    fn dollar_inside_a_name_opens_no_quote() {
+        let split = split("select a$b$ from t; select $q$;$q$; select x$1;");
+        assert_eq!(
+            split.items,
+            vec![
+                sql("select a$b$ from t", 1, 1),
+                sql("select $q$;$q$", 1, 21),
+                sql("select x$1", 1, 37),
+            ]
+        );
+    }
+
+    #[test]
     fn backslash_escapes_in_e_strings() {
         let split = split("select E'it\\'s; fine', e'\\\\';\nselect 'a\\';\nselect 1;");
         assert_eq!(
@@ -346,15 +383,15 @@ mod tests {
     // droppable text between.
 
     /// Where the text the splitter drops between items ends, from `at`:
-    /// whitespace, `;`, `--` comments with their newline, `/* */` comments
-    /// (to the end when unterminated).
+    /// whitespace, `;`, `--` comments with their newline, `/* */` comments,
+    /// nested ones too (to the end when unterminated).
     fn skip_dropped(text: &str, mut at: usize) -> usize {
         loop {
             let rest = &text[at..];
             at += if rest.starts_with("--") {
                 rest.find('\n').map_or(rest.len(), |n| n + 1)
-            } else if let Some(body) = rest.strip_prefix("/*") {
-                body.find("*/").map_or(rest.len(), |n| n + 4)
+            } else if rest.starts_with("/*") {
+                block_comment_length(rest)
             } else {
                 match rest.chars().next() {
                     Some(c) if c.is_whitespace() || c == ';' => c.len_utf8(),
@@ -362,6 +399,28 @@ mod tests {
                 }
             };
         }
+    }
+
+    /// The length of the (nested) block comment `text` starts with, written
+    /// apart from the splitter's state machine: all of `text` when it is
+    /// not closed.
+    fn block_comment_length(text: &str) -> usize {
+        let (mut depth, mut at) = (0usize, 0);
+        while at < text.len() {
+            if text[at..].starts_with("/*") {
+                depth += 1;
+                at += 2;
+            } else if text[at..].starts_with("*/") {
+                depth -= 1;
+                at += 2;
+                if depth == 0 {
+                    return at;
+                }
+            } else {
+                at += text[at..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        text.len()
     }
 
     /// The 1-based column (in characters) of the end of `text`.
@@ -413,13 +472,10 @@ mod tests {
     ];
 
     /// SQL tokens whose quotes, comments and dollar quotes are closed (a
-    /// line comment with its newline), none of them a comment first.
-    /// Excluded, as the splitter handles them differently from PostgreSQL
-    /// (reported, not fixed here): backslash escapes of a quote in
-    /// `E'..'` strings (`E'it\'s'` ends the string at `\'`), nested block
-    /// comments (`/* /* */ */` ends at the first `*/`), and identifiers
-    /// with a `$` followed by `tag$` (`a$b$` opens a dollar quote).
-    const TOKENS: [&str; 26] = [
+    /// line comment with its newline), none of them a comment first:
+    /// among them a backslash-escaped quote in an `E'..'` string, and `$`
+    /// inside names (`a$b$` is a name, as in PostgreSQL).
+    const TOKENS: [&str; 29] = [
         "select",
         "x",
         "1",
@@ -446,9 +502,18 @@ mod tests {
         "E'\\\\'",
         "e'x\\\\'''",
         "\"\\\"",
+        r"E'it\'s; ok'",
+        "a$b$",
+        "x$tag$y",
     ];
 
-    const COMMENTS: [&str; 3] = ["/* c; 'x */", "-- c; 'x\n", "/* \n$$ */"];
+    /// Comments, nested ones too (PostgreSQL nests block comments).
+    const COMMENTS: [&str; 4] = [
+        "/* c; 'x */",
+        "-- c; 'x\n",
+        "/* \n$$ */",
+        "/* a /* b; */ c; */",
+    ];
 
     /// Text between items: whitespace, `;`, comments.
     const GAPS: [&str; 10] = [
