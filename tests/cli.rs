@@ -2304,7 +2304,7 @@ fn failing_init_file_stops_the_scripts() {
         .exit(1);
     assert_eq!(run.stdout, "ok\n1\n");
     assert!(
-        run.stderr.starts_with("init.sql:2: syntax error"),
+        run.stderr.starts_with("init.sql:2:1: syntax error"),
         "{}",
         run.stderr
     );

@@ -257,7 +257,7 @@ fn init_file_errors_do_not_stop_the_shell() {
     .unwrap();
     let mut shell = spawn_shell(home.path(), &[]);
     shell
-        .exp_string("init.sql:2: syntax error")
+        .exp_string("init.sql:2:1: syntax error")
         .expect("init error");
     shell.exp_string("wasql> ").expect("first prompt");
     let out = run(
