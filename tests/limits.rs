@@ -53,16 +53,14 @@ struct Run {
     code: i32,
     stdout: String,
     stderr: String,
-    /// Peak resident memory of the process (VmHWM), in bytes, if it was
-    /// still running after the statements.
-    peak_rss: Option<usize>,
+    /// Peak resident memory of the process (its own `ru_maxrss`), in bytes.
+    peak_rss: usize,
     elapsed: Duration,
 }
 
 /// Runs wasql with `config` and the UDF directory `dir` on the statements
-/// `sql` (each a `-c`, continuing past errors). The process then waits on
-/// its standard input, which lets the test read its peak memory before it
-/// exits.
+/// `sql` (each a `-c`, continuing past errors), then one more that must
+/// still work.
 fn run(dir: &Path, config: &str, sql: &[&str]) -> Run {
     let home = TempDir::new().expect("home");
     let config_file = home.path().join("config.toml");
@@ -83,43 +81,47 @@ fn run(dir: &Path, config: &str, sql: &[&str]) -> Run {
     }
     let started = Instant::now();
     let mut child = command
-        .args(["-c", "SELECT 'still here' AS after", "-f", "/dev/stdin"])
-        .stdin(Stdio::piped())
+        .args(["-c", "SELECT 'still here' AS after"])
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wasql");
-    // The last -c prints "still here"; then wasql blocks reading stdin.
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("still here") {
-        let n = stdout.read(&mut buffer).expect("read stdout");
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buffer[..n]);
-    }
-    let elapsed = started.elapsed();
-    let peak_rss = peak_rss(child.id());
-    drop(child.stdin.take());
-    stdout.read_to_end(&mut seen).expect("read stdout");
-    let output = child.wait_with_output().expect("wait for wasql");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).expect("read output");
+            text
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = read(Box::new(child.stderr.take().expect("stderr")));
+    let (code, peak_rss) = wait_with_peak_rss(child);
     Run {
-        code: output.status.code().expect("wasql was killed by a signal"),
-        stdout: String::from_utf8_lossy(&seen).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        code,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
         peak_rss,
-        elapsed,
+        elapsed: started.elapsed(),
     }
 }
 
-/// VmHWM of the live process `pid`, in bytes (`None` once it has exited).
-fn peak_rss(pid: u32) -> Option<usize> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib << 10)
+/// Waits for `child` (`wait4`, which also reports the peak resident memory
+/// of that one process): its exit code and peak RSS in bytes.
+fn wait_with_peak_rss(child: std::process::Child) -> (i32, usize) {
+    let pid = i32::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our unwaited child; `status` and `usage` are valid
+    // for writes for the whole call.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    // The child is reaped: dropping `child` does not wait or kill.
+    drop(child);
+    assert!(libc::WIFEXITED(status), "wasql was killed: status {status}");
+    let kib = usize::try_from(usage.ru_maxrss).expect("ru_maxrss");
+    (libc::WEXITSTATUS(status), kib << 10)
 }
 
 const MIB: usize = 1 << 20;
@@ -137,7 +139,7 @@ fn table_growth_is_refused_before_anything_is_allocated() {
         "[udf]\nmemory_limit = \"64M\"\n",
         &["SELECT table_bomb(1)", "SELECT table_creep(1)"],
     );
-    let peak = run.peak_rss.expect("wasql still running");
+    let peak = run.peak_rss;
     eprintln!(
         "table bombs: peak RSS {} MiB, {:?}",
         peak / MIB,
@@ -180,7 +182,7 @@ fn a_refused_memory_grow_returns_minus_one_and_a_later_trap_names_the_limit() {
             "SELECT balloon(1)",
         ],
     );
-    let peak = run.peak_rss.expect("wasql still running");
+    let peak = run.peak_rss;
     eprintln!(
         "memory bomb: peak RSS {} MiB, {:?}",
         peak / MIB,
