@@ -364,8 +364,13 @@ impl Run {
         self
     }
 
+    /// The error lines on stderr, without the source snippet (`  2 | ...`
+    /// and the caret line) printed under an error that has a position.
     fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr.lines().collect()
+        self.stderr
+            .lines()
+            .filter(|line| !line.starts_with(' '))
+            .collect()
     }
 
     /// Asserts that stderr is exactly one line containing every one of
