@@ -34,8 +34,8 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::runtime::Runtime;
-use wasql::engine::{Engine, EngineSettings};
-use wasql::net::{NetConfig, RuleConfig};
+use wasql_engine::net::{NetConfig, RuleConfig};
+use wasql_engine::{Engine, EngineSettings};
 
 mod common;
 use common::{ROUNDS, alternate, lineitem, median, run, scale_factor, udf_dist};

@@ -8,15 +8,17 @@
 //! The splitter must stay linear: a 10 MB script of mixed statements, and a
 //! dollar-quoted string holding 8,000 `$` in 200 KB (once quadratic: 73 s).
 //! `wasql -f` on `SELECT 1;` ... `SELECT 10000;` measures what each statement
-//! costs besides its work (DuckDB: 2.0 s).
+//! costs besides its work. When a `duckdb` shell is on the `PATH` (or named by
+//! `WASQL_BENCH_DUCKDB`), it runs the same script in the same run, so the two
+//! figures sit side by side (`pip install duckdb-cli` provides one).
 
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::Criterion;
-use wasql::cli::split::split;
+use wasql::split::split;
 
 /// Statements of every kind the splitter tells apart, repeated to `bytes`.
 fn mixed_script(bytes: usize) -> String {
@@ -39,15 +41,33 @@ fn tiny_statements() -> String {
     (1..=10_000).map(|i| format!("SELECT {i};\n")).collect()
 }
 
-/// Runs `wasql -f script` and checks that it succeeded.
-fn run_script(script: &Path) {
-    let status = Command::new(env!("CARGO_BIN_EXE_wasql"))
+/// Runs `shell -f script` and checks that it succeeded.
+fn run_script(shell: &Path, script: &Path) {
+    let status = Command::new(shell)
         .arg("-f")
         .arg(script)
         .stdout(Stdio::null())
         .status()
-        .expect("start wasql");
-    assert!(status.success(), "wasql -f {} failed", script.display());
+        .unwrap_or_else(|e| panic!("start {}: {e}", shell.display()));
+    assert!(
+        status.success(),
+        "{} -f {} failed",
+        shell.display(),
+        script.display()
+    );
+}
+
+/// The DuckDB shell to compare with: `WASQL_BENCH_DUCKDB`, else `duckdb` on
+/// the `PATH` if it runs.
+fn duckdb() -> Option<PathBuf> {
+    let shell = std::env::var_os("WASQL_BENCH_DUCKDB").unwrap_or_else(|| "duckdb".into());
+    let runs = Command::new(&shell)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    runs.then(|| PathBuf::from(shell))
 }
 
 fn main() {
@@ -67,8 +87,17 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let script = dir.path().join("tiny.sql");
     std::fs::write(&script, tiny_statements()).expect("write script");
+    let wasql = Path::new(env!("CARGO_BIN_EXE_wasql"));
     criterion.bench_function("wasql -f: 10,000 x SELECT i", |b| {
-        b.iter(|| run_script(&script))
+        b.iter(|| run_script(wasql, &script))
     });
+    match duckdb() {
+        Some(duckdb) => {
+            criterion.bench_function("duckdb -f: 10,000 x SELECT i", |b| {
+                b.iter(|| run_script(&duckdb, &script))
+            });
+        }
+        None => eprintln!("no duckdb shell found: install one (pip install duckdb-cli) to compare"),
+    }
     criterion.final_summary();
 }

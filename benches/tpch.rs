@@ -45,7 +45,7 @@ use tpchgen_arrow::{
     CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow, RegionArrow,
     SupplierArrow,
 };
-use wasql::engine::{Engine, EngineSettings};
+use wasql_engine::{Engine, EngineSettings};
 
 /// Samples per benchmark; the summary uses the last `SAMPLE_SIZE` samples of
 /// each benchmark (criterion's warm-up runs come before them).

@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
-use wasql::engine::{Engine, EngineSettings};
+use wasql_engine::{Engine, EngineSettings};
 
 mod common;
 use common::{Pair, compare, lineitem, median, print_ratios, run, scale_factor, udf_dist};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::physical_plan::common::collect;
 use tempfile::TempDir;
-use wasql::engine::{Engine, EngineSettings};
+use wasql_engine::{Engine, EngineSettings};
 
 /// The repository's `udfs/` directory.
 fn udfs() -> PathBuf {

@@ -16,7 +16,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::common::collect;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
-use wasql::engine::{Engine, EngineSettings};
+use wasql_engine::{Engine, EngineSettings};
 
 /// A wasql session as a sqllogictest database.
 struct WasqlDb {

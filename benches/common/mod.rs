@@ -15,7 +15,7 @@ use datafusion::physical_plan::common::collect;
 use tokio::runtime::Runtime;
 use tpchgen::generators::LineItemGenerator;
 use tpchgen_arrow::LineItemArrow;
-use wasql::engine::Engine;
+use wasql_engine::Engine;
 
 /// Alternating rounds behind a summary's ratios.
 pub const ROUNDS: usize = 21;

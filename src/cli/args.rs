@@ -104,7 +104,7 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
         .split_once('=')
         .ok_or_else(|| format!("'{text}' is not NAME=VALUE"))?;
-    crate::engine::check_param_name(name)?;
+    wasql_engine::check_param_name(name)?;
     Ok((name.to_string(), value.to_string()))
 }
 

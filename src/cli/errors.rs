@@ -5,7 +5,7 @@
 use datafusion::common::DataFusionError;
 use unicode_width::UnicodeWidthChar;
 
-use crate::text::escape_control;
+use wasql_engine::text::escape_control;
 
 /// An error as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,9 +19,9 @@ use super::meta::{self, Meta};
 use super::output::{self, Format, Screen};
 use super::progress::Progress;
 use super::split::{Item, split};
-use crate::engine::{Engine, Params, check_param_name};
-use crate::text::escape_control_lines;
-use crate::udf::WasmModule;
+use wasql_engine::text::escape_control_lines;
+use wasql_engine::udf::WasmModule;
+use wasql_engine::{Engine, Params, check_param_name};
 
 /// What the user chose about output.
 #[derive(Debug, Clone)]
@@ -666,15 +666,16 @@ pub fn read_script(path: &Path) -> Result<String, String> {
 
 /// One row per function of the loaded WASM modules.
 fn udf_list(modules: &[Arc<WasmModule>]) -> RecordBatch {
-    let rows: Vec<(&WasmModule, &crate::udf::FunctionSpec)> = modules
+    let rows: Vec<(&WasmModule, &wasql_engine::udf::FunctionSpec)> = modules
         .iter()
         .flat_map(|m| m.functions.iter().map(move |f| (m.as_ref(), f)))
         .collect();
-    let column = |value: &dyn Fn(&WasmModule, &crate::udf::FunctionSpec) -> String| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|(m, f)| value(m, f)),
-        ))
-    };
+    let column =
+        |value: &dyn Fn(&WasmModule, &wasql_engine::udf::FunctionSpec) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(m, f)| value(m, f)),
+            ))
+        };
     RecordBatch::try_from_iter([
         ("function", column(&|_, f| f.name.clone())),
         ("kind", column(&|_, f| f.kind.label().to_string())),
@@ -687,7 +688,7 @@ fn udf_list(modules: &[Arc<WasmModule>]) -> RecordBatch {
 }
 
 /// The network rules, one row each.
-fn net_rules(policy: &crate::net::Policy) -> RecordBatch {
+fn net_rules(policy: &wasql_engine::net::Policy) -> RecordBatch {
     let rows: Vec<(String, [String; 4])> = policy
         .rules
         .iter()

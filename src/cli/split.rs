@@ -578,7 +578,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(crate::fuzz::config(1000))]
+        #![proptest_config(wasql_engine::fuzz::config(1000))]
 
         /// Any text, and any soup of quotes, comments, dollar quotes,
         /// semicolons and meta-commands, balanced or not: the split never

@@ -19,9 +19,9 @@ use limits::{Limit, positive_seconds};
 use output::Format;
 use runner::{Flow, Runner, ScriptOutcome, Settings, Source};
 
-use crate::config::{Config, UdfConfig, parse_byte_size};
-use crate::engine::{Engine, EngineSettings, Params};
-use crate::udf;
+use wasql_engine::config::{Config, UdfConfig, parse_byte_size};
+use wasql_engine::udf;
+use wasql_engine::{Engine, EngineSettings, Params};
 
 /// Exit status when a statement failed.
 const EXIT_FAILED: u8 = 1;
@@ -56,7 +56,7 @@ pub fn main() -> ExitCode {
         Ok(Err(payload)) => {
             eprintln!(
                 "wasql: internal error: {}",
-                crate::engine::panic_message(payload.as_ref())
+                wasql_engine::panic_message(payload.as_ref())
             );
             ExitCode::from(EXIT_FAILED)
         }

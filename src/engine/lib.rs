@@ -1,6 +1,21 @@
-//! The engine: a DataFusion session set up for wasql — object stores created
-//! on first use, tables queried straight from paths and URLs, and
-//! all-or-nothing `COPY`.
+//! wasql's engine: a DataFusion session set up for wasql — object stores
+//! created on first use, tables queried straight from paths and URLs,
+//! all-or-nothing `COPY`, WebAssembly functions run sandboxed, and a
+//! network hook with an audit trail. No command-line dependencies: the
+//! `wasql` binary is a thin layer over [`Engine`].
+//!
+//! Data flows one way: [`Engine`] -> [`udf`] -> [`net`]; [`config`] is plain
+//! data read by all; [`text`] makes text from guests and network callers
+//! safe to print.
+
+pub mod config;
+pub mod net;
+pub mod text;
+pub mod udf;
+
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
 
 mod apply;
 mod aws_profile;
@@ -32,14 +47,14 @@ use datafusion::logical_expr::dml::CopyTo;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement as PlanStatement};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Value;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::config::StoreProfile;
-use crate::net::{self, Net, NetConfig};
-use crate::udf::{self, UdfRegistry, WasmFunction, WasmModule};
+use crate::net::{Net, NetConfig};
+use crate::udf::{UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
 pub use panics::message as panic_message;
 pub use params::{Params, check_name as check_param_name};
@@ -241,7 +256,29 @@ impl Engine {
                 copy.options.clone(),
             ));
         }
-        // DDL runs here; say which table and files a failure is about.
+        let (plan, task_ctx) = match plan {
+            // Queries, COPY, EXPLAIN and DML plan on the state cloned above:
+            // DataFusion's own path would clone the whole session twice more,
+            // a third of what a tiny statement costs.
+            plan @ (LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)) => {
+                let frame = self.run_ddl(plan).await?;
+                (frame.create_physical_plan().await?, frame.task_ctx())
+            }
+            plan => (
+                state.create_physical_plan(&plan).await?,
+                TaskContext::from(&state),
+            ),
+        };
+        Ok(Query {
+            plan,
+            task_ctx: Arc::new(task_ctx),
+            staging,
+        })
+    }
+
+    /// Runs a DDL or other statement plan (DataFusion's part of it takes
+    /// effect here); a failure to create a table names the table and files.
+    async fn run_ddl(&self, plan: LogicalPlan) -> Result<DataFrame> {
         let creating = match &plan {
             LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => Some(format!(
                 "cannot create table {} from '{}'",
@@ -250,33 +287,22 @@ impl Engine {
             )),
             _ => None,
         };
-        let frame = match (
+        match (
             panics::catch(self.ctx.execute_logical_plan(plan)).await,
             creating,
         ) {
-            (Ok(Ok(frame)), _) => frame,
-            (Ok(Err(e)), None) => return Err(e),
-            (Ok(Err(e)), Some(context)) => {
-                return Err(DataFusionError::Plan(format!(
-                    "{context}: {}",
-                    e.strip_backtrace()
-                )));
-            }
-            (Err(message), None) => return Err(panics::error(&[], &message)),
-            (Err(message), Some(context)) => {
-                return Err(DataFusionError::Plan(format!(
-                    "{context}: {}",
-                    panics::reader_failed(&message)
-                )));
-            }
-        };
-        let task_ctx = Arc::new(frame.task_ctx());
-        let plan = frame.create_physical_plan().await?;
-        Ok(Query {
-            plan,
-            task_ctx,
-            staging,
-        })
+            (Ok(Ok(frame)), _) => Ok(frame),
+            (Ok(Err(e)), None) => Err(e),
+            (Ok(Err(e)), Some(context)) => Err(DataFusionError::Plan(format!(
+                "{context}: {}",
+                e.strip_backtrace()
+            ))),
+            (Err(message), None) => Err(panics::error(&[], &message)),
+            (Err(message), Some(context)) => Err(DataFusionError::Plan(format!(
+                "{context}: {}",
+                panics::reader_failed(&message)
+            ))),
+        }
     }
 
     /// Takes the object-store options (`aws.*`, `gcp.*`, `azure.*`, `http.*`,
