@@ -8,6 +8,9 @@
 //! data read by all; [`text`] makes text from guests and network callers
 //! safe to print.
 
+/// The DataFusion wasql is built on, for embedders to use the same version.
+pub use datafusion;
+
 pub mod config;
 pub mod net;
 pub mod text;
@@ -374,6 +377,11 @@ impl Query {
     /// The physical plan, e.g. to read progress metrics while it runs.
     pub fn plan(&self) -> &Arc<dyn ExecutionPlan> {
         &self.plan
+    }
+
+    /// Runs the statement to the end and returns all its rows.
+    pub async fn collect(self) -> Result<Vec<RecordBatch>> {
+        self.execute()?.try_collect().await
     }
 
     /// Starts the statement and returns its rows as a stream.
