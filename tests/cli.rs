@@ -6,12 +6,10 @@
 //! directories, so the user's config file and history are never touched.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 mod common;
 use common::{Run, Sandbox};

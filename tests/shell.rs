@@ -1,6 +1,8 @@
 //! The interactive shell, driven through a real pseudo-terminal the way a
 //! person types into it.
 
+use std::path::Path;
+
 mod common;
 use common::pty::{Quit, quit, run, spawn_shell, start_shell, start_shell_with};
 
