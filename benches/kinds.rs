@@ -13,13 +13,11 @@
 //! pair in alternating rounds (see benches/common) and prints the median
 //! times and the median of the rounds' UDF/native ratios.
 
-use std::time::Instant;
-
 use tokio::runtime::Runtime;
-use wasql_engine::{Engine, EngineSettings};
+use wasql_engine::Engine;
 
 mod common;
-use common::{Pair, compare, lineitem, print_ratios, run, scale_factor, udf_dist};
+use common::{Pair, compare, engine_with_lineitem, print_ratios, run, scale_factor};
 
 const PAIRS: [Pair; 3] = [
     (
@@ -70,15 +68,7 @@ fn check(rt: &Runtime, engine: &Engine) {
 fn main() -> datafusion::error::Result<()> {
     let sf = scale_factor();
     let rt = Runtime::new()?;
-    let dist = udf_dist(&["stats.wasm", "tables.wasm"]);
-    let engine = Engine::new(&EngineSettings::default())?;
-    engine.load_udf_dir(&dist)?;
-    let started = Instant::now();
-    lineitem(&rt, &[&engine], sf)?;
-    eprintln!(
-        "lineitem SF{sf} in memory in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let engine = engine_with_lineitem(&rt, &["stats.wasm", "tables.wasm"], sf)?;
     check(&rt, &engine);
     let results = compare(&rt, &engine, &PAIRS);
     let rows = rt.block_on(run(&engine, "SELECT count(*) FROM li"));

@@ -32,12 +32,13 @@ use bytes::Bytes;
 use criterion::{Criterion, SamplingMode};
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::runtime::Runtime;
 use wasql_engine::net::{NetConfig, RuleConfig};
 use wasql_engine::{Engine, EngineSettings};
 
 mod common;
+#[path = "../tests/common/http.rs"]
+mod http;
 use common::{ROUNDS, alternate, lineitem, median, run, scale_factor, udf_dist};
 
 const SAMPLE_SIZE: usize = 10;
@@ -57,7 +58,7 @@ const GOAL_HOOK: f64 = 1.02;
 /// lower bound the summary shows.
 const DEFAULT_MAX_CONCURRENT: usize = 64;
 
-/// An HTTP/1 server on 127.0.0.1, on its own thread and runtime, that
+/// An HTTP server on 127.0.0.1, on its own thread and runtime, that
 /// answers every request `200 ok` after [`DELAY`] and counts the requests.
 struct Server {
     port: u16,
@@ -68,41 +69,15 @@ impl Server {
     fn start() -> Server {
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&requests);
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let counter = Arc::clone(&counter);
-                    let service = service_fn(move |_: hyper::Request<hyper::body::Incoming>| {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            tokio::time::sleep(DELAY).await;
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(
-                                Bytes::from_static(b"ok"),
-                            )))
-                        }
-                    });
-                    tokio::spawn(async move {
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(socket), service)
-                            .await;
-                    });
+        let port = http::serve(move |_| {
+            service_fn(move |_: hyper::Request<hyper::body::Incoming>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(DELAY).await;
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
                 }
-            });
+            })
         });
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("server did not start");
         Server { port, requests }
     }
 

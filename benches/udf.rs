@@ -19,7 +19,9 @@ use tokio::runtime::Runtime;
 use wasql_engine::{Engine, EngineSettings};
 
 mod common;
-use common::{Pair, compare, lineitem, median, print_ratios, run, scale_factor, udf_dist};
+use common::{
+    Pair, compare, engine_with_lineitem, median, print_ratios, run, scale_factor, udf_dist,
+};
 
 /// The same result both ways.
 const PAIRS: [Pair; 4] = [
@@ -48,15 +50,7 @@ const PAIRS: [Pair; 4] = [
 fn main() -> datafusion::error::Result<()> {
     let sf = scale_factor();
     let rt = Runtime::new()?;
-    let dist = udf_dist(&["numeric.wasm"]);
-    let engine = Engine::new(&EngineSettings::default())?;
-    engine.load_udf_dir(&dist)?;
-    let started = Instant::now();
-    lineitem(&rt, &[&engine], sf)?;
-    eprintln!(
-        "lineitem SF{sf} in memory in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let engine = engine_with_lineitem(&rt, &["numeric.wasm"], sf)?;
 
     // Same answers both ways (up to float rounding of the sums).
     for (name, native, udf) in PAIRS {
@@ -75,6 +69,7 @@ fn main() -> datafusion::error::Result<()> {
     // SAFETY: no other thread reads or writes the environment meanwhile (the
     // runtime's workers are idle between queries).
     unsafe { std::env::set_var("XDG_CACHE_HOME", cache.path()) };
+    let dist = udf_dist(&[]);
     let mut loads = Vec::new();
     for module in [
         "numeric",

@@ -6,182 +6,22 @@
 //! directories, so the user's config file and history are never touched.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
+
+mod common;
+use common::{Run, Sandbox};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// A private world for one test: HOME, config, data and temp directories,
-/// and a working directory the binary runs in.
-struct Sandbox {
-    root: TempDir,
-}
-
-/// What one run of the binary returned.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        let root = tempfile::tempdir().expect("create temp dir");
-        for dir in ["home", "config", "data", "tmp", "work"] {
-            fs::create_dir_all(root.path().join(dir)).unwrap();
-        }
-        Sandbox { root }
-    }
-
-    /// The working directory the binary runs in.
-    fn work(&self) -> PathBuf {
-        self.root.path().join("work")
-    }
-
-    /// `$XDG_CONFIG_HOME` of the runs.
-    fn config_home(&self) -> PathBuf {
-        self.root.path().join("config")
-    }
-
-    /// A path relative to the working directory.
-    fn path(&self, relative: &str) -> PathBuf {
-        self.work().join(relative)
-    }
-
-    /// Writes a file (creating its directories) relative to the working
-    /// directory.
-    fn write(&self, relative: &str, contents: &str) -> PathBuf {
-        let path = self.path(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, contents).unwrap();
-        path
-    }
-
-    /// Reads a file relative to the working directory.
-    fn read(&self, relative: &str) -> String {
-        let path = self.path(relative);
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-    }
-
-    fn exists(&self, relative: &str) -> bool {
-        self.path(relative).exists()
-    }
-
-    /// Runs wasql with `args` and no standard input.
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(args, None)
-    }
-
-    /// Runs wasql with `args` and `stdin` piped in.
-    fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        self.run_with(args, Some(stdin))
-    }
-
-    /// A wasql command with `args`, isolated from the user's environment and
-    /// run in the working directory; stdout and stderr are piped.
-    fn command(&self, args: &[&str]) -> Command {
-        let root = self.root.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
-        command
-            .args(args)
-            .current_dir(self.work())
-            .env_clear()
-            .env("HOME", root.join("home"))
-            .env("XDG_CONFIG_HOME", root.join("config"))
-            .env("XDG_DATA_HOME", root.join("data"))
-            .env("TMPDIR", root.join("tmp"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    /// Runs wasql with `args`, optionally piping `stdin`. Asserts that it did
-    /// not panic and exited normally.
-    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut command = self.command(args);
-        command.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        let mut child = command.spawn().expect("start wasql");
-        let writer = stdin.map(|text| {
-            let mut pipe = child.stdin.take().unwrap();
-            let text = text.to_string();
-            std::thread::spawn(move || {
-                // wasql may stop reading early (e.g. after \q); that is fine.
-                let _ = pipe.write_all(text.as_bytes());
-            })
-        });
-        let output = child.wait_with_output().expect("wait for wasql");
-        if let Some(writer) = writer {
-            writer.join().unwrap();
-        }
-        let run = Run {
-            code: output.status.code().expect("wasql was killed by a signal"),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        };
-        let stderr = run.stderr.to_lowercase();
-        assert!(
-            !stderr.contains("panicked") && !stderr.contains("backtrace"),
-            "wasql {args:?} panicked:\n{}",
-            run.stderr
-        );
-        run
-    }
-
-    /// Names of `.wasql-copy-*` staging directories left anywhere under the
-    /// working directory.
-    fn staging_leftovers(&self) -> Vec<PathBuf> {
-        fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-            for entry in fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                let name = path.file_name().unwrap().to_string_lossy().to_string();
-                if name.starts_with(".wasql-copy-") {
-                    found.push(path.clone());
-                }
-                if path.is_dir() {
-                    walk(&path, found);
-                }
-            }
-        }
-        let mut found = Vec::new();
-        walk(&self.work(), &mut found);
-        found
-    }
-}
-
-impl Run {
-    /// Asserts exit status 0 and returns the run.
-    #[track_caller]
-    fn success(self) -> Run {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self
-    }
-
-    /// Asserts exit status `code` and returns the run.
-    #[track_caller]
-    fn exit(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "expected exit status {code}: {self:#?}");
-        self
-    }
-
-    fn stdout_lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr.lines().collect()
-    }
+/// Runs `SELECT 1` after `flags`; asserts the usage-error exit status 2.
+#[track_caller]
+fn usage_error(sandbox: &Sandbox, flags: &[&str]) -> Run {
+    sandbox.run(&[flags, &["-c", "SELECT 1"]].concat()).exit(2)
 }
 
 /// Splits a footer such as `3 rows in 0.004 s.` into (`3 rows`, seconds).
@@ -252,17 +92,14 @@ const FAILING_COPY: &str = "COPY (SELECT 1/(x-50000) AS v FROM generate_series(1
 fn repeated_commands_share_one_session() {
     let sandbox = Sandbox::new();
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "CREATE TABLE t (x INT)",
-            "-c",
-            "INSERT INTO t VALUES (1), (2)",
-            "-c",
-            "SELECT sum(x) AS total FROM t",
-        ])
+            &[
+                "CREATE TABLE t (x INT)",
+                "INSERT INTO t VALUES (1), (2)",
+                "SELECT sum(x) AS total FROM t",
+            ],
+        )
         .success();
     assert_eq!(run.stdout, "count\n2\ntotal\n3\n");
 }
@@ -378,9 +215,7 @@ fn csv_format() {
 #[test]
 fn tsv_format() {
     let sandbox = Sandbox::new();
-    let run = sandbox
-        .run(&["-q", "--format", "tsv", "-c", TWO_ROWS])
-        .success();
+    let run = sandbox.quiet("tsv", &[TWO_ROWS]).success();
     assert_eq!(run.stdout, "n\ts\n1\ta\n22\t\n");
 }
 
@@ -389,13 +224,10 @@ fn tsv_format() {
 fn json_format_is_one_array() {
     let sandbox = Sandbox::new();
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "json",
-            "-c",
-            "SELECT * FROM (VALUES (1, 'a', 1.5), (22, NULL, NULL)) t(n, s, f) ORDER BY n",
-        ])
+            &["SELECT * FROM (VALUES (1, 'a', 1.5), (22, NULL, NULL)) t(n, s, f) ORDER BY n"],
+        )
         .success();
     assert_eq!(
         parse_json(&run.stdout),
@@ -408,7 +240,7 @@ fn json_format_is_one_array() {
 fn json_format_empty_result() {
     let sandbox = Sandbox::new();
     let run = sandbox
-        .run(&["-q", "--format", "json", "-c", "SELECT 1 AS a WHERE false"])
+        .quiet("json", &["SELECT 1 AS a WHERE false"])
         .success();
     assert_eq!(run.stdout.trim(), "[]");
     assert_eq!(parse_json(&run.stdout), json!([]));
@@ -418,9 +250,7 @@ fn json_format_empty_result() {
 #[test]
 fn ndjson_format() {
     let sandbox = Sandbox::new();
-    let run = sandbox
-        .run(&["-q", "--format", "ndjson", "-c", TWO_ROWS])
-        .success();
+    let run = sandbox.quiet("ndjson", &[TWO_ROWS]).success();
     let objects: Vec<Value> = run.stdout_lines().into_iter().map(parse_json).collect();
     assert_eq!(
         objects,
@@ -432,9 +262,7 @@ fn ndjson_format() {
 #[test]
 fn markdown_format() {
     let sandbox = Sandbox::new();
-    let run = sandbox
-        .run(&["-q", "--format", "markdown", "-c", TWO_ROWS])
-        .success();
+    let run = sandbox.quiet("markdown", &[TWO_ROWS]).success();
     let lines = run.stdout_lines();
     assert_eq!(lines.len(), 4, "{}", run.stdout);
     assert_eq!(cells(lines[0]), ["n", "s"]);
@@ -453,13 +281,7 @@ fn markdown_format() {
 fn markdown_escapes_pipes_in_values() {
     let sandbox = Sandbox::new();
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
-            "markdown",
-            "-c",
-            "SELECT 'a|b' AS x, 1 AS y",
-        ])
+        .quiet("markdown", &["SELECT 'a|b' AS x, 1 AS y"])
         .success();
     let lines = run.stdout_lines();
     assert_eq!(lines.len(), 3, "{}", run.stdout);
@@ -477,13 +299,10 @@ fn markdown_escapes_pipes_in_values() {
 fn vertical_format() {
     let sandbox = Sandbox::new();
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "vertical",
-            "-c",
-            "SELECT * FROM (VALUES (1, 'ann'), (2, NULL)) t(id, name) ORDER BY id",
-        ])
+            &["SELECT * FROM (VALUES (1, 'ann'), (2, NULL)) t(id, name) ORDER BY id"],
+        )
         .success();
     let lines = run.stdout_lines();
     assert_eq!(lines.len(), 6, "{}", run.stdout);
@@ -501,9 +320,7 @@ fn results_spanning_many_batches() {
     let sandbox = Sandbox::new();
     let query = "SELECT * FROM generate_series(1, 20000)";
 
-    let csv = sandbox
-        .run(&["-q", "--format", "csv", "-c", query])
-        .success();
+    let csv = sandbox.quiet("csv", &[query]).success();
     let lines = csv.stdout_lines();
     assert_eq!(lines.len(), 20001);
     assert_eq!(lines[0], "value");
@@ -511,9 +328,7 @@ fn results_spanning_many_batches() {
     values.sort_unstable();
     assert_eq!(values, (1..=20000).collect::<Vec<i64>>());
 
-    let json = sandbox
-        .run(&["-q", "--format", "json", "-c", query])
-        .success();
+    let json = sandbox.quiet("json", &[query]).success();
     let array = parse_json(&json.stdout);
     assert_eq!(array.as_array().unwrap().len(), 20000);
     let sum: i64 = array
@@ -524,9 +339,7 @@ fn results_spanning_many_batches() {
         .sum();
     assert_eq!(sum, 20000 * 20001 / 2);
 
-    let ndjson = sandbox
-        .run(&["-q", "--format", "ndjson", "-c", query])
-        .success();
+    let ndjson = sandbox.quiet("ndjson", &[query]).success();
     assert_eq!(ndjson.stdout_lines().len(), 20000);
 
     // Table output to a pipe shows every row: 3 border lines + header.
@@ -846,9 +659,7 @@ fn default_config_file_is_picked_up() {
 fn config_with_unknown_key_is_rejected() {
     let sandbox = Sandbox::new();
     sandbox.write("bad.toml", "format = \"csv\"\nmaxrow = 3\n");
-    let run = sandbox
-        .run(&["--config", "bad.toml", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--config", "bad.toml"]);
     assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
     assert!(run.stderr.contains("line 2"), "{}", run.stderr);
     assert!(run.stderr.contains("maxrow"), "{}", run.stderr);
@@ -860,9 +671,7 @@ fn config_with_unknown_key_is_rejected() {
 fn config_with_bad_toml_is_rejected() {
     let sandbox = Sandbox::new();
     sandbox.write("bad.toml", "format = \"csv\"\n\nmaxrows = [\n");
-    let run = sandbox
-        .run(&["--config", "bad.toml", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--config", "bad.toml"]);
     assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
     assert!(run.stderr.contains("line 3"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
@@ -872,9 +681,7 @@ fn config_with_bad_toml_is_rejected() {
 #[test]
 fn missing_config_file_is_rejected() {
     let sandbox = Sandbox::new();
-    let run = sandbox
-        .run(&["--config", "nope.toml", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--config", "nope.toml"]);
     assert!(run.stderr.contains("nope.toml"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
 }
@@ -884,14 +691,10 @@ fn missing_config_file_is_rejected() {
 fn config_with_bad_values_is_rejected() {
     let sandbox = Sandbox::new();
     sandbox.write("format.toml", "format = \"xml\"\n");
-    let run = sandbox
-        .run(&["--config", "format.toml", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--config", "format.toml"]);
     assert!(run.stderr.contains("xml"), "{}", run.stderr);
     sandbox.write("memory.toml", "memory_limit = \"lots\"\n");
-    let run = sandbox
-        .run(&["--config", "memory.toml", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--config", "memory.toml"]);
     assert!(run.stderr.contains("lots"), "{}", run.stderr);
 }
 
@@ -968,9 +771,7 @@ fn target_partitions_flag() {
 #[test]
 fn zero_target_partitions_is_rejected() {
     let sandbox = Sandbox::new();
-    sandbox
-        .run(&["--target-partitions", "0", "-c", "SELECT 1"])
-        .exit(2);
+    usage_error(&sandbox, &["--target-partitions", "0"]);
 }
 
 /// A tiny `--memory-limit` makes a big aggregation fail cleanly; a big one
@@ -1008,9 +809,7 @@ fn memory_limit_flag() {
 #[test]
 fn bad_memory_limit_is_rejected() {
     let sandbox = Sandbox::new();
-    let run = sandbox
-        .run(&["--memory-limit", "lots", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--memory-limit", "lots"]);
     assert!(run.stderr.contains("lots"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
 }
@@ -1037,16 +836,14 @@ fn help_shows_usage_and_examples() {
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    let run = Sandbox::new().run(&["--bogus", "-c", "SELECT 1"]).exit(2);
+    let run = usage_error(&Sandbox::new(), &["--bogus"]);
     assert!(run.stderr.contains("--bogus"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
 }
 
 #[test]
 fn unknown_format_is_a_usage_error() {
-    let run = Sandbox::new()
-        .run(&["--format", "xml", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&Sandbox::new(), &["--format", "xml"]);
     assert!(run.stderr.contains("xml"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
 }
@@ -1347,19 +1144,14 @@ fn query_files_by_path() {
     );
     for file in ["people.csv", "people.json"] {
         let query = format!("SELECT id, name, city FROM '{file}' ORDER BY id");
-        let run = sandbox
-            .run(&["-q", "--format", "csv", "-c", &query])
-            .success();
+        let run = sandbox.quiet("csv", &[&query]).success();
         assert_eq!(run.stdout, PEOPLE_OUT, "{file}");
     }
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "json",
-            "-c",
-            "SELECT city, count(*) AS n FROM 'people.csv' GROUP BY city ORDER BY city",
-        ])
+            &["SELECT city, count(*) AS n FROM 'people.csv' GROUP BY city ORDER BY city"],
+        )
         .success();
     assert_eq!(
         parse_json(&run.stdout),
@@ -1388,9 +1180,7 @@ fn parquet_and_arrow_files_by_path() {
     assert!(arrow.starts_with(b"ARROW1"));
     for file in ["people.parquet", "people.arrow"] {
         let query = format!("SELECT id, name, city FROM '{file}' ORDER BY id");
-        let run = sandbox
-            .run(&["-q", "--format", "csv", "-c", &query])
-            .success();
+        let run = sandbox.quiet("csv", &[&query]).success();
         assert_eq!(run.stdout, PEOPLE_OUT, "{file}");
     }
 }
@@ -1402,17 +1192,14 @@ fn headers_over_paths_show_columns() {
     let sandbox = Sandbox::new();
     sandbox.write("data/people.csv", "name,score\nann,1\nbob,3\n");
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "COPY (SELECT * FROM 'data/people.csv') TO 'data/people.parquet'",
-            "-c",
-            "SELECT avg(score), max(upper(name)) FROM 'data/people.parquet'",
-            "-c",
-            "SELECT avg(p.score) FROM 'data/people.parquet' p",
-        ])
+            &[
+                "COPY (SELECT * FROM 'data/people.csv') TO 'data/people.parquet'",
+                "SELECT avg(score), max(upper(name)) FROM 'data/people.parquet'",
+                "SELECT avg(p.score) FROM 'data/people.parquet' p",
+            ],
+        )
         .success();
     assert!(
         run.stdout
@@ -1446,15 +1233,10 @@ fn external_tables_of_every_format() {
     ] {
         let create = format!("CREATE EXTERNAL TABLE t STORED AS {format} LOCATION '{file}'");
         let run = sandbox
-            .run(&[
-                "-q",
-                "--format",
+            .quiet(
                 "csv",
-                "-c",
-                &create,
-                "-c",
-                "SELECT id, name, city FROM t ORDER BY id",
-            ])
+                &[&create, "SELECT id, name, city FROM t ORDER BY id"],
+            )
             .success();
         assert_eq!(run.stdout, PEOPLE_OUT, "{format}");
     }
@@ -1466,16 +1248,14 @@ fn tsv_external_table() {
     let sandbox = Sandbox::new();
     sandbox.write("people.tsv", &PEOPLE_CSV.replace(',', "\t"));
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION 'people.tsv' \
+            &[
+                "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION 'people.tsv' \
              OPTIONS ('format.delimiter' E'\\t', 'format.has_header' 'true')",
-            "-c",
-            "SELECT id, name, city FROM t ORDER BY id",
-        ])
+                "SELECT id, name, city FROM t ORDER BY id",
+            ],
+        )
         .success();
     assert_eq!(run.stdout, PEOPLE_OUT);
 }
@@ -1502,13 +1282,7 @@ fn glob_reads_matching_files() {
     let sandbox = Sandbox::new();
     write_parquet_parts(&sandbox);
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
-            "csv",
-            "-c",
-            "SELECT id FROM 'parts/*.parquet' ORDER BY id",
-        ])
+        .quiet("csv", &["SELECT id FROM 'parts/*.parquet' ORDER BY id"])
         .success();
     assert_eq!(run.stdout, "id\n1\n2\n3\n");
 }
@@ -1519,15 +1293,13 @@ fn directory_location() {
     let sandbox = Sandbox::new();
     write_parquet_parts(&sandbox);
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 'parts/'",
-            "-c",
-            "SELECT id FROM t ORDER BY id",
-        ])
+            &[
+                "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 'parts/'",
+                "SELECT id FROM t ORDER BY id",
+            ],
+        )
         .success();
     assert_eq!(run.stdout, "id\n1\n2\n3\n");
 }
@@ -1554,17 +1326,14 @@ fn hive_partitioned_external_table() {
     let sandbox = Sandbox::new();
     write_hive_dir(&sandbox);
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "CREATE EXTERNAL TABLE h STORED AS PARQUET PARTITIONED BY (year) LOCATION 'hive/'",
-            "-c",
-            "SELECT id, v, year FROM h ORDER BY id",
-            "-c",
-            "SELECT count(*) AS n FROM h WHERE year = '2025'",
-        ])
+            &[
+                "CREATE EXTERNAL TABLE h STORED AS PARQUET PARTITIONED BY (year) LOCATION 'hive/'",
+                "SELECT id, v, year FROM h ORDER BY id",
+                "SELECT count(*) AS n FROM h WHERE year = '2025'",
+            ],
+        )
         .success();
     assert_eq!(
         run.stdout,
@@ -1578,13 +1347,7 @@ fn hive_partitioned_directory_by_path() {
     let sandbox = Sandbox::new();
     write_hive_dir(&sandbox);
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
-            "csv",
-            "-c",
-            "SELECT id, v, year FROM 'hive/' ORDER BY id",
-        ])
+        .quiet("csv", &["SELECT id, v, year FROM 'hive/' ORDER BY id"])
         .success();
     assert_eq!(run.stdout, "id,v,year\n1,x,2024\n2,y,2025\n3,z,2025\n");
 }
@@ -1623,13 +1386,7 @@ fn copy_writes_files() {
         ]
     );
     let back = sandbox
-        .run(&[
-            "-q",
-            "--format",
-            "csv",
-            "-c",
-            "SELECT id, name FROM 'out.parquet' ORDER BY id",
-        ])
+        .quiet("csv", &["SELECT id, name FROM 'out.parquet' ORDER BY id"])
         .success();
     assert_eq!(back.stdout, "id,name\n1,ann\n2,bob\n3,cy\n");
     assert!(sandbox.staging_leftovers().is_empty());
@@ -1660,13 +1417,10 @@ fn copy_writes_partitioned_directories() {
         );
     }
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "SELECT id, name, city FROM 'by_city/' ORDER BY id",
-        ])
+            &["SELECT id, name, city FROM 'by_city/' ORDER BY id"],
+        )
         .success();
     assert_eq!(run.stdout, PEOPLE_OUT);
     assert!(sandbox.staging_leftovers().is_empty());
@@ -1736,11 +1490,6 @@ fn write_bad_parquet(sandbox: &Sandbox) {
     fs::write(sandbox.path("bad.parquet"), garbage).unwrap();
 }
 
-/// The error lines of `stderr`, without the snippets under them.
-fn error_lines(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| !l.starts_with("  ")).collect()
-}
-
 /// Each bad statement gives one clear error line (with a snippet under it
 /// when it has a position) and exit status 1.
 #[test]
@@ -1750,7 +1499,7 @@ fn bad_input_gives_one_line_errors() {
     for (sql, expected) in BAD_STATEMENTS {
         let run = sandbox.run(&["-c", sql]).exit(1);
         assert_eq!(run.stdout, "", "{sql}");
-        let lines = error_lines(&run.stderr);
+        let lines = run.error_lines();
         assert_eq!(lines.len(), 1, "{sql}: {}", run.stderr);
         assert!(
             lines[0].starts_with("<command 1>:"),
@@ -1807,7 +1556,7 @@ fn bad_input_in_a_script_with_continue_on_error() {
         .map(|i| format!("ok\n{i}\n"))
         .collect();
     assert_eq!(run.stdout, expected);
-    let errors = error_lines(&run.stderr);
+    let errors = run.error_lines();
     assert_eq!(errors.len(), BAD_STATEMENTS.len(), "{}", run.stderr);
     for ((error, (sql, expected)), line) in errors.iter().zip(BAD_STATEMENTS).zip(&bad_lines) {
         // A syntax error on the statement's second line points at that line.
@@ -2054,7 +1803,7 @@ fn unknown_params_are_named() {
         run.stderr
     );
     for bad in ["1=x", "a-b=x", "novalue"] {
-        let run = sandbox.run(&["--param", bad, "-c", "SELECT 1"]).exit(2);
+        let run = usage_error(&sandbox, &["--param", bad]);
         assert!(run.stderr.contains("--param"), "{}", run.stderr);
     }
 }
@@ -2118,30 +1867,21 @@ fn params_in_paths() {
 /// Runs for hours unless cancelled.
 const ENDLESS_QUERY: &str = "SELECT sum(value % 7) AS s FROM range(1000000000000)";
 
-/// Runs wasql and returns the run and how long it took.
-fn timed_run(sandbox: &Sandbox, args: &[&str]) -> (Run, f64) {
-    let started = std::time::Instant::now();
-    let run = sandbox.run(args);
-    (run, started.elapsed().as_secs_f64())
-}
-
 /// A statement past `--timeout` is cancelled; the error names the limit.
 #[test]
 fn timeout_cancels_a_statement() {
     let sandbox = Sandbox::new();
-    let (run, seconds) = timed_run(
-        &sandbox,
-        &[
-            "--timeout",
-            "2",
-            "-c",
-            "SELECT 1 AS a",
-            "-c",
-            ENDLESS_QUERY,
-            "-c",
-            "SELECT 2 AS b",
-        ],
-    );
+    let run = sandbox.run(&[
+        "--timeout",
+        "2",
+        "-c",
+        "SELECT 1 AS a",
+        "-c",
+        ENDLESS_QUERY,
+        "-c",
+        "SELECT 2 AS b",
+    ]);
+    let seconds = run.elapsed.as_secs_f64();
     let run = run.exit(1);
     // Start-up of a debug build on a busy machine takes a while too.
     assert!(seconds < 2.0 + 5.0, "took {seconds} s");
@@ -2176,23 +1916,21 @@ fn timeout_cancels_a_statement() {
 #[test]
 fn max_run_time_stops_the_run() {
     let sandbox = Sandbox::new();
-    let (run, seconds) = timed_run(
-        &sandbox,
-        &[
-            "-q",
-            "--format",
-            "csv",
-            "--continue-on-error",
-            "--max-run-time",
-            "3",
-            "-c",
-            "SELECT 1 AS a",
-            "-c",
-            ENDLESS_QUERY,
-            "-c",
-            "SELECT 2 AS b",
-        ],
-    );
+    let run = sandbox.run(&[
+        "-q",
+        "--format",
+        "csv",
+        "--continue-on-error",
+        "--max-run-time",
+        "3",
+        "-c",
+        "SELECT 1 AS a",
+        "-c",
+        ENDLESS_QUERY,
+        "-c",
+        "SELECT 2 AS b",
+    ]);
+    let seconds = run.elapsed.as_secs_f64();
     let run = run.exit(1);
     assert!(seconds < 3.0 + 5.0, "took {seconds} s");
     assert_eq!(run.stdout, "a\n1\n");
@@ -2211,7 +1949,7 @@ fn bad_time_limits_are_refused() {
         ("--timeout", "-1"),
         ("--max-run-time", "0"),
     ] {
-        let run = sandbox.run(&[flag, value, "-c", "SELECT 1"]).exit(2);
+        let run = usage_error(&sandbox, &[flag, value]);
         assert!(
             run.stderr.contains(&format!(
                 "{flag} must be a positive number of seconds, not {value}"
@@ -2220,14 +1958,10 @@ fn bad_time_limits_are_refused() {
             run.stderr
         );
     }
-    let run = sandbox
-        .run(&["--timeout", "soon", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--timeout", "soon"]);
     assert!(run.stderr.contains("--timeout"), "{}", run.stderr);
     sandbox.write("zero.toml", "timeout = 0\n");
-    let run = sandbox
-        .run(&["--config", "zero.toml", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--config", "zero.toml"]);
     assert!(
         run.stderr
             .contains("timeout in the config must be a positive number"),
@@ -2261,9 +1995,7 @@ fn init_file_runs_before_the_scripts() {
     )
     .unwrap();
     let query = "SELECT column1 AS n, $greeting AS g FROM seeded";
-    let run = sandbox
-        .run(&["-q", "--format", "csv", "-c", query])
-        .success();
+    let run = sandbox.quiet("csv", &[query]).success();
     assert_eq!(run.stdout, "n,g\n7,hello\n");
 
     sandbox.write(
@@ -2280,9 +2012,7 @@ fn init_file_runs_before_the_scripts() {
         .exit(1);
     assert!(run.stderr.contains("seeded"), "{}", run.stderr);
 
-    let run = sandbox
-        .run(&["--init", "nope.sql", "-c", "SELECT 1"])
-        .exit(2);
+    let run = usage_error(&sandbox, &["--init", "nope.sql"]);
     assert!(run.stderr.contains("nope.sql"), "{}", run.stderr);
 }
 
@@ -2471,17 +2201,14 @@ fn double_star_descends_into_subdirectories() {
     sandbox.write("deep/x/y/c.csv", "id\n3\n");
     sandbox.write("deep/x/notes.txt", "not data\n");
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "SELECT id FROM 'deep/**/*.csv' ORDER BY id",
-            "-c",
-            "CREATE EXTERNAL TABLE d STORED AS CSV LOCATION 'deep/**/*.csv'",
-            "-c",
-            "SELECT count(*) AS n FROM d",
-        ])
+            &[
+                "SELECT id FROM 'deep/**/*.csv' ORDER BY id",
+                "CREATE EXTERNAL TABLE d STORED AS CSV LOCATION 'deep/**/*.csv'",
+                "SELECT count(*) AS n FROM d",
+            ],
+        )
         .success();
     assert_eq!(run.stdout, "id\n1\n2\n3\nn\n3\n");
 }
@@ -2495,13 +2222,7 @@ fn glob_matches_across_one_level() {
     sandbox.write("lvl/b/part2.csv", "id\n2\n");
     sandbox.write("lvl/b/other.csv", "id\n9\n");
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
-            "csv",
-            "-c",
-            "SELECT id FROM 'lvl/*/part*.csv' ORDER BY id",
-        ])
+        .quiet("csv", &["SELECT id FROM 'lvl/*/part*.csv' ORDER BY id"])
         .success();
     assert_eq!(run.stdout, "id\n1\n2\n");
 }
@@ -2521,9 +2242,7 @@ fn directory_of_mixed_types_is_refused() {
     sandbox.write("one/a.csv", "id\n1\n");
     sandbox.write("one/README.md", "about\n");
     sandbox.write("one/_SUCCESS", "");
-    let run = sandbox
-        .run(&["-q", "--format", "csv", "-c", "SELECT id FROM 'one/'"])
-        .success();
+    let run = sandbox.quiet("csv", &["SELECT id FROM 'one/'"]).success();
     assert_eq!(run.stdout, "id\n1\n");
 }
 
@@ -2539,15 +2258,13 @@ fn file_without_extension_needs_stored_as() {
          name the format with CREATE EXTERNAL TABLE ... STORED AS\n"
     );
     let run = sandbox
-        .run(&[
-            "-q",
-            "--format",
+        .quiet(
             "csv",
-            "-c",
-            "CREATE EXTERNAL TABLE p STORED AS CSV LOCATION 'data/people'",
-            "-c",
-            "SELECT * FROM p ORDER BY id",
-        ])
+            &[
+                "CREATE EXTERNAL TABLE p STORED AS CSV LOCATION 'data/people'",
+                "SELECT * FROM p ORDER BY id",
+            ],
+        )
         .success();
     assert_eq!(run.stdout, PEOPLE_OUT);
 }
@@ -2579,9 +2296,7 @@ fn explain_prints_plans_as_lines() {
     let sandbox = Sandbox::new();
     let sql = "EXPLAIN SELECT a FROM (SELECT 1 AS a) WHERE a > 0";
     for format in ["table", "markdown", "vertical"] {
-        let run = sandbox
-            .run(&["-q", "--format", format, "-c", sql])
-            .success();
+        let run = sandbox.quiet(format, &[sql]).success();
         assert!(!run.stdout.contains("\\n"), "{format}: {}", run.stdout);
         let lines = run.stdout_lines();
         assert!(lines.contains(&"logical_plan:"), "{format}: {}", run.stdout);
@@ -2592,7 +2307,7 @@ fn explain_prints_plans_as_lines() {
         );
         assert!(lines.len() > 4, "{format}: {}", run.stdout);
     }
-    let csv = sandbox.run(&["-q", "--format", "csv", "-c", sql]).success();
+    let csv = sandbox.quiet("csv", &[sql]).success();
     assert!(csv.stdout.starts_with("plan_type,plan\n"), "{}", csv.stdout);
     let tree = sandbox
         .run(&["-q", "-c", "EXPLAIN FORMAT TREE SELECT 1"])

@@ -9,43 +9,29 @@
 //! `bash udfs/build.sh`) and the WebAssembly text in `udfs/hostile/wat/`,
 //! assembled here.
 
-use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::physical_plan::common::collect;
-use tempfile::TempDir;
 use wasql_engine::{Engine, EngineSettings};
 
-/// The repository's `udfs/` directory.
-fn udfs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs")
-}
+mod common;
+use common::Sandbox;
 
-/// A UDF directory holding the modules `wat` (names of `udfs/hostile/wat/`
-/// files, assembled) and `built` (names of `udfs/dist/hostile/` modules).
-fn udf_dir(wat: &[&str], built: &[&str]) -> TempDir {
-    let dir = TempDir::new().expect("temp dir");
+/// A sandbox whose UDF directory holds the modules `wat` (names of
+/// `udfs/hostile/wat/` files, assembled) and `built` (names of
+/// `udfs/dist/hostile/` modules).
+fn udf_dir(wat: &[&str], built: &[&str]) -> Sandbox {
+    let sandbox = Sandbox::new();
     for name in wat {
-        let source = udfs().join("hostile/wat").join(format!("{name}.wat"));
-        let bytes =
-            wat::parse_file(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
-        fs::write(dir.path().join(format!("{name}.wasm")), bytes).expect("write module");
+        sandbox.add_wat(name);
     }
     for name in built {
-        let module = udfs().join("dist/hostile").join(format!("{name}.wasm"));
-        assert!(
-            module.is_file(),
-            "{} is missing: run `bash udfs/build.sh` first",
-            module.display()
-        );
-        fs::copy(&module, dir.path().join(format!("{name}.wasm"))).expect("copy module");
+        sandbox.add_module(&format!("hostile/{name}"));
     }
-    dir
+    sandbox
 }
 
 /// What one run of the wasql binary did.
@@ -58,35 +44,20 @@ struct Run {
     elapsed: Duration,
 }
 
-/// Runs wasql with `config` and the UDF directory `dir` on the statements
-/// `sql` (each a `-c`, continuing past errors), then one more that must
-/// still work.
-fn run(dir: &Path, config: &str, sql: &[&str]) -> Run {
-    let home = TempDir::new().expect("home");
-    let config_file = home.path().join("config.toml");
-    fs::write(&config_file, config).expect("write config");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
-    command
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .arg("--config")
-        .arg(&config_file)
-        .arg("--udfs")
-        .arg(dir)
-        .args(["--memory-limit", "256M", "--continue-on-error", "-q"]);
+/// Runs wasql with `config` and the sandbox's UDF directory on the
+/// statements `sql` (each a `-c`, continuing past errors), then one more
+/// that must still work.
+fn run(sandbox: &Sandbox, config: &str, sql: &[&str]) -> Run {
+    let config_file = sandbox.write("config.toml", config).display().to_string();
+    let udfs = sandbox.udfs_arg();
+    let mut args = vec!["--config", &config_file, "--udfs", &udfs];
+    args.extend(["--memory-limit", "256M", "--continue-on-error", "-q"]);
     for statement in sql {
-        command.args(["-c", statement]);
+        args.extend(["-c", statement]);
     }
+    args.extend(["-c", "SELECT 'still here' AS after"]);
     let started = Instant::now();
-    let mut child = command
-        .args(["-c", "SELECT 'still here' AS after"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wasql");
+    let mut child = sandbox.command(&args).spawn().expect("start wasql");
     let read = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = String::new();
@@ -97,13 +68,32 @@ fn run(dir: &Path, config: &str, sql: &[&str]) -> Run {
     let stdout = read(Box::new(child.stdout.take().expect("stdout")));
     let stderr = read(Box::new(child.stderr.take().expect("stderr")));
     let (code, peak_rss) = wait_with_peak_rss(child);
-    Run {
+    let run = Run {
         code,
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
         peak_rss,
         elapsed: started.elapsed(),
-    }
+    };
+    assert!(
+        !common::host_panicked(&run.stderr),
+        "wasql {args:?} panicked:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// Runs hostile `sql` as [`run`] does and checks what every bomb must
+/// leave: exit status 1, the statement after it still runs, and wasql's
+/// peak resident memory under 256 MiB (shown as `what`).
+fn bomb(what: &str, sandbox: &Sandbox, config: &str, sql: &[&str]) -> Run {
+    let run = run(sandbox, config, sql);
+    let peak = run.peak_rss;
+    eprintln!("{what}: peak RSS {} MiB, {:?}", peak / MIB, run.elapsed);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("still here"), "{}", run.stdout);
+    assert!(peak < 256 * MIB, "peak {} MiB", peak / MIB);
+    run
 }
 
 /// Waits for `child` (`wait4`, which also reports the peak resident memory
@@ -133,19 +123,12 @@ fn errors(stderr: &str) -> Vec<&str> {
 
 #[test]
 fn table_growth_is_refused_before_anything_is_allocated() {
-    let dir = udf_dir(&["tables"], &[]);
-    let run = run(
-        dir.path(),
+    let run = bomb(
+        "table bombs",
+        &udf_dir(&["tables"], &[]),
         "[udf]\nmemory_limit = \"64M\"\n",
         &["SELECT table_bomb(1)", "SELECT table_creep(1)"],
     );
-    let peak = run.peak_rss;
-    eprintln!(
-        "table bombs: peak RSS {} MiB, {:?}",
-        peak / MIB,
-        run.elapsed
-    );
-    assert_eq!(run.code, 1, "{}", run.stderr);
     let errors = errors(&run.stderr);
     assert_eq!(errors.len(), 2, "one line per failed statement: {errors:?}");
     assert!(
@@ -162,17 +145,15 @@ fn table_growth_is_refused_before_anything_is_allocated() {
         "{}",
         errors[1]
     );
-    assert!(run.stdout.contains("still here"), "{}", run.stdout);
     // Neither waited for the 10 s call deadline.
     assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
-    assert!(peak < 256 * MIB, "peak {} MiB", peak / MIB);
 }
 
 #[test]
 fn a_refused_memory_grow_returns_minus_one_and_a_later_trap_names_the_limit() {
-    let dir = udf_dir(&[], &["balloon"]);
-    let run = run(
-        dir.path(),
+    let run = bomb(
+        "memory bomb",
+        &udf_dir(&[], &["balloon"]),
         "[udf]\nmemory_limit = \"64M\"\n",
         &[
             // 64 MiB more than the cap: refused, the guest goes on.
@@ -182,13 +163,6 @@ fn a_refused_memory_grow_returns_minus_one_and_a_later_trap_names_the_limit() {
             "SELECT balloon(1)",
         ],
     );
-    let peak = run.peak_rss;
-    eprintln!(
-        "memory bomb: peak RSS {} MiB, {:?}",
-        peak / MIB,
-        run.elapsed
-    );
-    assert_eq!(run.code, 1, "{}", run.stderr);
     let cells: Vec<&str> = run
         .stdout
         .lines()
@@ -206,8 +180,6 @@ fn a_refused_memory_grow_returns_minus_one_and_a_later_trap_names_the_limit() {
         "{}",
         errors[0]
     );
-    assert!(run.stdout.contains("still here"), "{}", run.stdout);
-    assert!(peak < 256 * MIB, "peak {} MiB", peak / MIB);
 }
 
 #[test]
@@ -228,7 +200,7 @@ fn modules_declaring_more_than_the_limits_are_refused_at_registration() {
         ),
     ] {
         let dir = udf_dir(&[module], &[]);
-        let run = run(dir.path(), "", &[]);
+        let run = run(&dir, "", &[]);
         assert_eq!(run.code, 2, "{module}: {}", run.stderr);
         assert!(
             run.stderr.contains(&format!("{module}.wasm")) && run.stderr.contains(expected),
@@ -238,7 +210,7 @@ fn modules_declaring_more_than_the_limits_are_refused_at_registration() {
     }
     // Within its own limits a second memory is still one too many.
     let dir = udf_dir(&["two_memories"], &[]);
-    let run = run(dir.path(), "[udf]\nmemory_limit = \"2G\"\n", &[]);
+    let run = run(&dir, "[udf]\nmemory_limit = \"2G\"\n", &[]);
     assert!(
         run.stderr
             .contains("defines 2 memories, over the limit of 1 (max_memories"),
@@ -261,7 +233,7 @@ fn limit_keys_are_validated() {
         ),
         ("[udf]\nmax_tabels = 3\n", "max_tabels"),
     ] {
-        let run = run(dir.path(), config, &[]);
+        let run = run(&dir, config, &[]);
         assert_eq!(run.code, 2, "{config}: {}", run.stderr);
         assert!(run.stderr.contains(expected), "{config}: {}", run.stderr);
     }
@@ -291,7 +263,7 @@ async fn guest_memory_counts_against_the_session_memory_limit() {
         })
         .expect("engine"),
     );
-    engine.load_udf_dir(dir.path()).expect("load balloon");
+    engine.load_udf_dir(&dir.udfs()).expect("load balloon");
     // Eight queries at once, each holding 16 MiB of guest memory for 300 ms:
     // 128 MiB would be needed, 48 MiB is allowed.
     let queries: Vec<_> = (0..8)

@@ -6,18 +6,18 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use serde_json::Value;
-use tempfile::TempDir;
+
+mod common;
+use common::Run;
+use common::http::serve;
 
 /// The secret the tests' config injects.
 const SECRET: &str = "tok-8f3a9c1e";
@@ -60,37 +60,12 @@ impl Server {
     fn start() -> Server {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let state = Arc::clone(&seen);
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let port = listener.local_addr().unwrap().port();
-                port_tx.send(port).unwrap();
-                let http = ConnBuilder::new(TokioExecutor::new());
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let state = Arc::clone(&state);
-                    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                        let state = Arc::clone(&state);
-                        async move { Ok::<_, Infallible>(Self::route(&state, port, request).await) }
-                    });
-                    let conn = http.serve_connection(TokioIo::new(socket), service).into_owned();
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
-                }
-            });
+        let port = serve(move |port| {
+            service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(Self::route(&state, port, request).await) }
+            })
         });
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("server did not start");
         Server { port, seen }
     }
 
@@ -169,9 +144,9 @@ impl Server {
     }
 }
 
-/// A home directory with a wasql config file.
+/// A sandbox with the fetch module and a wasql config file.
 struct Sandbox {
-    home: TempDir,
+    sandbox: common::Sandbox,
     config: PathBuf,
 }
 
@@ -190,10 +165,10 @@ impl Sandbox {
 
     /// A config of exactly `text`.
     fn with_config(text: &str) -> Sandbox {
-        let home = tempfile::tempdir().unwrap();
-        let config = home.path().join("wasql.toml");
-        std::fs::write(&config, text).unwrap();
-        Sandbox { home, config }
+        let sandbox = common::Sandbox::new().env("WASQL_TEST_NET_TOKEN", SECRET);
+        sandbox.add_module("fetch");
+        let config = sandbox.write("wasql.toml", text);
+        Sandbox { sandbox, config }
     }
 
     /// Runs wasql with the config, the fetch module and `queries`.
@@ -202,32 +177,15 @@ impl Sandbox {
     }
 
     fn run_with(&self, flags: &[&str], queries: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
-        command
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path())
-            .env("XDG_DATA_HOME", self.home.path())
-            .env("WASQL_TEST_NET_TOKEN", SECRET)
-            .args([
-                "--config",
-                self.config.to_str().unwrap(),
-                "-q",
-                "--format",
-                "json",
-            ])
-            .args(["--udfs", udf_dist().to_str().unwrap()])
-            .args(flags);
+        let config = self.config.display().to_string();
+        let udfs = self.sandbox.udfs_arg();
+        let mut args = vec!["--config", &config, "-q", "--format", "json"];
+        args.extend(["--udfs", &udfs]);
+        args.extend(flags);
         for query in queries {
-            command.args(["-c", query]);
+            args.extend(["-c", query]);
         }
-        let started = Instant::now();
-        let output = command.output().expect("run wasql");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            elapsed: started.elapsed(),
-        }
+        self.sandbox.run(&args)
     }
 
     /// Runs `queries` (going on after errors), then reads the audit table;
@@ -244,63 +202,6 @@ impl Sandbox {
     }
 }
 
-/// A directory with only the fetch example module.
-fn udf_dist() -> PathBuf {
-    static DIR: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist/fetch.wasm");
-        assert!(
-            module.exists(),
-            "run `bash udfs/build.sh` first: {} is missing",
-            module.display()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(&module, dir.path().join("fetch.wasm")).unwrap();
-        dir
-    })
-    .path()
-    .to_path_buf()
-}
-
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, Some(0), "wasql failed: {self:?}");
-        self
-    }
-
-    /// The one error line of a failed run.
-    #[track_caller]
-    fn error(&self) -> &str {
-        assert_eq!(self.code, Some(1), "wasql should have failed: {self:?}");
-        assert!(!self.stderr.contains("panicked"), "{self:?}");
-        self.stderr.lines().next().unwrap_or("")
-    }
-
-    /// The JSON rows of each query, in order (one JSON array per query).
-    fn results(&self) -> Vec<Vec<Value>> {
-        serde_json::Deserializer::from_str(&self.stdout)
-            .into_iter::<Value>()
-            .map(|v| match v.expect("JSON output") {
-                Value::Array(rows) => rows,
-                other => panic!("not an array: {other}"),
-            })
-            .collect()
-    }
-
-    fn last_json(&self) -> Vec<Value> {
-        self.results().pop().unwrap_or_default()
-    }
-}
-
 #[test]
 fn allowed_fetch_from_sql_and_from_a_udf() {
     let server = Server::start();
@@ -311,7 +212,7 @@ fn allowed_fetch_from_sql_and_from_a_udf() {
                 http_get_response('{}')['status'] AS missing",
         server.url("/missing")
     )]);
-    let run = run.ok();
+    let run = run.success();
     let rows = &run.results()[0];
     assert_eq!(rows[0]["sql_body"], "hello from /hello");
     assert_eq!(rows[0]["udf_body"], "hello from /hello");
@@ -342,19 +243,13 @@ fn allowed_fetch_from_sql_and_from_a_udf() {
 #[test]
 fn nothing_gets_out_without_a_rule() {
     let server = Server::start();
-    let home = tempfile::tempdir().unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_wasql"))
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .args([
-            "-q",
-            "-c",
-            &format!("SELECT http_get('{}')", server.url("/hello")),
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1));
+    let run = common::Sandbox::new().run(&[
+        "-q",
+        "-c",
+        &format!("SELECT http_get('{}')", server.url("/hello")),
+    ]);
+    let stderr = &run.stderr;
+    assert_eq!(run.code, 1);
     assert!(stderr.contains("off by default"), "{stderr}");
     assert_eq!(server.hits("/hello"), 0);
 }
@@ -364,7 +259,7 @@ fn denied_host_is_refused_and_audited() {
     let server = Server::start();
     let sandbox = Sandbox::new(&server, "", "");
     let run = sandbox.run(&["SELECT http_get('https://example.com/')"]);
-    let error = run.error();
+    let error = run.first_error();
     assert!(
         error.contains("refused") && error.contains("example.com"),
         "{error}"
@@ -390,7 +285,7 @@ fn a_name_resolving_to_loopback_needs_a_rule_listing_the_address() {
         &format!("[[net.allow]]\nurl = \"http://localhost:{port}/\"\n"),
     );
     let run = sandbox.run(&[&format!("SELECT http_get('http://localhost:{port}/hello')")]);
-    let error = run.error();
+    let error = run.first_error();
     assert!(
         error.contains("loopback") && error.contains("addresses"),
         "{error}"
@@ -408,7 +303,7 @@ fn a_name_resolving_to_loopback_needs_a_rule_listing_the_address() {
         .run(&[&format!(
             "SELECT http_get('http://localhost:{port}/hello') AS b"
         )])
-        .ok();
+        .success();
     assert_eq!(run.results()[0][0]["b"], "hello from /hello");
 }
 
@@ -422,7 +317,7 @@ fn redirects_are_checked_hop_by_hop() {
             "SELECT http_get('{}')",
             server.url("/to-metadata")
         )])
-        .error()
+        .first_error()
         .to_string();
     assert!(
         error.contains("169.254.169.254") && error.contains("refused"),
@@ -440,13 +335,13 @@ fn redirects_are_checked_hop_by_hop() {
             "SELECT http_get('{}')",
             server.url("/to-localhost")
         )])
-        .error()
+        .first_error()
         .to_string();
     assert!(error.contains("loopback"), "{error}");
     // A loop.
     let (run, audit) =
         sandbox.audit_after(&[&format!("SELECT http_get('{}')", server.url("/loop"))]);
-    assert_eq!(run.code, Some(1));
+    assert_eq!(run.code, 1);
     assert!(run.stderr.contains("redirect loop"), "{run:?}");
     assert!(
         audit.iter().filter(|r| r["status"] == 302).count() >= 2,
@@ -460,7 +355,7 @@ fn limits_name_the_url_and_the_limit() {
     let sandbox = Sandbox::new(&server, "", "");
     let error = sandbox
         .run(&[&format!("SELECT http_get('{}')", server.url("/big"))])
-        .error()
+        .first_error()
         .to_string();
     assert!(
         error.contains("/big") && error.contains("net.max_response_bytes"),
@@ -469,7 +364,7 @@ fn limits_name_the_url_and_the_limit() {
 
     let run = sandbox.run(&[&format!("SELECT fetch_text('{}')", server.url("/slow"))]);
     assert!(run.elapsed < Duration::from_secs(4), "{run:?}");
-    let error = run.error();
+    let error = run.first_error();
     assert!(
         error.contains("/slow") && error.contains("net.timeout_seconds"),
         "{error}"
@@ -486,7 +381,7 @@ fn too_many_requests_then_success_is_retried() {
     let sandbox = Sandbox::new(&server, "", "");
     let (run, audit) =
         sandbox.audit_after(&[&format!("SELECT http_get('{}') AS b", server.url("/flaky"))]);
-    let run = run.ok();
+    let run = run.success();
     assert_eq!(run.results()[0][0]["b"], "hello from /flaky");
     assert_eq!(server.hits("/flaky"), 2);
     let statuses: Vec<&Value> = audit.iter().map(|r| &r["status"]).collect();
@@ -507,7 +402,7 @@ fn identical_requests_of_a_query_go_out_once() {
             "SELECT count(*) AS n, count(DISTINCT b) AS d FROM \
              (SELECT http_get('{url}') AS b FROM generate_series(1, 5000))"
         )])
-        .ok();
+        .success();
     assert_eq!(run.results()[0][0]["n"], 5000);
     assert_eq!(server.hits("/counted"), 1);
     // A UDF's batch of 200 identical URLs, twice in one query.
@@ -516,7 +411,7 @@ fn identical_requests_of_a_query_go_out_once() {
             "SELECT sum(fetch_status_all('{url}?u')) AS s, sum(fetch_status_all('{url}?u')) AS t \
              FROM generate_series(1, 200)"
         )])
-        .ok();
+        .success();
     assert_eq!(run.results()[0][0]["s"], 200 * 200);
     assert_eq!(
         server.hits("/counted"),
@@ -539,7 +434,7 @@ fn secrets_reach_the_server_but_not_the_guest_or_the_audit() {
         &format!("SELECT fetch_seen('{url}') AS seen"),
         &format!("SELECT http_get('{url}?access_token={SECRET}') AS b"),
     ]);
-    let run = run.ok();
+    let run = run.success();
     assert_eq!(
         server.authorization(),
         [format!("Bearer {SECRET}"), format!("Bearer {SECRET}")]
@@ -570,7 +465,7 @@ fn the_label_example_reads_its_config_once_per_query() {
              (SELECT CASE x % 3 WHEN 0 THEN 'A' WHEN 1 THEN 'B' ELSE 'Z' END AS code \
               FROM generate_series(1, 30000) t(x)) GROUP BY 1 ORDER BY 1"
         )])
-        .ok();
+        .success();
     let rows = &run.results()[0];
     assert_eq!(rows.len(), 3, "{rows:?}");
     assert_eq!(rows[0]["l"], "Alpha");
@@ -616,7 +511,7 @@ fn cache_across_queries_and_the_request_limit() {
 fn the_shell_shows_the_policy() {
     let server = Server::start();
     let sandbox = Sandbox::new(&server, "", "");
-    let run = sandbox.run(&["\\net"]).ok();
+    let run = sandbox.run(&["\\net"]).success();
     assert!(
         run.stdout
             .contains(&format!("allow[1] http://127.0.0.1:{}/", server.port)),
@@ -643,7 +538,7 @@ fn requests_run_concurrently_up_to_the_limit() {
             "SELECT sum(fetch_status_all('{}' || x)) AS s FROM generate_series(1, 12) t(x)",
             server.url("/delay/")
         )])
-        .ok();
+        .success();
     assert_eq!(run.results()[0][0]["s"], 12 * 200);
     assert_eq!(server.most_in_flight(), 3, "one UDF call, three at a time");
 }
@@ -658,7 +553,7 @@ fn rules_for_named_functions_only() {
     let url = server.url("/only");
     let run = sandbox
         .run(&[&format!("SELECT fetch_text('{url}') AS b")])
-        .ok();
+        .success();
     assert_eq!(run.results()[0][0]["b"], "hello from /only");
     for refused in [
         format!("SELECT fetch_status('{url}')"),
@@ -666,7 +561,7 @@ fn rules_for_named_functions_only() {
     ] {
         let run = sandbox.run(&[&refused]);
         assert!(
-            run.error().contains("no [[net.allow]] rule allows"),
+            run.first_error().contains("no [[net.allow]] rule allows"),
             "{run:?}"
         );
     }
@@ -682,7 +577,7 @@ fn callers_cannot_override_the_secret_or_the_host() {
         .run(&[&format!(
             "SELECT http_get('{url}', 'Authorization: Bearer guest\nX-Trace: 1') AS b"
         )])
-        .ok();
+        .success();
     assert_eq!(run.results()[0][0]["b"], "hello from /headers");
     assert_eq!(
         server.authorization(),
@@ -692,7 +587,10 @@ fn callers_cannot_override_the_secret_or_the_host() {
     let run = sandbox.run(&[&format!(
         "SELECT http_get('{url}', 'Host: intranet.example')"
     )]);
-    assert!(run.error().contains("'host' may not be set"), "{run:?}");
+    assert!(
+        run.first_error().contains("'host' may not be set"),
+        "{run:?}"
+    );
     assert_eq!(server.hits("/headers"), 1);
 }
 
@@ -711,7 +609,7 @@ fn a_shared_or_cached_answer_goes_only_to_callers_the_same_rule_allows() {
         &format!("SELECT fetch_text('{url}') AS a, http_get('{url}') AS b"),
         &format!("SELECT http_get('{url}') AS b"),
     ]);
-    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.code, 1, "{run:?}");
     assert!(!run.stdout.contains("hello from /private"), "{run:?}");
     let refused = audit.iter().filter(|r| r["decision"] == "refused").count();
     assert!(refused >= 2, "{audit:?}");
@@ -729,7 +627,7 @@ fn a_shared_or_cached_answer_goes_only_to_callers_the_same_rule_allows() {
 #[test]
 fn the_wasql_schema_is_read_only() {
     let sandbox = Sandbox::with_config("");
-    let csv = sandbox.home.path().join("fake.csv");
+    let csv = sandbox.sandbox.path("fake.csv");
     std::fs::write(&csv, "n\n1\n").unwrap();
     let external = format!(
         "CREATE EXTERNAL TABLE wasql.net_log STORED AS CSV LOCATION '{}'",
@@ -765,7 +663,7 @@ fn the_wasql_schema_is_read_only() {
         let what = statements.join("; ");
         assert_eq!(run.stderr.lines().count(), 1, "{what}: {run:?}");
         assert!(
-            run.error()
+            run.first_error()
                 .contains("the wasql schema is read-only: it holds wasql's own tables (net_log)"),
             "{what}: {run:?}"
         );
@@ -805,7 +703,7 @@ fn control_characters_in_requests_and_responses_are_escaped() {
         &format!("SELECT http_get('{}')", server.url("/to-garbage")),
         "SELECT 42 AS v",
     ]);
-    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.code, 1, "{run:?}");
     assert_printable("stderr", &run.stderr);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 3, "{run:?}");

@@ -4,15 +4,16 @@
 //! check its output, exit status and error messages.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use serde_json::Value;
 use tempfile::TempDir;
+
+mod common;
+use common::http::serve;
+use common::{Run, Sandbox, files_under};
 
 const BUCKET: &str = "bucket";
 const ACCESS_KEY: &str = "wasql-test-key";
@@ -35,34 +36,7 @@ impl Server {
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
-
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                let http = ConnBuilder::new(TokioExecutor::new());
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let conn = http
-                        .serve_connection(TokioIo::new(socket), service.clone())
-                        .into_owned();
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                    });
-                }
-            });
-        });
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("S3 server did not start");
+        let port = serve(move |_| service);
         Server { port, root }
     }
 
@@ -80,7 +54,7 @@ impl Server {
     /// The keys of every object in the bucket, as stored on disk, sorted.
     fn keys(&self) -> Vec<String> {
         let bucket = self.root.path().join(BUCKET);
-        let mut keys: Vec<String> = files_under(&bucket)
+        let mut keys: Vec<String> = files_under(&bucket, false)
             .into_iter()
             .map(|p| {
                 p.strip_prefix(&bucket)
@@ -126,139 +100,44 @@ fn config_file(home: &Path, endpoint: &str, buckets: &[&str], secret: &str) -> P
     path
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return files;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-/// What a run of wasql did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code, Some(0), "wasql failed: {self:?}");
-        self.assert_clean();
-        self
-    }
-
-    /// Asserts exit status 1 and exactly one line on stderr; returns it.
-    #[track_caller]
-    fn failed(&self) -> &str {
-        assert_eq!(self.code, Some(1), "wasql should have failed: {self:?}");
-        self.assert_clean();
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one line on stderr: {self:?}");
-        // Shown with --nocapture, to read what users get.
-        println!("stderr: {}", lines[0]);
-        lines[0]
-    }
-
-    #[track_caller]
-    fn assert_clean(&self) {
-        let lower = self.stderr.to_lowercase();
-        assert!(
-            !lower.contains("panicked") && !lower.contains("backtrace"),
-            "{self:?}"
-        );
-    }
-
-    /// The CSV output as rows of cells, header first.
-    fn csv(&self) -> Vec<Vec<String>> {
-        self.stdout
-            .lines()
-            .map(|line| line.split(',').map(str::to_string).collect())
-            .collect()
-    }
-
-    fn json(&self) -> Vec<Value> {
-        match serde_json::from_str(&self.stdout) {
-            Ok(Value::Array(rows)) => rows,
-            other => panic!("not a JSON array: {other:?}: {self:?}"),
-        }
-    }
-}
-
 fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
     rows.iter()
         .map(|row| row.iter().map(|s| s.to_string()).collect())
         .collect()
 }
 
-/// A home directory and environment isolated from the user's.
+/// A sandbox whose runs reach only the test's servers.
 struct User {
-    home: TempDir,
-    env: Vec<(String, String)>,
+    sandbox: Sandbox,
 }
 
 impl User {
     fn new() -> User {
         User {
-            home: tempfile::tempdir().unwrap(),
-            env: Vec::new(),
+            sandbox: Sandbox::new()
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env("NO_PROXY", "127.0.0.1,localhost"),
         }
     }
 
-    fn env(mut self, key: &str, value: &str) -> User {
-        self.env.push((key.into(), value.into()));
-        self
+    fn env(self, key: &str, value: &str) -> User {
+        User {
+            sandbox: self.sandbox.env(key, value),
+        }
     }
 
-    fn home(&self) -> &Path {
-        self.home.path()
+    fn home(&self) -> PathBuf {
+        self.sandbox.home()
     }
 
     /// Runs `wasql -q --format FORMAT [extra args] -c SQL...`.
     fn run(&self, format: &str, extra: &[&str], sql: &[&str]) -> Run {
-        let home = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy().to_string();
-            if key.starts_with("AWS_") || key.to_ascii_lowercase().ends_with("_proxy") {
-                command.env_remove(&key);
-            }
-        }
-        command
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env_remove("RUST_BACKTRACE")
-            .env_remove("RUST_LIB_BACKTRACE")
-            .args(["-q", "--format", format])
-            .args(extra);
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
+        let mut args = vec!["-q", "--format", format];
+        args.extend(extra);
         for statement in sql {
-            command.args(["-c", statement]);
+            args.extend(["-c", statement]);
         }
-        let start = Instant::now();
-        let output = command.output().expect("cannot run wasql");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            elapsed: start.elapsed(),
-        }
+        self.sandbox.run(&args)
     }
 
     /// Runs with the config file `config`.
@@ -272,14 +151,14 @@ fn profile_reads_one_csv_object() {
     let server = Server::start();
     server.put("data/people.csv", PEOPLE_CSV);
     let user = User::new();
-    let config = server.config(user.home(), SECRET_KEY);
+    let config = server.config(&user.home(), SECRET_KEY);
     let run = user
         .run_with(
             &config,
             "csv",
             &["SELECT name, age FROM 's3://bucket/data/people.csv' ORDER BY age DESC"],
         )
-        .ok();
+        .success();
     assert_eq!(
         run.csv(),
         rows(&[
@@ -297,7 +176,7 @@ fn profile_chosen_by_option() {
     server.put("data/people.csv", PEOPLE_CSV);
     let user = User::new();
     // The profile lists no bucket: only OPTIONS ('profile' 'local') picks it.
-    let config = config_file(user.home(), &server.endpoint(), &[], SECRET_KEY);
+    let config = config_file(&user.home(), &server.endpoint(), &[], SECRET_KEY);
     let run = user
         .run_with(
             &config,
@@ -309,7 +188,7 @@ fn profile_chosen_by_option() {
                 "SELECT sum(age) AS total FROM people",
             ],
         )
-        .ok();
+        .success();
     assert_eq!(run.csv(), rows(&[&["total"], &["162"]]));
 }
 
@@ -323,14 +202,14 @@ fn glob_reads_only_matching_objects() {
     server.put("data/skip.txt", "id,v\n100,skip\n");
     server.put("other/d.csv", "id,v\n200,other\n");
     let user = User::new();
-    let config = server.config(user.home(), SECRET_KEY);
+    let config = server.config(&user.home(), SECRET_KEY);
     let run = user
         .run_with(
             &config,
             "csv",
             &["SELECT id, v FROM 's3://bucket/data/*.csv' ORDER BY id"],
         )
-        .ok();
+        .success();
     assert_eq!(
         run.csv(),
         rows(&[
@@ -353,7 +232,7 @@ fn external_table_over_a_glob() {
     server.put("logs/2023-12.csv", "day,hits\n31,1000\n");
     server.put("logs/notes.csv", "text\nhello\n");
     let user = User::new();
-    let config = server.config(user.home(), SECRET_KEY);
+    let config = server.config(&user.home(), SECRET_KEY);
     let run = user
         .run_with(
             &config,
@@ -363,7 +242,7 @@ fn external_table_over_a_glob() {
                 "SELECT count(*) AS files_rows, sum(hits) AS hits FROM hits",
             ],
         )
-        .ok();
+        .success();
     assert_eq!(run.csv(), rows(&[&["files_rows", "hits"], &["3", "35"]]));
 }
 
@@ -386,7 +265,7 @@ fn create_external_table_with_statement_options() {
                 "SELECT name, age FROM people WHERE age > 40 ORDER BY name",
             ],
         )
-        .ok();
+        .success();
     assert_eq!(
         run.json(),
         vec![
@@ -412,7 +291,7 @@ fn environment_credentials() {
             &[],
             &["SELECT count(*) AS n, max(age) AS oldest FROM 's3://bucket/data/people.csv'"],
         )
-        .ok();
+        .success();
     assert_eq!(run.csv(), rows(&[&["n", "oldest"], &["3", "85"]]));
 }
 
@@ -425,7 +304,7 @@ fn copy_parquet_then_read_back() {
          TO 's3://bucket/out/result.parquet' OPTIONS ({})",
         server.options(SECRET_KEY)
     );
-    let run = user.run("csv", &[], &[&copy]).ok();
+    let run = user.run("csv", &[], &[&copy]).success();
     assert_eq!(run.csv(), rows(&[&["count"], &["1000"]]));
     assert_eq!(server.keys(), vec!["out/result.parquet"]);
     let bytes = std::fs::read(server.root.path().join("bucket/out/result.parquet")).unwrap();
@@ -447,7 +326,7 @@ fn copy_parquet_then_read_back() {
                 "SELECT x, square, label FROM result WHERE x IN (1, 500, 1000) ORDER BY x",
             ],
         )
-        .ok();
+        .success();
     // Two statements print two JSON arrays.
     let arrays: Vec<Value> = serde_json::Deserializer::from_str(&run.stdout)
         .into_iter::<Value>()
@@ -470,7 +349,7 @@ fn copy_parquet_then_read_back() {
 fn read_parquet_directory_written_by_copy() {
     let server = Server::start();
     let user = User::new();
-    let config = server.config(user.home(), SECRET_KEY);
+    let config = server.config(&user.home(), SECRET_KEY);
     user.run_with(
         &config,
         "csv",
@@ -479,7 +358,7 @@ fn read_parquet_directory_written_by_copy() {
            TO 's3://bucket/pq/' STORED AS PARQUET",
         ],
     )
-    .ok();
+    .success();
     let keys = server.keys();
     assert!(!keys.is_empty(), "COPY wrote nothing");
     assert!(
@@ -494,7 +373,7 @@ fn read_parquet_directory_written_by_copy() {
             &["SELECT bucket_no, count(*) AS n, sum(id) AS total \
                FROM 's3://bucket/pq/' GROUP BY bucket_no ORDER BY bucket_no"],
         )
-        .ok();
+        .success();
     assert_eq!(
         run.csv(),
         rows(&[
@@ -520,7 +399,7 @@ fn assert_nothing_left(server: &Server, before: &[String]) {
     let keys = server.keys();
     let new: Vec<&String> = keys.iter().filter(|k| !before.contains(k)).collect();
     assert!(new.is_empty(), "objects left by a failed COPY: {new:?}");
-    let staged: Vec<PathBuf> = files_under(server.root.path())
+    let staged: Vec<PathBuf> = files_under(server.root.path(), false)
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(".wasql-copy-"))
         .collect();
@@ -533,7 +412,7 @@ fn failed_copy_to_a_file_leaves_nothing() {
     server.put("data/people.csv", PEOPLE_CSV);
     let before = server.keys();
     let user = User::new();
-    let config = server.config(user.home(), SECRET_KEY);
+    let config = server.config(&user.home(), SECRET_KEY);
     let run = user.run_with(
         &config,
         "csv",
@@ -551,7 +430,7 @@ fn failed_copy_to_a_file_leaves_nothing() {
 fn failed_copy_to_a_directory_leaves_nothing() {
     let server = Server::start();
     let user = User::new();
-    let config = server.config(user.home(), SECRET_KEY);
+    let config = server.config(&user.home(), SECRET_KEY);
     // Small output files, so that some are complete before the query fails
     // late, at x = 90000.
     let run = user.run_with(
@@ -573,7 +452,7 @@ fn wrong_secret_is_refused() {
     let server = Server::start();
     server.put("data/people.csv", PEOPLE_CSV);
     let user = User::new();
-    let config = server.config(user.home(), "not-the-secret");
+    let config = server.config(&user.home(), "not-the-secret");
     let run = user.run_with(
         &config,
         "csv",
@@ -608,7 +487,7 @@ fn missing_bucket_is_named() {
     let server = Server::start();
     let user = User::new();
     let config = config_file(
-        user.home(),
+        &user.home(),
         &server.endpoint(),
         &["no-such-bucket"],
         SECRET_KEY,
@@ -639,7 +518,7 @@ fn unreachable_endpoint_fails_fast() {
     };
     let user = User::new();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let config = config_file(user.home(), &endpoint, &[BUCKET], SECRET_KEY);
+    let config = config_file(&user.home(), &endpoint, &[BUCKET], SECRET_KEY);
     let run = user.run_with(
         &config,
         "csv",

@@ -2,57 +2,9 @@
 //! person types into it.
 
 use std::path::Path;
-use std::process::Command;
 
-use rexpect::reader::Options;
-use rexpect::session::{PtySession, spawn_with_options};
-
-/// Generous: debug builds of DataFusion are slow to start.
-const TIMEOUT_MS: u64 = 60_000;
-
-fn start_shell(home: &Path) -> PtySession {
-    start_shell_with(home, &[])
-}
-
-/// Starts wasql with `args` in a pty and waits for the shell's first prompt.
-fn start_shell_with(home: &Path, args: &[&str]) -> PtySession {
-    let mut shell = spawn_shell(home, args);
-    shell.exp_string("type \\? for help").expect("banner");
-    shell.exp_string("wasql> ").expect("first prompt");
-    shell
-}
-
-/// Starts wasql with `args` in a pty, with `home` as its home and working
-/// directory.
-fn spawn_shell(home: &Path, args: &[&str]) -> PtySession {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasql"));
-    command
-        .args(args)
-        .current_dir(home)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("TERM", "xterm");
-    let options = Options::new()
-        .timeout_ms(Some(TIMEOUT_MS))
-        .strip_ansi_escape_codes(true);
-    spawn_with_options(command, options).expect("start wasql in a pty")
-}
-
-/// Sends a line and waits until `marker` is printed; returns what came
-/// before it. (The prompt itself is no marker: rustyline redraws it as the
-/// line is typed.)
-fn run(shell: &mut PtySession, line: &str, marker: &str) -> String {
-    shell.send_line(line).expect("send");
-    let out = shell
-        .exp_string(marker)
-        .unwrap_or_else(|e| panic!("waiting for {marker:?} after {line:?}: {e}"));
-    assert!(!out.contains("panicked"), "{out}");
-    // Type the next line only at the next prompt: a terminal may drop
-    // type-ahead when the line editor switches modes.
-    shell.exp_string("wasql> ").expect("prompt after command");
-    out
-}
+mod common;
+use common::pty::{Quit, quit, run, spawn_shell, start_shell, start_shell_with};
 
 #[test]
 fn multi_line_statements_meta_commands_and_errors() {
@@ -105,8 +57,7 @@ fn multi_line_statements_meta_commands_and_errors() {
     run(&mut shell, "\\nope", "unknown meta-command '\\nope'");
     run(&mut shell, "\\?", "\\timing [on|off]");
 
-    shell.send_line("\\q").unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::Command);
 
     // History lives in the data directory, not the working directory.
     let history = std::fs::read_to_string(home.path().join("data/wasql/history")).unwrap();
@@ -137,8 +88,7 @@ fn ctrl_c_cancels_the_query_and_ctrl_d_exits() {
     shell.send("SELECT 'abandoned'").unwrap();
     shell.send_control('c').unwrap();
     shell.exp_string("wasql> ").unwrap();
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 #[test]
@@ -166,8 +116,7 @@ fn tab_completes_tables_and_keywords() {
     shell.send("\t").unwrap();
     let out = run(&mut shell, " 'done' AS status;", "1 row in");
     assert!(out.contains("| done   |"), "{out}");
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 #[test]
@@ -192,8 +141,7 @@ fn tab_after_multi_byte_characters() {
     // rexpect hands back each byte of the terminal's output as one char.
     let shown: String = "×😀".bytes().map(char::from).collect();
     assert!(out.contains(&shown) && out.contains(" 3 |"), "{out}");
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 #[test]
@@ -219,8 +167,7 @@ fn lines_typed_while_a_query_runs_all_run_in_order() {
         assert!(!out.contains("panicked"), "{out}");
     }
     shell.exp_string("wasql> ").unwrap();
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 /// `-f FILE -i` runs the script, then stays in the shell with its tables.
@@ -239,8 +186,7 @@ fn interactive_after_scripts() {
         "1 row in",
     );
     assert!(out.contains("|     42 |"), "{out}");
-    shell.send_line("\\q").unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::Command);
 }
 
 /// The default init file runs before the prompt; its errors are reported
@@ -266,8 +212,7 @@ fn init_file_errors_do_not_stop_the_shell() {
         "1 row in",
     );
     assert!(out.contains("| 5 |"), "{out}");
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 #[test]
@@ -302,8 +247,7 @@ fn quoted_paths_and_psql_spellings() {
     let out = run(&mut shell, "SELECT 'a' || 'b' AS ab;", "1 row in");
     assert!(out.contains("ab\r\nab\r\n"), "{out}");
     run(&mut shell, "\\?", "\\pset format NAME");
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 #[test]
@@ -355,8 +299,7 @@ fn tab_completes_commands_and_paths() {
     shell.send("inn").unwrap();
     shell.send("\t").unwrap();
     run(&mut shell, "", "| tab3 |");
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 #[test]
@@ -385,8 +328,7 @@ fn ctrl_c_stops_a_udf_load() {
     run(&mut shell, "\\udf list", "0 rows in");
     let out = run(&mut shell, "SELECT 6 * 7 AS product;", "1 row in");
     assert!(out.contains("|      42 |"), "{out}");
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }
 
 #[test]
@@ -411,6 +353,5 @@ fn progress_shows_percent_of_a_parquet_scan() {
         .expect("progress in percent");
     shell.exp_string("| slow |").unwrap();
     shell.exp_string("wasql> ").unwrap();
-    shell.send_control('d').unwrap();
-    shell.exp_eof().unwrap();
+    quit(shell, Quit::CtrlD);
 }

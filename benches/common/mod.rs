@@ -74,6 +74,24 @@ pub fn lineitem(rt: &Runtime, engines: &[&Engine], sf: f64) -> datafusion::error
     Ok(())
 }
 
+/// An engine with the UDF modules `modules` of `udfs/dist` and `lineitem`
+/// at scale factor `sf` (see [`lineitem`]); says how long loading took.
+pub fn engine_with_lineitem(
+    rt: &Runtime,
+    modules: &[&str],
+    sf: f64,
+) -> datafusion::error::Result<Engine> {
+    let engine = Engine::new(&wasql_engine::EngineSettings::default())?;
+    engine.load_udf_dir(&udf_dist(modules))?;
+    let started = Instant::now();
+    lineitem(rt, &[&engine], sf)?;
+    eprintln!(
+        "lineitem SF{sf} in memory in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(engine)
+}
+
 /// Runs `sql` the way the CLI does and returns its only value as text.
 pub async fn run(engine: &Engine, sql: &str) -> String {
     let query = engine.prepare(sql).await.expect("plan");

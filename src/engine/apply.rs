@@ -810,3 +810,186 @@ impl QueryPlanner for WasqlQueryPlanner {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use datafusion::arrow::datatypes::{Field, TimeUnit};
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::datasource::MemTable;
+
+    use super::*;
+    use crate::{Engine, EngineSettings};
+
+    /// An engine with `udfs/examples/tables` (`tokenize` per row,
+    /// `sessionize` per partition) and an empty table
+    /// `t(id BIGINT, body VARCHAR, ts TIMESTAMP)`.
+    fn engine() -> Engine {
+        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../udfs/dist/tables.wasm");
+        assert!(
+            module.is_file(),
+            "{} is missing: run `bash udfs/build.sh` first",
+            module.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&module, dir.path().join("tables.wasm")).unwrap();
+        let engine = Engine::new(&EngineSettings::default()).unwrap();
+        engine.load_udf_dir(dir.path()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("body", DataType::Utf8, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        ]));
+        let table = MemTable::try_new(schema, vec![vec![]]).unwrap();
+        engine
+            .context()
+            .register_table("t", Arc::new(table))
+            .unwrap();
+        engine
+    }
+
+    /// `sql` planned (not yet analyzed), then rewritten by
+    /// [`LateralTableFunctions`] alone.
+    async fn rewritten(engine: &Engine, sql: &str) -> Result<LogicalPlan> {
+        let plan = engine.context().state().create_logical_plan(sql).await?;
+        LateralTableFunctions.analyze(plan, &ConfigOptions::default())
+    }
+
+    /// The [`ApplyNode`]s of `plan`, and whether a join is left in it.
+    fn applies(plan: &LogicalPlan) -> (Vec<ApplyNode>, bool) {
+        let mut nodes = Vec::new();
+        let mut joins = false;
+        plan.apply_with_subqueries(|node| {
+            match node {
+                LogicalPlan::Extension(extension) => {
+                    if let Some(apply) = extension.node.as_any().downcast_ref::<ApplyNode>() {
+                        nodes.push(apply.clone());
+                    }
+                }
+                LogicalPlan::Join(_) => joins = true,
+                _ => {}
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+        (nodes, joins)
+    }
+
+    #[tokio::test]
+    async fn lateral_joins_become_one_apply_over_the_left_input() {
+        let engine = engine();
+        for (sql, keep_unmatched) in [
+            (
+                "SELECT * FROM t CROSS JOIN LATERAL tokenize(t.body) AS u",
+                false,
+            ),
+            (
+                "SELECT * FROM t JOIN LATERAL tokenize(t.body) AS u ON true",
+                false,
+            ),
+            (
+                "SELECT * FROM t LEFT JOIN LATERAL tokenize(t.body) AS u ON true",
+                true,
+            ),
+        ] {
+            let plan = rewritten(&engine, sql).await.unwrap();
+            let (nodes, joins) = applies(&plan);
+            assert!(!joins, "{sql}: a join is left:\n{plan}");
+            let [node] = nodes.as_slice() else {
+                panic!("{sql}: one apply expected:\n{plan}");
+            };
+            assert_eq!(node.function.0.name(), "tokenize", "{sql}");
+            assert_eq!(node.mode, NodeMode::PerRow { keep_unmatched }, "{sql}");
+            // The outer reference is now a column of the input.
+            assert_eq!(
+                node.args,
+                [Expr::Column(Column::new(Some("t"), "body"))],
+                "{sql}"
+            );
+            assert!(
+                node.input.schema().has_column_with_unqualified_name("body"),
+                "{sql}"
+            );
+            // The output is the join's: t's columns, then the function's.
+            let names: Vec<&str> = node
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            assert_eq!(names, ["id", "body", "ts", "token", "pos"], "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_joins_with_a_lateral_call_are_refused_naming_the_function() {
+        let engine = engine();
+        let lateral = "tokenize(...) can be joined only with CROSS JOIN, JOIN ... ON true \
+                       or LEFT JOIN ... ON true";
+        let partitioned = "sessionize(...) can be joined only with CROSS JOIN, JOIN ... ON true";
+        for (sql, expected) in [
+            (
+                "SELECT * FROM t JOIN LATERAL tokenize(t.body) AS u ON u.pos = t.id",
+                lateral,
+            ),
+            (
+                "SELECT * FROM t LEFT JOIN LATERAL tokenize(t.body) AS u ON u.token = 'a'",
+                lateral,
+            ),
+            (
+                "SELECT * FROM t LEFT JOIN TABLE(sessionize(t.id, t.ts, 60) \
+                 OVER (PARTITION BY t.id ORDER BY t.ts)) AS s ON true",
+                partitioned,
+            ),
+        ] {
+            let error = rewritten(&engine, sql).await.unwrap_err().to_string();
+            assert!(error.contains(expected), "{sql}: {error}");
+            if expected == partitioned {
+                assert!(!error.contains("LEFT JOIN"), "{sql}: {error}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn joins_without_a_table_function_are_left_alone() {
+        let engine = engine();
+        let sql = "SELECT * FROM t a CROSS JOIN t b";
+        let before = engine
+            .context()
+            .state()
+            .create_logical_plan(sql)
+            .await
+            .unwrap();
+        let after = rewritten(&engine, sql).await.unwrap();
+        assert_eq!(before, after);
+        assert!(applies(&after).1, "the join stays");
+    }
+
+    #[tokio::test]
+    async fn partition_calls_become_a_per_partition_apply() {
+        let engine = engine();
+        let plan = rewritten(
+            &engine,
+            "SELECT * FROM t, TABLE(sessionize(t.id, t.ts, 60) \
+             OVER (PARTITION BY t.id ORDER BY t.ts)) AS s",
+        )
+        .await
+        .unwrap();
+        let (nodes, joins) = applies(&plan);
+        assert!(!joins, "{plan}");
+        let [node] = nodes.as_slice() else {
+            panic!("one apply expected:\n{plan}");
+        };
+        assert_eq!(node.function.0.name(), "sessionize");
+        let NodeMode::PerPartition { keys, order } = &node.mode else {
+            panic!("per partition expected: {:?}", node.mode);
+        };
+        assert_eq!(keys, &[Column::new(Some("t"), "id")]);
+        assert_eq!(order.len(), 1);
+        assert_eq!(order[0].expr, Expr::Column(Column::new(Some("t"), "ts")));
+        assert!(order[0].asc);
+        // The input's non-key columns are null in the output.
+        assert!(node.schema.fields().iter().all(|f| f.is_nullable()));
+    }
+}

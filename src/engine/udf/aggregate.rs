@@ -660,3 +660,60 @@ impl Accumulator for DistinctAccumulator {
                 .sum::<usize>()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::Float64Array;
+
+    use super::*;
+
+    #[test]
+    fn group_numbers_keep_the_order_and_the_total() {
+        let (groups, total) = group_numbers([2, 0, 2, 1].into_iter(), 3).unwrap();
+        assert_eq!(groups, [2, 0, 2, 1]);
+        assert_eq!(total, 3);
+        let (groups, total) = group_numbers(std::iter::empty(), 0).unwrap();
+        assert!(groups.is_empty());
+        assert_eq!(total, 0);
+    }
+
+    #[test]
+    fn more_groups_than_a_guest_can_number_are_an_error() {
+        let too_many = u32::MAX as usize + 1;
+        let error = group_numbers([0].into_iter(), too_many).unwrap_err();
+        assert!(
+            error.to_string().contains(&format!(
+                "{too_many} groups are too many for a WASM aggregate"
+            )),
+            "{error}"
+        );
+        // The largest count a u32 holds is still fine.
+        let (_, total) = group_numbers([0].into_iter(), u32::MAX as usize).unwrap();
+        assert_eq!(total, u32::MAX);
+    }
+
+    fn doubles(values: &[f64]) -> Vec<ArrayRef> {
+        vec![Arc::new(Float64Array::from(values.to_vec()))]
+    }
+
+    #[test]
+    fn without_a_filter_every_row_is_kept() {
+        let values = doubles(&[1.0, 2.0, 3.0]);
+        let (kept, groups, total) = kept_rows(&values, &[1, 0, 1], None, 2).unwrap();
+        assert_eq!(kept[0].len(), 3);
+        assert_eq!(groups, [1, 0, 1]);
+        assert_eq!(total, 2);
+    }
+
+    #[test]
+    fn a_filter_drops_false_and_null_rows_from_values_and_groups() {
+        let values = doubles(&[1.0, 2.0, 3.0, 4.0]);
+        let mask = BooleanArray::from(vec![Some(true), None, Some(false), Some(true)]);
+        let (kept, groups, total) = kept_rows(&values, &[0, 1, 2, 3], Some(&mask), 5).unwrap();
+        let kept = kept[0].as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!(kept.values().as_ref(), [1.0, 4.0]);
+        assert_eq!(groups, [0, 3]);
+        // The guest still numbers every group of the aggregation.
+        assert_eq!(total, 5);
+    }
+}

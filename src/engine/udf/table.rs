@@ -671,3 +671,179 @@ impl Partitions {
             .map(Some)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, Schema, TimeUnit};
+    use datafusion::datasource::MemTable;
+
+    use super::*;
+    use crate::{Engine, EngineSettings};
+
+    #[test]
+    fn check_parts_accepts_non_decreasing_parts_below_the_count() {
+        let parts = UInt32Array::from(vec![0, 0, 1, 3, 3]);
+        assert_eq!(check_parts(&parts, 4), Ok(vec![0, 0, 1, 3, 3]));
+        let none = UInt32Array::from(Vec::<u32>::new());
+        assert_eq!(check_parts(&none, 0), Ok(vec![]));
+    }
+
+    #[test]
+    fn check_parts_refuses_nulls() {
+        let parts = UInt32Array::from(vec![Some(0), None]);
+        assert_eq!(
+            check_parts(&parts, 2),
+            Err("the part numbers have nulls".to_string())
+        );
+    }
+
+    #[test]
+    fn check_parts_refuses_a_part_the_call_did_not_have() {
+        let parts = UInt32Array::from(vec![0, 1, 2]);
+        assert_eq!(
+            check_parts(&parts, 2),
+            Err("output row 2 belongs to part 2, but the call had 2".to_string())
+        );
+    }
+
+    #[test]
+    fn check_parts_refuses_decreasing_parts() {
+        let parts = UInt32Array::from(vec![0, 1, 1, 0]);
+        assert_eq!(
+            check_parts(&parts, 2),
+            Err("part numbers decrease at output row 3 (0 after 1)".to_string())
+        );
+    }
+
+    /// The `ApplyExec` of `sessionize` (udfs/examples/tables) over
+    /// `t(u BIGINT, ts TIMESTAMP)`, partitioned by `u`, as wasql plans it.
+    async fn sessionize_apply() -> Arc<dyn ExecutionPlan> {
+        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../udfs/dist/tables.wasm");
+        assert!(
+            module.is_file(),
+            "{} is missing: run `bash udfs/build.sh` first",
+            module.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&module, dir.path().join("tables.wasm")).unwrap();
+        let engine = Engine::new(&EngineSettings {
+            target_partitions: Some(1),
+            ..EngineSettings::default()
+        })
+        .unwrap();
+        engine.load_udf_dir(dir.path()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("u", DataType::Int64, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        ]));
+        let table = MemTable::try_new(schema, vec![vec![]]).unwrap();
+        engine
+            .context()
+            .register_table("t", Arc::new(table))
+            .unwrap();
+        let plan = engine
+            .context()
+            .sql(
+                "SELECT * FROM t, TABLE(sessionize(t.u, t.ts, 3600) \
+                 OVER (PARTITION BY t.u ORDER BY t.ts)) AS s",
+            )
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        fn find(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+            if plan.is::<ApplyExec>() {
+                return Some(Arc::clone(plan));
+            }
+            plan.children().into_iter().find_map(find)
+        }
+        find(&plan).expect("an ApplyExec in the plan")
+    }
+
+    /// The [`Partitions`] an `ApplyExec` would run for one input stream.
+    fn partitions(plan: &Arc<dyn ExecutionPlan>) -> Partitions {
+        let exec = plan.downcast_ref::<ApplyExec>().unwrap();
+        let ApplyMode::PerPartition { keys, .. } = &exec.mode else {
+            panic!("sessionize runs per partition");
+        };
+        Partitions {
+            run: Arc::new(Apply {
+                function: Arc::clone(&exec.function),
+                args: exec.args.clone(),
+                inputs: exec.input.schema().fields().len(),
+                columns: exec.columns(),
+                schema: exec.schema(),
+            }),
+            keys: keys.iter().map(|k| k.index()).collect(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// An input batch of the apply with the users `users`, one row each, a
+    /// second apart.
+    fn batch(schema: &SchemaRef, users: &[i64]) -> RecordBatch {
+        let seconds: Int64Array = (0..users.len() as i64).map(|s| s * 1_000_000).collect();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| match field.name().as_str() {
+                "u" => Ok(Arc::new(Int64Array::from(users.to_vec())) as ArrayRef),
+                _ => cast(&seconds, field.data_type()),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .unwrap();
+        RecordBatch::try_new(Arc::clone(schema), columns).unwrap()
+    }
+
+    /// (user, events) of each session in `output`.
+    fn sessions(output: Option<RecordBatch>) -> Vec<(i64, i32)> {
+        let Some(output) = output else {
+            return Vec::new();
+        };
+        let users = output.column_by_name("user_id").unwrap();
+        let events = output.column_by_name("events").unwrap();
+        let users = users.as_primitive::<Int64Type>();
+        let events = events.as_primitive::<Int32Type>();
+        (0..output.num_rows())
+            .map(|row| (users.value(row), events.value(row)))
+            .collect()
+    }
+
+    /// A partition runs once it is complete: when a later batch starts
+    /// another key, or at the end of the input; never split at a batch
+    /// boundary, and empty batches change nothing.
+    #[tokio::test]
+    async fn partitions_run_whole_across_batch_boundaries() {
+        let plan = sessionize_apply().await;
+        let input = plan.children()[0].schema();
+        let mut parts = partitions(&plan);
+        let mut push = |users: &[i64]| sessions(parts.push(&batch(&input, users), &input).unwrap());
+        assert_eq!(push(&[1, 1]), []);
+        assert_eq!(push(&[1]), []);
+        assert_eq!(push(&[1, 2]), [(1, 4)]);
+        assert_eq!(push(&[]), []);
+        assert_eq!(push(&[2, 3]), [(2, 2)]);
+        assert_eq!(push(&[3]), []);
+        assert_eq!(sessions(parts.flush(&input).unwrap()), [(3, 2)]);
+        assert_eq!(sessions(parts.flush(&input).unwrap()), []);
+    }
+
+    /// A batch holding several whole partitions runs them in one call; its
+    /// last partition waits for the next batch.
+    #[tokio::test]
+    async fn one_batch_completes_several_partitions() {
+        let plan = sessionize_apply().await;
+        let input = plan.children()[0].schema();
+        let mut parts = partitions(&plan);
+        let output = parts.push(&batch(&input, &[4, 5, 5, 6]), &input).unwrap();
+        assert_eq!(sessions(output), [(4, 1), (5, 2)]);
+        let output = parts.push(&batch(&input, &[7, 7]), &input).unwrap();
+        assert_eq!(sessions(output), [(6, 1)]);
+        assert_eq!(sessions(parts.flush(&input).unwrap()), [(7, 2)]);
+    }
+}
