@@ -33,6 +33,7 @@ use criterion::{Criterion, SamplingMode};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use tokio::runtime::Runtime;
+use wasql_engine::config::{ByteSize, Count, Seconds};
 use wasql_engine::net::{NetConfig, RuleConfig};
 use wasql_engine::{Engine, EngineSettings};
 
@@ -183,12 +184,12 @@ fn main() -> datafusion::error::Result<()> {
     plain.load_udf_dir(&dist)?;
     let hooked = Engine::new(&EngineSettings {
         net: NetConfig {
-            timeout_seconds: Some(5.0),
-            max_response_bytes: Some("1M".into()),
-            max_requests_per_query: Some(5000),
-            max_concurrent: Some(32),
-            retries: Some(1),
-            cache_ttl_seconds: Some(60.0),
+            timeout_seconds: Some(Seconds::from(5.0)),
+            max_response_bytes: Some(ByteSize::from("1M")),
+            max_requests_per_query: Some(Count::from(5000)),
+            max_concurrent: Some(Count::from(32)),
+            retries: Some(Count::from(1)),
+            cache_ttl_seconds: Some(Seconds::from(60.0)),
             allow: vec![
                 RuleConfig {
                     url: format!("{}/", server.base()),

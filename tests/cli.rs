@@ -2386,3 +2386,45 @@ fn meta_list_functions_shows_argument_types() {
          \"Returns true if a regular expression has at least one match in a string, false otherwise.\"\n"
     );
 }
+
+/// Zero and negative values in the config are refused the same way for
+/// every kind of value and every section, naming the key: exit 2, nothing
+/// runs.
+#[test]
+fn config_refuses_zero_and_negative_values_naming_the_key() {
+    let sandbox = Sandbox::new();
+    for (text, expected) in [
+        (
+            "[net]\ntimeout_seconds = 0\n",
+            "[net] timeout_seconds must be a positive number of seconds, not 0",
+        ),
+        (
+            "[net]\nmax_concurrent = 0\n",
+            "[net] max_concurrent must be at least 1, not 0",
+        ),
+        (
+            "[udf]\ntimeout_seconds = 0\n",
+            "[udf] timeout_seconds must be a positive number of seconds, not 0",
+        ),
+        (
+            "target_partitions = -2\n",
+            "target_partitions in the config must be at least 1, not -2",
+        ),
+        (
+            "memory_limit = 0\n",
+            "memory_limit in the config must be a positive size",
+        ),
+    ] {
+        sandbox.write("bad.toml", text);
+        let run = sandbox
+            .run(&["--config", "bad.toml", "-c", "SELECT 1"])
+            .exit(2);
+        assert_eq!(run.stdout, "", "{text}");
+        assert!(
+            run.stderr.starts_with(&format!("wasql: {expected}")),
+            "{text}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+}

@@ -15,12 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use args::{Args, Input};
-use limits::{Limit, positive_seconds};
+use limits::Limit;
 use output::Format;
 use runner::{Flow, Runner, ScriptOutcome, Settings, Source};
 
-use wasql_engine::config::{Config, UdfConfig, parse_byte_size};
-use wasql_engine::udf;
+use wasql_engine::config::{ByteSize, Config, Count};
 use wasql_engine::{Engine, EngineSettings, Params};
 
 /// Exit status when a statement failed.
@@ -89,16 +88,22 @@ fn run() -> ExitCode {
         },
         (None, None) => Format::Table,
     };
-    let memory_limit = match args.memory_limit.as_ref().or(config.memory_limit.as_ref()) {
-        Some(size) => match parse_byte_size(size) {
-            Ok(bytes) => Some(bytes),
-            Err(e) => return usage_error(format!("memory limit: {e}")),
-        },
-        None => None,
+    // The config's values are checked by the engine; flags override them.
+    let mut engine_settings = match EngineSettings::from_config(&config) {
+        Ok(settings) => settings,
+        Err(e) => return usage_error(e),
     };
-    let target_partitions = args.target_partitions.or(config.target_partitions);
-    if target_partitions == Some(0) {
-        return usage_error("target partitions must be at least 1");
+    if let Some(size) = &args.memory_limit {
+        match ByteSize::from(size.as_str()).positive("--memory-limit") {
+            Ok(bytes) => engine_settings.memory_limit = Some(bytes),
+            Err(e) => return usage_error(e),
+        }
+    }
+    if let Some(partitions) = args.target_partitions {
+        match Count::from(partitions).positive("--target-partitions") {
+            Ok(partitions) => engine_settings.target_partitions = Some(partitions),
+            Err(e) => return usage_error(e),
+        }
     }
     // Scripts that cannot run are bad usage: nothing runs.
     for input in &inputs {
@@ -111,10 +116,17 @@ fn run() -> ExitCode {
             }
         }
     }
-    let timeout = match (args.timeout, config.timeout) {
-        (Some(seconds), _) => Limit::new(seconds, "--timeout").map(Some),
-        (None, Some(seconds)) => Limit::new(seconds, "timeout in the config").map(Some),
-        (None, None) => Ok(None),
+    let timeout = match args.timeout {
+        Some(seconds) => Limit::new(seconds, "--timeout").map(Some),
+        None => config
+            .statement_timeout()
+            .map_err(|e| e.to_string())
+            .map(|timeout| {
+                timeout.map(|duration| Limit {
+                    duration,
+                    origin: "timeout in the config",
+                })
+            }),
     };
     let timeout = match timeout {
         Ok(timeout) => timeout,
@@ -143,17 +155,6 @@ fn run() -> ExitCode {
         quiet: args.quiet,
         continue_on_error: args.continue_on_error,
         timeout,
-    };
-    let udf_limits = match udf_limit_policy(&config.udf) {
-        Ok(policy) => policy,
-        Err(e) => return usage_error(format!("config: {e}")),
-    };
-    let engine_settings = EngineSettings {
-        memory_limit,
-        target_partitions,
-        profiles: config.profiles,
-        udf_limits,
-        net: config.net,
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -245,59 +246,6 @@ fn init_file(args: &Args) -> Result<Option<PathBuf>, String> {
         },
         None => Ok(Config::default_init_path().filter(|path| path.exists())),
     }
-}
-
-/// The `[udf]` limits, with `[udf.modules.NAME]` overrides.
-fn udf_limit_policy(config: &UdfConfig) -> Result<udf::LimitPolicy, String> {
-    /// `limits` with the keys `config` sets, read as `table` says.
-    fn apply(
-        mut limits: udf::Limits,
-        config: &UdfConfig,
-        table: &str,
-    ) -> Result<udf::Limits, String> {
-        let count = |value: Option<usize>, key: &str, into: &mut usize| match value {
-            Some(0) => Err(format!("{table} {key} must be at least 1, not 0")),
-            Some(n) => {
-                *into = n;
-                Ok(())
-            }
-            None => Ok(()),
-        };
-        if let Some(size) = &config.memory_limit {
-            limits.memory_bytes =
-                parse_byte_size(size).map_err(|e| format!("{table} memory_limit: {e}"))?;
-        }
-        if let Some(size) = &config.max_state_size {
-            limits.state_bytes =
-                parse_byte_size(size).map_err(|e| format!("{table} max_state_size: {e}"))?;
-        }
-        if let Some(seconds) = config.timeout_seconds {
-            limits.call_timeout = positive_seconds(seconds).ok_or_else(|| {
-                format!("{table} timeout_seconds must be positive, not {seconds}")
-            })?;
-        }
-        count(
-            config.max_table_elements,
-            "max_table_elements",
-            &mut limits.table_elements,
-        )?;
-        count(config.max_tables, "max_tables", &mut limits.tables)?;
-        count(config.max_memories, "max_memories", &mut limits.memories)?;
-        Ok(limits)
-    }
-    let default = apply(udf::Limits::default(), config, "[udf]")?;
-    let modules = config
-        .modules
-        .iter()
-        .map(|(name, module)| {
-            let table = format!("[udf.modules.{name}]");
-            if !module.modules.is_empty() {
-                return Err(format!("{table} cannot have modules of its own"));
-            }
-            Ok((name.clone(), apply(default, module, &table)?))
-        })
-        .collect::<Result<_, String>>()?;
-    Ok(udf::LimitPolicy { default, modules })
 }
 
 /// Runs `-c` and `-f` inputs in order; failed if any failed.

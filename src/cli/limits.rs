@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use wasql_engine::config::Seconds;
+
 /// A time limit and the setting it came from, e.g. `--timeout`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limit {
@@ -18,22 +20,16 @@ impl Limit {
     /// `seconds` as a limit set by `origin`; zero, negative and non-finite
     /// values are refused, naming `origin`.
     pub fn new(seconds: f64, origin: &'static str) -> Result<Limit, String> {
-        positive_seconds(seconds)
+        Seconds::from(seconds)
+            .positive(origin)
             .map(|duration| Limit { duration, origin })
-            .ok_or_else(|| format!("{origin} must be a positive number of seconds, not {seconds}"))
+            .map_err(|e| e.to_string())
     }
 
     /// The limit in seconds, as people write it (`2 s`, `0.5 s`).
     pub fn seconds(&self) -> String {
         format!("{} s", self.duration.as_secs_f64())
     }
-}
-
-/// `seconds` as a duration, if it is positive and finite.
-pub fn positive_seconds(seconds: f64) -> Option<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|d| !d.is_zero())
 }
 
 /// A whole run's limit and when it ends.

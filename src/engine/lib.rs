@@ -5,7 +5,7 @@
 //! `wasql` binary is a thin layer over [`Engine`].
 //!
 //! Data flows one way: [`Engine`] -> [`udf`] -> [`net`]; [`config`] is plain
-//! data read by all; [`text`] makes text from guests and network callers
+//! data read by all, made into [`EngineSettings`] by [`settings`]; [`text`] makes text from guests and network callers
 //! safe to print.
 
 /// The DataFusion wasql is built on, for embedders to use the same version.
@@ -13,6 +13,7 @@ pub use datafusion;
 
 pub mod config;
 pub mod net;
+pub mod settings;
 pub mod text;
 pub mod udf;
 
@@ -33,7 +34,6 @@ mod read_errors;
 mod stores;
 mod system_schema;
 
-use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
@@ -55,29 +55,14 @@ use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::Value;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::config::StoreProfile;
-use crate::net::{Net, NetConfig};
+use crate::net::Net;
 use crate::udf::{UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
 pub use panics::message as panic_message;
 pub use params::{Params, check_name as check_param_name};
+pub use settings::EngineSettings;
 pub use stores::StoreRegistry;
 use system_schema::SystemSchema;
-
-/// How to set up an [`Engine`].
-#[derive(Debug, Default, Clone)]
-pub struct EngineSettings {
-    /// Memory limit for query execution in bytes; `None` means unbounded.
-    pub memory_limit: Option<usize>,
-    /// Partitions per query; `None` means one per core.
-    pub target_partitions: Option<usize>,
-    /// Named object-store profiles from the config file.
-    pub profiles: BTreeMap<String, StoreProfile>,
-    /// Sandbox limits for WASM UDFs.
-    pub udf_limits: udf::LimitPolicy,
-    /// The network policy (`[net]`).
-    pub net: NetConfig,
-}
 
 /// A wasql session: the DataFusion context and its object stores.
 pub struct Engine {

@@ -21,8 +21,9 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tokio::sync::Semaphore;
 
+pub use crate::config::{NetConfig, RuleConfig, SecretConfig};
 pub use audit::{Audit, AuditRecord};
-pub use policy::{Caller, NetConfig, Policy, RuleConfig, SecretConfig};
+pub use policy::{Caller, Limits, Policy};
 pub use sql::{http_functions, net_log_table};
 
 use crate::text::escape_control;

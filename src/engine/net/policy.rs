@@ -7,78 +7,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
 use url::Url;
 
+use crate::config::{InvalidSetting, NetConfig, RuleConfig};
 use crate::text::escape_control;
 
-/// The `[net]` section.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetConfig {
-    /// Seconds before one request gives up (default 10).
-    pub timeout_seconds: Option<f64>,
-    /// Largest response body, e.g. `"10M"` (default 10 MiB).
-    pub max_response_bytes: Option<String>,
-    /// Requests one query may send (default 10,000).
-    pub max_requests_per_query: Option<usize>,
-    /// Requests in flight at once (default 64).
-    pub max_concurrent: Option<usize>,
-    /// Retries after a 429, a 5xx or a connection error (default 2).
-    pub retries: Option<u32>,
-    /// Keep successful GET responses this many seconds across queries
-    /// (default 0: identical requests are shared within one query only).
-    pub cache_ttl_seconds: Option<f64>,
-    /// Also append every audit record to this JSON-lines file.
-    pub audit_file: Option<PathBuf>,
-    /// The rules; a request goes out only if one of them allows it.
-    #[serde(default)]
-    pub allow: Vec<RuleConfig>,
-    /// Named secrets the host adds to requests, by name.
-    #[serde(default)]
-    pub secrets: BTreeMap<String, SecretConfig>,
-}
-
-/// One `[[net.allow]]` rule.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    /// `scheme://host[:port][/path-prefix]`; the host may start with `*.`
-    /// (any subdomain). `http://` is allowed only by a rule that says so.
-    pub url: String,
-    /// Methods allowed (default GET and HEAD).
-    #[serde(default)]
-    pub methods: Vec<String>,
-    /// Only for functions of these modules (file names without `.wasm`;
-    /// `sql` for the SQL functions such as `http_get`). Default: any.
-    #[serde(default)]
-    pub modules: Vec<String>,
-    /// Only for these functions. Default: any.
-    #[serde(default)]
-    pub functions: Vec<String>,
-    /// Private, loopback or link-local addresses (or networks, `a.b.c.d/n`)
-    /// this rule's host may resolve to. Public addresses need no listing.
-    #[serde(default)]
-    pub addresses: Vec<String>,
-    /// A secret (from `[net.secrets]`) the host adds to matching requests.
-    pub secret: Option<String>,
-    /// The header that carries the secret (default `Authorization`).
-    pub secret_header: Option<String>,
-    /// How the header's value is made, `{}` standing for the secret
-    /// (default `{}`; e.g. `Bearer {}`).
-    pub secret_format: Option<String>,
-}
-
-/// Where a secret's value comes from: an environment variable or a file.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretConfig {
-    pub env: Option<String>,
-    pub file: Option<PathBuf>,
-}
-
 /// Limits applied to every request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub timeout: Duration,
     pub max_response_bytes: usize,
@@ -86,6 +21,48 @@ pub struct Limits {
     pub max_concurrent: usize,
     pub retries: u32,
     pub cache_ttl: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 10 << 20,
+            max_requests_per_query: 10_000,
+            max_concurrent: 64,
+            retries: 2,
+            cache_ttl: Duration::ZERO,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits `[net]` sets, each checked by the rule of its kind; the
+    /// defaults for the keys it leaves out.
+    pub fn from_config(config: &NetConfig) -> Result<Limits, InvalidSetting> {
+        let key = |name: &str| format!("[net] {name}");
+        let mut limits = Limits::default();
+        if let Some(seconds) = &config.timeout_seconds {
+            limits.timeout = seconds.positive(&key("timeout_seconds"))?;
+        }
+        if let Some(size) = &config.max_response_bytes {
+            limits.max_response_bytes = size.positive(&key("max_response_bytes"))?;
+        }
+        if let Some(count) = &config.max_requests_per_query {
+            limits.max_requests_per_query = count.positive(&key("max_requests_per_query"))?;
+        }
+        if let Some(count) = &config.max_concurrent {
+            limits.max_concurrent = count.positive(&key("max_concurrent"))?;
+        }
+        if let Some(count) = &config.retries {
+            let retries = count.positive_or_zero(&key("retries"))?;
+            limits.retries = u32::try_from(retries).unwrap_or(u32::MAX);
+        }
+        if let Some(seconds) = &config.cache_ttl_seconds {
+            limits.cache_ttl = seconds.positive_or_zero(&key("cache_ttl_seconds"))?;
+        }
+        Ok(limits)
+    }
 }
 
 /// Who is asking: a module's function, or a SQL function (module `None`).
@@ -489,26 +466,9 @@ impl Policy {
             .enumerate()
             .map(|(i, rule)| Rule::parse(i, rule, &secrets))
             .collect::<Result<Vec<_>, _>>()?;
-        let max_response_bytes = match &config.max_response_bytes {
-            Some(text) => crate::config::parse_byte_size(text)
-                .map_err(|e| format!("net.max_response_bytes: {e}"))?,
-            None => 10 << 20,
-        };
-        let seconds = |value: Option<f64>, default: f64, key: &str| -> Result<Duration, String> {
-            let value = value.unwrap_or(default);
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| format!("net.{key}: {value} is not a number of seconds"))
-        };
         Ok(Policy {
             rules,
-            limits: Limits {
-                timeout: seconds(config.timeout_seconds, 10.0, "timeout_seconds")?,
-                max_response_bytes,
-                max_requests_per_query: config.max_requests_per_query.unwrap_or(10_000),
-                max_concurrent: config.max_concurrent.unwrap_or(64).max(1),
-                retries: config.retries.unwrap_or(2),
-                cache_ttl: seconds(config.cache_ttl_seconds, 0.0, "cache_ttl_seconds")?,
-            },
+            limits: Limits::from_config(config).map_err(|e| e.to_string())?,
             audit_file: config.audit_file.clone(),
             secrets,
         })
