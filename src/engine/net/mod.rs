@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 
 pub use audit::{Audit, AuditRecord};
 pub use policy::{Caller, NetConfig, Policy, RuleConfig, SecretConfig};
-pub use sql::{http_functions, net_log_table};
+pub use sql::http_functions;
 
 use crate::text::escape_control;
 
