@@ -2426,5 +2426,298 @@ fn config_refuses_zero_and_negative_values_naming_the_key() {
             run.stderr
         );
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+// ---------------------------------------------------------------------------
+// Introspection: the wasql schema
+// ---------------------------------------------------------------------------
+
+/// A sandbox whose `udfs` directory holds copies of the built example
+/// modules `names` (from `udfs/dist`, made by `bash udfs/build.sh`); returns
+/// it with the directory's absolute path.
+fn sandbox_with_udfs(names: &[&str]) -> (Sandbox, String) {
+    let sandbox = Sandbox::new();
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist");
+    let dir = sandbox.path("udfs");
+    fs::create_dir_all(&dir).unwrap();
+    for name in names {
+        let file = format!("{name}.wasm");
+        let from = dist.join(&file);
+        assert!(
+            from.is_file(),
+            "{} is missing: run `bash udfs/build.sh` first",
+            from.display()
+        );
+        fs::copy(&from, dir.join(&file)).unwrap();
+    }
+    (sandbox, dir.display().to_string())
+}
+
+/// The hex sha256 of the file at `path`.
+fn file_sha256(path: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The JSON rows of each statement of a `--format json` run.
+fn json_rows(run: &Run) -> Vec<Vec<Value>> {
+    serde_json::Deserializer::from_str(&run.stdout)
+        .into_iter::<Value>()
+        .map(|value| match value {
+            Ok(Value::Array(rows)) => rows,
+            other => panic!("expected rows, got {other:?} in {run:#?}"),
+        })
+        .collect()
+}
+
+/// `wasql.functions` lists every WASM function loaded from a UDF directory
+/// with its kind, signature, module, path, module sha256 (the file's real
+/// digest) and description; `wasql.modules` lists the modules.
+#[test]
+fn wasql_functions_and_modules_list_the_loaded_udfs() {
+    let (sandbox, udfs) = sandbox_with_udfs(&["slugify", "stats", "tables"]);
+    let run = sandbox
+        .run(&[
+            "--udfs",
+            &udfs,
+            "-q",
+            "--format",
+            "json",
+            "-c",
+            "SELECT name, kind, signature, module, path, sha256, description \
+             FROM wasql.functions ORDER BY name",
+            "-c",
+            "SELECT name, path, sha256, size, functions, memory_bytes, call_timeout_seconds \
+             FROM wasql.modules ORDER BY name",
+        ])
+        .success();
+    let results = json_rows(&run);
+    assert_eq!(results.len(), 2, "{run:#?}");
+    let path = |module: &str| format!("{udfs}/{module}.wasm");
+    let expected = [
+        (
+            "geo_mean",
+            "aggregate",
+            "geo_mean(Float64) -> Float64",
+            "stats",
+        ),
+        (
+            "sessionize",
+            "table (per partition)",
+            "sessionize(Int64, Timestamp(µs), Int64) -> \
+          TABLE(user_id Int64, session_id Int32, start Timestamp(µs), end Timestamp(µs), events Int32)",
+            "tables",
+        ),
+        ("slugify", "scalar", "slugify(Utf8) -> Utf8", "slugify"),
+        (
+            "tokenize",
+            "table",
+            "tokenize(Utf8) -> TABLE(token Utf8, pos Int32)",
+            "tables",
+        ),
+    ];
+    let functions = &results[0];
+    assert_eq!(functions.len(), expected.len(), "{functions:#?}");
+    for (row, (name, kind, signature, module)) in functions.iter().zip(expected) {
+        assert_eq!(row["name"], name, "{row}");
+        assert_eq!(row["kind"], kind, "{row}");
+        assert_eq!(row["signature"], signature, "{row}");
+        assert_eq!(row["module"], module, "{row}");
+        assert_eq!(row["path"], path(module), "{row}");
+        assert_eq!(row["sha256"], file_sha256(&path(module)), "{row}");
+    }
+    let geo_mean = &functions[0]["description"];
+    assert!(
+        geo_mean
+            .as_str()
+            .is_some_and(|d| d.contains("Geometric mean")),
+        "{geo_mean}"
+    );
+    let modules = &results[1];
+    assert_eq!(modules.len(), 3, "{modules:#?}");
+    for (row, (name, functions)) in
+        modules
+            .iter()
+            .zip([("slugify", 1), ("stats", 1), ("tables", 2)])
+    {
+        let file = path(name);
+        assert_eq!(row["name"], name, "{row}");
+        assert_eq!(row["path"], file, "{row}");
+        assert_eq!(row["sha256"], file_sha256(&file), "{row}");
+        assert_eq!(row["size"], fs::metadata(&file).unwrap().len(), "{row}");
+        assert_eq!(row["functions"], functions, "{row}");
+        assert_eq!(row["memory_bytes"], 256 << 20, "{row}");
+        assert_eq!(row["call_timeout_seconds"], 10.0, "{row}");
+    }
+}
+
+/// `\udf list` is a query over `wasql.functions`: the same functions, in
+/// the same order, with the same signatures, paths and sha256 (prefix).
+#[test]
+fn udf_list_shows_what_wasql_functions_holds() {
+    let (sandbox, udfs) = sandbox_with_udfs(&["slugify", "stats", "tables"]);
+    let run = sandbox
+        .run(&[
+            "--udfs",
+            &udfs,
+            "-q",
+            "--format",
+            "json",
+            "-c",
+            "\\udf list",
+            "-c",
+            "SELECT name, signature, path, sha256 FROM wasql.functions",
+        ])
+        .success();
+    let results = json_rows(&run);
+    assert_eq!(results.len(), 2, "{run:#?}");
+    let (listed, table) = (&results[0], &results[1]);
+    assert_eq!(listed.len(), 4, "{listed:#?}");
+    assert_eq!(listed.len(), table.len(), "{run:#?}");
+    for (shown, row) in listed.iter().zip(table) {
+        assert_eq!(shown["function"], row["name"], "{shown} {row}");
+        assert_eq!(shown["signature"], row["signature"], "{shown} {row}");
+        assert_eq!(shown["module"], row["path"], "{shown} {row}");
+        let prefix = shown["sha256"].as_str().unwrap();
+        assert!(
+            prefix.len() == 16 && row["sha256"].as_str().unwrap().starts_with(prefix),
+            "{shown} {row}"
+        );
+    }
+}
+
+/// A function made by `CREATE FUNCTION` is listed under its SQL name (not
+/// the module's other functions), and is gone after `DROP FUNCTION`.
+#[test]
+fn wasql_functions_follows_create_and_drop_function() {
+    let (sandbox, udfs) = sandbox_with_udfs(&["slugify", "tables"]);
+    let run = sandbox
+        .run(&[
+            "-q",
+            "--format",
+            "json",
+            "-c",
+            &format!("CREATE FUNCTION slug() LANGUAGE wasm AS '{udfs}/slugify.wasm#slugify'"),
+            "-c",
+            &format!("CREATE FUNCTION words() LANGUAGE wasm AS '{udfs}/tables.wasm#tokenize'"),
+            "-c",
+            "SELECT name, kind, signature, module FROM wasql.functions ORDER BY name",
+            "-c",
+            "DROP FUNCTION slug",
+            "-c",
+            "SELECT name FROM wasql.functions",
+        ])
+        .success();
+    let results = json_rows(&run);
+    assert_eq!(
+        results,
+        vec![
+            vec![
+                json!({"name": "slug", "kind": "scalar", "signature": "slug(Utf8) -> Utf8", "module": "slugify"}),
+                json!({"name": "words", "kind": "table",
+                       "signature": "words(Utf8) -> TABLE(token Utf8, pos Int32)", "module": "tables"}),
+            ],
+            vec![json!({"name": "words"})],
+        ],
+        "{run:#?}"
+    );
+}
+
+/// `wasql.net_rules` shows each `[[net.allow]]` rule with its secret by
+/// name and header; the secret's value appears nowhere, not in `\net`.
+#[test]
+fn wasql_net_rules_show_secret_names_never_values() {
+    const SECRET: &str = "s3cr3t-value-never-shown";
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "wasql.toml",
+        "[net]\n\
+         [[net.allow]]\nurl = \"https://api.example.com:8443/v1\"\nmethods = [\"get\", \"POST\"]\n\
+         modules = [\"fetch\"]\nsecret = \"token\"\nsecret_header = \"X-Key\"\n\
+         secret_format = \"Key {}\"\n\
+         [[net.allow]]\nurl = \"http://*.internal.test\"\naddresses = [\"10.0.0.0/8\"]\n\
+         [net.secrets.token]\nenv = \"WASQL_TEST_SECRET\"\n",
+    );
+    let run = |args: &[&str]| {
+        let mut command =
+            sandbox.command(&[&["--config", config.to_str().unwrap()], args].concat());
+        command.env("WASQL_TEST_SECRET", SECRET);
+        let output = command.output().unwrap();
+        let run = Run {
+            code: output.status.code().unwrap(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+        .success();
+        assert!(
+            !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+            "{run:#?}"
+        );
+        run
+    };
+    let rules = json_rows(&run(&[
+        "-q",
+        "--format",
+        "json",
+        "-c",
+        "SELECT * FROM wasql.net_rules",
+    ]));
+    let stdout = run(&["-c", "\\net"]).stdout;
+    assert_eq!(
+        Value::Array(rules.concat()),
+        json!([
+            {"rule": "allow[1] https://api.example.com:8443/v1", "scheme": "https",
+             "host": "api.example.com", "port": 8443, "path": "/v1",
+             "methods": ["GET", "POST"], "modules": ["fetch"], "functions": [],
+             "addresses": [], "secret": "token", "secret_header": "X-Key"},
+            {"rule": "allow[2] http://*.internal.test", "scheme": "http",
+             "host": "*.internal.test", "port": 80, "path": "/",
+             "methods": ["GET", "HEAD"], "modules": [], "functions": [],
+             "addresses": ["10.0.0.0/8"], "secret": null, "secret_header": null},
+        ]),
+    );
+    assert!(stdout.contains("Secrets (names only): token"), "{stdout}");
+    assert!(stdout.contains("X-Key (secret)"), "{stdout}");
+    assert!(
+        stdout.contains("modules: fetch; functions: any"),
+        "{stdout}"
+    );
+}
+
+/// The new tables of the `wasql` schema are read-only like `net_log`.
+#[test]
+fn the_wasql_tables_are_read_only() {
+    let sandbox = Sandbox::new();
+    for table in ["functions", "modules", "net_rules"] {
+        for statement in [
+            format!("INSERT INTO wasql.{table} SELECT * FROM wasql.{table}"),
+            format!("DELETE FROM wasql.{table}"),
+            format!("DROP TABLE wasql.{table}"),
+            format!("CREATE OR REPLACE TABLE wasql.{table} AS SELECT 1 AS n"),
+            format!("CREATE OR REPLACE VIEW wasql.{table} AS SELECT 1 AS n"),
+        ] {
+            let run = sandbox
+                .run(&[
+                    "-q",
+                    "--format",
+                    "csv",
+                    "--continue-on-error",
+                    "-c",
+                    &statement,
+                    "-c",
+                    &format!("SELECT count(*) AS n FROM wasql.{table}"),
+                ])
+                .exit(1);
+            assert_eq!(run.stderr_lines().len(), 1, "{statement}: {run:#?}");
+            assert!(
+                run.stderr.contains(
+                    "the wasql schema is read-only: it holds wasql's own tables \
+                     (functions, modules, net_log, net_rules)"
+                ),
+                "{statement}: {run:#?}"
+            );
+            assert_eq!(run.stdout, "n\n0\n", "{statement}: {run:#?}");
+        }
     }
 }

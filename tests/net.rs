@@ -664,7 +664,7 @@ fn the_wasql_schema_is_read_only() {
         assert_eq!(run.stderr.lines().count(), 1, "{what}: {run:?}");
         assert!(
             run.first_error()
-                .contains("the wasql schema is read-only: it holds wasql's own tables (net_log)"),
+                .contains("the wasql schema is read-only: it holds wasql's own tables (functions, modules, net_log, net_rules)"),
             "{what}: {run:?}"
         );
         assert_eq!(

@@ -353,6 +353,62 @@ pub fn parse(line: &str) -> Result<Meta, String> {
     (command.parse)(Some(arg).filter(|a| !a.is_empty()))
 }
 
+/// `\udf list`: the WASM functions SQL knows, with their modules.
+pub const UDF_LIST: &str = "SELECT name AS \"function\", kind, signature, path AS module, \
+     left(sha256, 16) AS sha256, array_to_string(capabilities, ', ') AS capabilities \
+     FROM wasql.functions";
+
+/// `\net`: the `[[net.allow]]` rules, a secret by the header it goes into.
+pub const NET_RULES: &str = "SELECT rule, array_to_string(methods, ', ') AS methods, \
+     'modules: ' || coalesce(nullif(array_to_string(modules, ', '), ''), 'any') || \
+     '; functions: ' || coalesce(nullif(array_to_string(functions, ', '), ''), 'any') AS \"for\", \
+     coalesce(nullif(array_to_string(addresses, ', '), ''), 'public only') AS addresses, \
+     coalesce(secret_header || ' (secret)', '') AS injects \
+     FROM wasql.net_rules";
+
+/// `\net`: the hosts the WASM functions ask for (`net:HOST`
+/// capabilities): requests only; the rules decide.
+pub const NET_REQUESTS: &str = "SELECT module, name AS \"function\", \
+     substr(capability, 5) AS \"requests host\" \
+     FROM (SELECT module, name, unnest(capabilities) AS capability FROM wasql.functions) \
+     WHERE capability LIKE 'net:%'";
+
+/// `\df [PATTERN]`: the functions SQL knows, with their argument types and
+/// the first line of their description (without Markdown links); a WASM
+/// function's says which module it comes from.
+pub fn list_functions(pattern: Option<&str>) -> String {
+    let filter = pattern
+        .map(|p| format!("WHERE name LIKE '{}'", like_pattern(p)))
+        .unwrap_or_default();
+    let first_line = |text: &str| {
+        format!(
+            "split_part(regexp_replace({text}, '\\[([^\\]]*)\\]\\([^)]*\\)', '\\1', 'g'), chr(10), 1)"
+        )
+    };
+    // information_schema describes no table function: the WASM ones'
+    // descriptions come from wasql.functions.
+    let wasm = format!(
+        "CASE WHEN w.kind LIKE 'table%' THEN w.signature || ' (' || w.kind || ') ' ELSE '' END || \
+         {} || ' [WASM module ' || w.path || ', sha256 ' || left(w.sha256, 16) || ']'",
+        first_line("coalesce(w.description, 'WASM ' || w.kind || ' function')")
+    );
+    format!(
+        "SELECT DISTINCT f.name, f.kind, coalesce(a.arguments, '') AS arguments, f.description \
+         FROM (SELECT * FROM (SELECT r.routine_name AS name, r.function_type AS kind, \
+         CASE WHEN w.name IS NULL THEN {} ELSE {wasm} END AS description \
+         FROM information_schema.routines r LEFT JOIN wasql.functions w \
+         ON w.name = r.routine_name AND upper(split_part(w.kind, ' ', 1)) = r.function_type) \
+         {filter}) f LEFT JOIN (\
+         SELECT name, array_to_string(array_sort(array_distinct(array_agg(signature))), ' | ') AS arguments \
+         FROM (SELECT specific_name AS name, \
+         '(' || string_agg(data_type, ', ' ORDER BY ordinal_position) || ')' AS signature \
+         FROM information_schema.parameters WHERE parameter_mode = 'IN' \
+         GROUP BY specific_name, rid) GROUP BY name) a ON a.name = f.name \
+         ORDER BY f.name, f.kind",
+        first_line("r.description")
+    )
+}
+
 /// Turns a `\df` pattern into a SQL `LIKE` pattern: `*` and `?` are globs,
 /// and a plain word matches anywhere in the name.
 pub fn like_pattern(pattern: &str) -> String {

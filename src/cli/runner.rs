@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use futures::StreamExt;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::error::DataFusionError;
+use futures::{StreamExt, TryStreamExt};
 use tokio::runtime::Runtime;
 
 use super::errors::{ErrorReport, Position, describe, locate, snippet};
@@ -20,7 +22,6 @@ use super::output::{self, Format, Screen};
 use super::progress::Progress;
 use super::split::{Item, split};
 use wasql_engine::text::escape_control_lines;
-use wasql_engine::udf::WasmModule;
 use wasql_engine::{Engine, Params, check_param_name};
 
 /// What the user chose about output.
@@ -322,44 +323,7 @@ impl Runner {
             }
             Meta::Describe(name) => self.run_sql(&format!("DESCRIBE {name}"))?,
             Meta::ListFunctions(pattern) => {
-                let filter = pattern
-                    .map(|p| format!("WHERE name LIKE '{}'", meta::like_pattern(&p)))
-                    .unwrap_or_default();
-                // information_schema has no descriptions of table functions:
-                // add the WASM ones'.
-                let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
-                let described: Vec<String> = self
-                    .engine
-                    .table_function_descriptions()
-                    .iter()
-                    .map(|(name, description)| {
-                        format!(
-                            " WHEN routine_name = {} AND function_type = 'TABLE' THEN {}",
-                            quote(name),
-                            quote(description)
-                        )
-                    })
-                    .collect();
-                let description = if described.is_empty() {
-                    "description".to_string()
-                } else {
-                    format!("CASE{} ELSE description END", described.concat())
-                };
-                // Argument types of each signature, and the first line of
-                // the description without Markdown links.
-                self.run_sql(&format!(
-                    "SELECT DISTINCT f.name, f.kind, coalesce(a.arguments, '') AS arguments, \
-                     split_part(regexp_replace(f.description, '\\[([^\\]]*)\\]\\([^)]*\\)', '\\1', 'g'), chr(10), 1) \
-                     AS description FROM (SELECT * FROM (\
-                     SELECT routine_name AS name, function_type AS kind, {description} AS description \
-                     FROM information_schema.routines) {filter}) f LEFT JOIN (\
-                     SELECT name, array_to_string(array_sort(array_distinct(array_agg(signature))), ' | ') AS arguments \
-                     FROM (SELECT specific_name AS name, \
-                     '(' || string_agg(data_type, ', ' ORDER BY ordinal_position) || ')' AS signature \
-                     FROM information_schema.parameters WHERE parameter_mode = 'IN' \
-                     GROUP BY specific_name, rid) GROUP BY name) a ON a.name = f.name \
-                     ORDER BY f.name, f.kind"
-                ))?
+                self.run_sql(&meta::list_functions(pattern.as_deref()))?
             }
             Meta::Include(file) => {
                 return match self.run_file(Path::new(&file)) {
@@ -452,7 +416,10 @@ impl Runner {
                 let noun = if count == 1 { "function" } else { "functions" };
                 self.note(&format!("Loaded {count} {noun} from {dir}."));
             }
-            Meta::UdfList => self.print_batch(udf_list(&self.engine.udf_modules()))?,
+            Meta::UdfList => {
+                let functions = self.query_batch(meta::UDF_LIST)?;
+                self.print_batch(functions)?
+            }
             Meta::Net => {
                 let policy = self.engine.net().policy();
                 let limits = &policy.limits;
@@ -473,8 +440,9 @@ impl Runner {
                 if policy.rules.is_empty() {
                     println!("No [[net.allow]] rules: network access is off.");
                 }
-                self.print_batch(net_rules(policy))?;
-                let requested = net_requests(&self.engine.udf_modules());
+                let rules = self.query_batch(meta::NET_RULES)?;
+                self.print_batch(rules)?;
+                let requested = self.query_batch(meta::NET_REQUESTS)?;
                 if requested.num_rows() > 0 {
                     self.print_batch(requested)?;
                 }
@@ -513,7 +481,24 @@ impl Runner {
         Ok(Flow::Continue)
     }
 
-    /// Prints rows made by wasql itself (not by a query) in the current format.
+    /// The rows of one of wasql's own queries (over the `wasql` schema), to
+    /// print with [`Runner::print_batch`].
+    fn query_batch(&self, sql: &str) -> Result<RecordBatch, Failure> {
+        let report = |e: DataFusionError| Failure::Error(describe(&e));
+        self.runtime.block_on(async {
+            let query = self.engine.prepare(sql).await.map_err(report)?;
+            let schema = query.schema();
+            let batches: Vec<RecordBatch> = query
+                .execute()
+                .map_err(report)?
+                .try_collect()
+                .await
+                .map_err(report)?;
+            concat_batches(&schema, &batches).map_err(|e| report(e.into()))
+        })
+    }
+
+    /// Prints rows wasql made for a meta-command, in the current format.
     fn print_batch(&mut self, batch: RecordBatch) -> Result<(), Failure> {
         let started = Instant::now();
         let screen = self.screen();
@@ -662,79 +647,6 @@ pub fn read_script(path: &Path) -> Result<String, String> {
             ))
         }
     }
-}
-
-/// One row per function of the loaded WASM modules.
-fn udf_list(modules: &[Arc<WasmModule>]) -> RecordBatch {
-    let rows: Vec<(&WasmModule, &wasql_engine::udf::FunctionSpec)> = modules
-        .iter()
-        .flat_map(|m| m.functions.iter().map(move |f| (m.as_ref(), f)))
-        .collect();
-    let column =
-        |value: &dyn Fn(&WasmModule, &wasql_engine::udf::FunctionSpec) -> String| -> ArrayRef {
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|(m, f)| value(m, f)),
-            ))
-        };
-    RecordBatch::try_from_iter([
-        ("function", column(&|_, f| f.name.clone())),
-        ("kind", column(&|_, f| f.kind.label().to_string())),
-        ("signature", column(&|_, f| f.signature())),
-        ("module", column(&|m, _| m.path.display().to_string())),
-        ("sha256", column(&|m, _| m.sha256[..16].to_string())),
-        ("capabilities", column(&|_, f| f.capabilities.join(", "))),
-    ])
-    .expect("columns of equal length")
-}
-
-/// The network rules, one row each.
-fn net_rules(policy: &wasql_engine::net::Policy) -> RecordBatch {
-    let rows: Vec<(String, [String; 4])> = policy
-        .rules
-        .iter()
-        .map(|r| (r.name.clone(), r.summary()))
-        .collect();
-    let column = |i: Option<usize>| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(
-            |(name, s)| match i {
-                None => name.clone(),
-                Some(i) => s[i].clone(),
-            },
-        )))
-    };
-    RecordBatch::try_from_iter([
-        ("rule", column(None)),
-        ("methods", column(Some(0))),
-        ("for", column(Some(1))),
-        ("addresses", column(Some(2))),
-        ("injects", column(Some(3))),
-    ])
-    .expect("columns of equal length")
-}
-
-/// The hosts loaded modules ask for (`net:HOST` capabilities): requests
-/// only; the rules decide.
-fn net_requests(modules: &[Arc<WasmModule>]) -> RecordBatch {
-    let rows: Vec<(String, String, String)> = modules
-        .iter()
-        .flat_map(|m| {
-            m.functions.iter().flat_map(move |f| {
-                f.capabilities
-                    .iter()
-                    .filter_map(|c| c.strip_prefix("net:"))
-                    .map(move |host| (m.name(), f.name.clone(), host.to_string()))
-            })
-        })
-        .collect();
-    let column = |pick: fn(&(String, String, String)) -> &String| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(pick)))
-    };
-    RecordBatch::try_from_iter([
-        ("module", column(|r| &r.0)),
-        ("function", column(|r| &r.1)),
-        ("requests host", column(|r| &r.2)),
-    ])
-    .expect("columns of equal length")
 }
 
 /// Plans and runs `sql`, streaming its rows to `out`, which fits `screen`

@@ -62,17 +62,6 @@ impl TableFunctions {
             .insert(name.to_string(), function);
     }
 
-    /// (SQL name, description) of each, sorted by name.
-    pub fn descriptions(&self) -> Vec<(String, String)> {
-        let functions = self.0.read().unwrap_or_else(|e| e.into_inner());
-        let mut list: Vec<(String, String)> = functions
-            .iter()
-            .map(|(name, function)| (name.clone(), function.description()))
-            .collect();
-        list.sort();
-        list
-    }
-
     fn get(&self, name: &str) -> Option<Arc<WasmTableFunction>> {
         self.0
             .read()

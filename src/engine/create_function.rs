@@ -1,25 +1,90 @@
-//! `CREATE FUNCTION name(args) RETURNS type LANGUAGE wasm AS 'module.wasm#function'`:
-//! registers one function of a WASM module through DataFusion's
+//! Registering WASM functions: [`WasmFunctions::register`] is the one path,
+//! taken by the functions of a UDF directory (`Engine::register`) and by
+//! `CREATE FUNCTION name(args) RETURNS type LANGUAGE wasm AS 'module.wasm#function'`,
+//! which registers one function of a module through DataFusion's
 //! `FunctionFactory`. Declared types must match the module's description;
 //! `name()` without argument types takes them from the module.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::Session;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::{FunctionFactory, RegisterFunction, SessionState};
 use datafusion::logical_expr::{CreateFunction, Expr};
 
 use super::apply::{TableFunctions, WasmTableUdtf};
-use crate::udf::{FunctionKind, UdfRegistry, WasmFunction};
+use crate::udf::{FunctionKind, FunctionSpec, UdfRegistry, WasmFunction, WasmModule, WasmUdf};
+
+/// The WASM functions of a session: which module and description each SQL
+/// name runs (for `wasql.functions`), and the table functions by name (for
+/// the planner).
+#[derive(Debug, Clone, Default)]
+pub struct WasmFunctions {
+    table_functions: TableFunctions,
+    /// In registration order; a later function of the same name and kind
+    /// replaces an earlier one, as in DataFusion.
+    registered: Arc<RwLock<Vec<(Arc<WasmModule>, FunctionSpec)>>>,
+}
+
+impl WasmFunctions {
+    /// Records `function` under its SQL name and returns what DataFusion
+    /// registers.
+    pub fn register(&self, function: WasmFunction) -> RegisterFunction {
+        let WasmFunction { module, spec, udf } = function;
+        let family = |spec: &FunctionSpec| std::mem::discriminant(&spec.kind);
+        {
+            let mut registered = self.registered.write().unwrap_or_else(|e| e.into_inner());
+            registered.retain(|(_, f)| f.name != spec.name || family(f) != family(&spec));
+            registered.push((module, spec.clone()));
+        }
+        match udf {
+            WasmUdf::Scalar(udf) => RegisterFunction::Scalar(Arc::new(udf)),
+            WasmUdf::Aggregate(udaf) => RegisterFunction::Aggregate(Arc::new(udaf)),
+            WasmUdf::Table(function) => {
+                self.table_functions
+                    .insert(&spec.name, Arc::clone(&function));
+                RegisterFunction::Table(spec.name, Arc::new(WasmTableUdtf { function }))
+            }
+        }
+    }
+
+    /// The table functions by SQL name.
+    pub fn table_functions(&self) -> &TableFunctions {
+        &self.table_functions
+    }
+
+    /// The functions `session` still has (`DROP FUNCTION` removes them),
+    /// each with its module, in registration order.
+    pub fn listed(&self, session: &dyn Session) -> Vec<(Arc<WasmModule>, FunctionSpec)> {
+        let tables = session
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .map(|state| state.table_functions());
+        let known = |spec: &FunctionSpec| match spec.kind {
+            FunctionKind::Scalar { .. } => session.scalar_functions().contains_key(&spec.name),
+            FunctionKind::Aggregate { .. } => {
+                session.aggregate_functions().contains_key(&spec.name)
+            }
+            FunctionKind::Table { .. } => tables.is_none_or(|t| t.contains_key(&spec.name)),
+        };
+        self.registered
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, spec)| known(spec))
+            .cloned()
+            .collect()
+    }
+}
 
 /// Creates WASM functions from `CREATE FUNCTION ... LANGUAGE wasm`.
 #[derive(Debug)]
 pub struct WasmFunctionFactory {
     pub udfs: Arc<UdfRegistry>,
-    pub table_functions: TableFunctions,
+    pub functions: WasmFunctions,
 }
 
 #[async_trait]
@@ -54,11 +119,12 @@ impl FunctionFactory for WasmFunctionFactory {
             Some((path, function)) => (path, Some(function)),
             None => (location.as_str(), None),
         };
-        let (udf, spec) = self
+        let function = self
             .udfs
             .load_function(Path::new(path), selector, &statement.name)
             .map_err(plan_error)?;
         // Declared types, when given, must be the module's own.
+        let spec = &function.spec;
         let described: Vec<_> = spec.args.iter().map(|t| t.data_type()).collect();
         // `name()` with no arguments takes the module's own signature.
         if let Some(args) = statement.args.as_ref().filter(|a| !a.is_empty()) {
@@ -94,18 +160,7 @@ impl FunctionFactory for WasmFunctionFactory {
                 spec.signature()
             )));
         }
-        Ok(match udf {
-            WasmFunction::Scalar(udf) => RegisterFunction::Scalar(Arc::new(udf)),
-            WasmFunction::Aggregate(udaf) => RegisterFunction::Aggregate(Arc::new(udaf)),
-            WasmFunction::Table(function) => {
-                self.table_functions
-                    .insert(&statement.name, Arc::clone(&function));
-                RegisterFunction::Table(
-                    statement.name.clone(),
-                    Arc::new(WasmTableUdtf { function }),
-                )
-            }
-        })
+        Ok(self.functions.register(function))
     }
 }
 

@@ -58,6 +58,9 @@ use futures::{StreamExt, TryStreamExt};
 use crate::net::Net;
 use crate::udf::{UdfRegistry, WasmFunction, WasmModule};
 pub use copy::CopyStaging;
+use create_function::WasmFunctions;
+use datafusion::execution::context::RegisterFunction;
+use datafusion::execution::registry::FunctionRegistry;
 pub use panics::message as panic_message;
 pub use params::{Params, check_name as check_param_name};
 pub use settings::EngineSettings;
@@ -69,8 +72,8 @@ pub struct Engine {
     ctx: SessionContext,
     stores: Arc<StoreRegistry>,
     udfs: Arc<UdfRegistry>,
-    /// The WASM table functions, for the `TABLE(f(...) OVER (...))` form.
-    table_functions: apply::TableFunctions,
+    /// The WASM functions registered, by SQL name.
+    functions: WasmFunctions,
     net: Arc<Net>,
     /// The read-only `wasql` schema.
     system_schema: Arc<SystemSchema>,
@@ -111,30 +114,30 @@ impl Engine {
         for function in net::http_functions(&net) {
             ctx.register_udf(function);
         }
-        let system_schema = Arc::new(SystemSchema::new(&net));
-        ctx.catalog("datafusion")
-            .ok_or_else(|| DataFusionError::Internal("no default catalog".into()))?
-            .register_schema(system_schema::NAME, Arc::clone(&system_schema) as _)?;
         let udfs = Arc::new(UdfRegistry::new(
             settings.udf_limits.clone(),
             Arc::clone(&net),
             Arc::clone(&ctx.runtime_env().memory_pool),
         ));
-        let table_functions = apply::TableFunctions::default();
+        let functions = WasmFunctions::default();
+        let system_schema = Arc::new(SystemSchema::new(&net, &udfs, &functions));
+        ctx.catalog("datafusion")
+            .ok_or_else(|| DataFusionError::Internal("no default catalog".into()))?
+            .register_schema(system_schema::NAME, Arc::clone(&system_schema) as _)?;
         let factory = create_function::WasmFunctionFactory {
             udfs: Arc::clone(&udfs),
-            table_functions: table_functions.clone(),
+            functions: functions.clone(),
         };
         let ctx = with_file_tables(ctx).with_function_factory(Arc::new(factory));
         ctx.add_analyzer_rule(Arc::new(apply::LateralTableFunctions));
         ctx.register_relation_planner(Arc::new(apply::PartitionedTableFunctions {
-            functions: table_functions.clone(),
+            functions: functions.table_functions().clone(),
         }))?;
         Ok(Engine {
             ctx,
             stores,
             udfs,
-            table_functions,
+            functions,
             net,
             system_schema,
         })
@@ -167,29 +170,36 @@ impl Engine {
             .map_err(DataFusionError::Plan)?;
         let count = functions.len();
         for function in functions {
-            match function {
-                WasmFunction::Scalar(udf) => self.ctx.register_udf(udf),
-                WasmFunction::Aggregate(udaf) => self.ctx.register_udaf(udaf),
-                WasmFunction::Table(function) => {
-                    let name = function.name().to_string();
-                    self.table_functions.insert(&name, Arc::clone(&function));
-                    self.ctx
-                        .register_udtf(&name, Arc::new(apply::WasmTableUdtf { function }));
-                }
-            }
+            self.register(function)?;
         }
         Ok(count)
+    }
+
+    /// Registers one WASM function under its SQL name, replacing a function
+    /// of that name and kind: the path `CREATE FUNCTION` takes too.
+    pub fn register(&self, function: WasmFunction) -> Result<()> {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        match self.functions.register(function) {
+            RegisterFunction::Scalar(udf) => {
+                state.register_udf(udf)?;
+            }
+            RegisterFunction::Aggregate(udaf) => {
+                state.register_udaf(udaf)?;
+            }
+            RegisterFunction::Table(name, function) => state.register_udtf(&name, function),
+            _ => {
+                return Err(DataFusionError::Internal(
+                    "a WASM function is a scalar, aggregate or table function".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The network policy and audit trail.
     pub fn net(&self) -> &Net {
         &self.net
-    }
-
-    /// The WASM table functions registered, as (SQL name, description):
-    /// DataFusion lists table functions without a description.
-    pub fn table_function_descriptions(&self) -> Vec<(String, String)> {
-        self.table_functions.descriptions()
     }
 
     /// The WASM modules loaded so far.

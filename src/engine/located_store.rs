@@ -296,12 +296,7 @@ fn describe(cause: Cause, scheme: &str, bucket: &str) -> String {
             endpoint.as_deref().unwrap_or("of the store")
         ),
         Cause::HttpNotAllowed { endpoint } => {
-            let prefix = match scheme {
-                "s3" | "s3a" => "aws",
-                "gs" | "gcs" => "gcp",
-                "http" | "https" => "http",
-                _ => "azure",
-            };
+            let prefix = crate::stores::option_prefix(scheme).unwrap_or(scheme);
             format!(
                 "the endpoint {} is http://, which is refused unless allowed: \
                  set allow_http = true in the profile or OPTIONS ('{prefix}.allow_http' 'true')",

@@ -37,42 +37,64 @@ enum StoreKind {
     Http,
 }
 
+/// Each kind of store: the URL schemes naming it, and the prefix of its keys
+/// in `OPTIONS (...)` (`aws.region`) — the one place both are listed.
+const KINDS: &[(StoreKind, &[&str], &str)] = &[
+    (StoreKind::Local, &["file"], "file"),
+    (StoreKind::S3, &["s3", "s3a"], "aws"),
+    (StoreKind::Gcs, &["gs", "gcs"], "gcp"),
+    (
+        StoreKind::Azure,
+        &["az", "azure", "abfs", "abfss", "adl"],
+        "azure",
+    ),
+    (StoreKind::Http, &["http", "https"], "http"),
+];
+
 impl StoreKind {
     fn of(url: &Url) -> Result<StoreKind> {
-        Ok(match url.scheme() {
-            "file" => StoreKind::Local,
-            "s3" | "s3a" => StoreKind::S3,
-            "gs" | "gcs" => StoreKind::Gcs,
-            "az" | "azure" | "abfs" | "abfss" | "adl" => StoreKind::Azure,
-            "http" | "https" => StoreKind::Http,
-            other => {
-                return Err(DataFusionError::Configuration(format!(
-                    "unsupported location scheme '{other}://' in '{url}': use a local path, \
-                     s3://, gs://, az:// (or abfss://) or http(s)://"
-                )));
-            }
-        })
+        KINDS
+            .iter()
+            .find(|(_, schemes, _)| schemes.contains(&url.scheme()))
+            .map(|(kind, _, _)| *kind)
+            .ok_or_else(|| {
+                DataFusionError::Configuration(format!(
+                    "unsupported location scheme '{}://' in '{url}': use a local path, \
+                     s3://, gs://, az:// (or abfss://) or http(s)://",
+                    url.scheme()
+                ))
+            })
     }
 
     /// The prefix of this kind's keys in `OPTIONS (...)`, e.g. `aws.region`.
     fn option_prefix(self) -> &'static str {
-        match self {
-            StoreKind::Local => "file",
-            StoreKind::S3 => "aws",
-            StoreKind::Gcs => "gcp",
-            StoreKind::Azure => "azure",
-            StoreKind::Http => "http",
-        }
+        KINDS
+            .iter()
+            .find(|(kind, _, _)| *kind == self)
+            .map_or("file", |(_, _, prefix)| prefix)
     }
+}
+
+/// The prefix of the `OPTIONS (...)` keys for locations of `scheme`
+/// (`aws` for `s3`), if wasql knows the scheme.
+pub fn option_prefix(scheme: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .find(|(_, schemes, _)| schemes.contains(&scheme))
+        .map(|(_, _, prefix)| *prefix)
 }
 
 /// Returns true for statement option keys that configure an object store
 /// rather than a file format.
 pub fn is_store_option(key: &str) -> bool {
     key == PROFILE_OPTION
-        || ["aws.", "gcp.", "azure.", "http."]
+        || KINDS
             .iter()
-            .any(|prefix| key.starts_with(prefix))
+            .filter(|(kind, _, _)| *kind != StoreKind::Local)
+            .any(|(_, _, prefix)| {
+                key.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
 }
 
 /// The registry key of a URL: scheme, host and port (`s3://bucket`).

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 pub use crate::config::{NetConfig, RuleConfig, SecretConfig};
 pub use audit::{Audit, AuditRecord};
 pub use policy::{Caller, Limits, Policy};
-pub use sql::{http_functions, net_log_table};
+pub use sql::http_functions;
 
 use crate::text::escape_control;
 

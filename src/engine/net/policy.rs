@@ -225,6 +225,8 @@ pub fn special_address(ip: IpAddr) -> Option<&'static str> {
 /// A secret injected into matching requests.
 #[derive(Debug, Clone)]
 pub struct Injection {
+    /// The secret's name in `[net.secrets]`.
+    pub secret: String,
     pub header: String,
     pub value: String,
 }
@@ -318,6 +320,7 @@ impl Rule {
                     return Err(context("secret_format must contain {}".into()));
                 }
                 Some(Injection {
+                    secret: name.clone(),
                     header: config
                         .secret_header
                         .clone()
@@ -381,38 +384,51 @@ impl Rule {
             || self.addresses.iter().any(|net| net.contains(ip))
     }
 
-    /// The rule for `\net`: methods, who may use it, extra addresses, and
-    /// the header a secret goes into (never the secret).
-    pub fn summary(&self) -> [String; 4] {
-        let or_any = |list: &[String]| {
-            if list.is_empty() {
-                "any".to_string()
-            } else {
-                list.join(", ")
-            }
-        };
-        let callers = format!(
-            "modules: {}; functions: {}",
-            or_any(&self.modules),
-            or_any(&self.functions)
-        );
-        let addresses: Vec<String> = self
-            .addresses
+    /// The URL scheme it allows.
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The host it allows: a name or address, or `*.suffix` for the
+    /// subdomains of `suffix`.
+    pub fn host(&self) -> String {
+        match &self.host {
+            HostPattern::Exact(host) => host.clone(),
+            HostPattern::Subdomains(suffix) => format!("*{suffix}"),
+        }
+    }
+
+    /// The port it allows.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The path prefix it allows.
+    pub fn path(&self) -> &str {
+        &self.path_prefix
+    }
+
+    /// The methods it allows.
+    pub fn methods(&self) -> &[String] {
+        &self.methods
+    }
+
+    /// The modules that may use it; empty for any.
+    pub fn modules(&self) -> &[String] {
+        &self.modules
+    }
+
+    /// The functions that may use it; empty for any.
+    pub fn functions(&self) -> &[String] {
+        &self.functions
+    }
+
+    /// The private networks it may reach, as `address/prefix`.
+    pub fn addresses(&self) -> Vec<String> {
+        self.addresses
             .iter()
             .map(|n| format!("{}/{}", n.address, n.prefix))
-            .collect();
-        [
-            self.methods.join(", "),
-            callers,
-            if addresses.is_empty() {
-                "public only".into()
-            } else {
-                addresses.join(", ")
-            },
-            self.injection
-                .as_ref()
-                .map_or_else(String::new, |i| format!("{} (secret)", i.header)),
-        ]
+            .collect()
     }
 
     /// Whether the rule's host pattern covers `host`.

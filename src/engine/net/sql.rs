@@ -1,26 +1,20 @@
 //! The network in SQL: `http_get(url [, headers])` and its bytes and
-//! response forms, under the same policy, cache and audit as UDFs; and the
-//! `wasql.net_log` table of the audit trail.
+//! response forms, under the same policy, cache and audit as UDFs. (The
+//! `wasql.net_log` and `wasql.net_rules` tables are in the `wasql` schema.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, BinaryBuilder, Int32Builder, StringArray, StringBuilder, StructArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Fields, SchemaRef};
-use datafusion::catalog::{Session, TableProvider};
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, exec_err};
-use datafusion::datasource::TableType;
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
-use datafusion::physical_plan::ExecutionPlan;
 
-use super::audit::Audit;
 use super::{Caller, Net, Request, Response};
 
 /// What an `http_get` function returns.
@@ -238,44 +232,5 @@ impl ScalarUDFImpl for HttpGet {
             }
         };
         Ok(ColumnarValue::Array(result))
-    }
-}
-
-/// `wasql.net_log`: the audit trail as it is when a query reads it.
-#[derive(Debug)]
-struct NetLog {
-    net: Arc<Net>,
-}
-
-/// The audit table of `net`.
-pub fn net_log_table(net: &Arc<Net>) -> Arc<dyn TableProvider> {
-    Arc::new(NetLog {
-        net: Arc::clone(net),
-    })
-}
-
-#[async_trait]
-impl TableProvider for NetLog {
-    fn schema(&self) -> SchemaRef {
-        Audit::schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = self.net.audit().to_batch()?;
-        Ok(MemorySourceConfig::try_new_exec(
-            &[vec![batch]],
-            self.schema(),
-            projection.cloned(),
-        )?)
     }
 }

@@ -6,13 +6,25 @@
 //! a bad one traps the call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::{AsContextMut, Caller, Linker, Memory};
 
 use super::exports::{Alloc, Typed};
-use super::sandbox::GuestState;
-use crate::net::{Outcome, Request};
+use crate::net::{self, Net, Outcome, Request};
 use crate::text::escape_control;
+
+/// What `wasql.http_fetch` needs of a store's state.
+pub trait HasNet {
+    /// The session's network.
+    fn net(&self) -> &Arc<Net>;
+    /// The module and function calling, as the network policy sees them.
+    fn caller(&self) -> &net::Caller;
+    /// Counts `wait` as time spent on the network; returns the epoch ticks
+    /// of compute time the call has left, or `None` when its deadline has
+    /// passed.
+    fn after_wait(&mut self, wait: Duration) -> Option<u64>;
+}
 
 /// The import's module and name.
 pub const MODULE: &str = "wasql";
@@ -96,8 +108,8 @@ fn read_request(data: &[u8], at: u32, i: usize) -> Result<Request, Fault> {
 }
 
 /// Copies `bytes` into a fresh guest block; (0, 0) for none.
-fn put(
-    caller: &mut Caller<'_, GuestState>,
+fn put<T>(
+    caller: &mut Caller<'_, T>,
     memory: &Memory,
     alloc: &Typed<Alloc>,
     bytes: &[u8],
@@ -123,8 +135,8 @@ fn put(
 }
 
 /// Writes response `i` of the array at `at`.
-fn write_response(
-    caller: &mut Caller<'_, GuestState>,
+fn write_response<T>(
+    caller: &mut Caller<'_, T>,
     memory: &Memory,
     alloc: &Typed<Alloc>,
     at: u32,
@@ -176,11 +188,11 @@ fn write_response(
 }
 
 /// Defines `wasql.http_fetch` in `linker`.
-pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+pub fn add_to_linker<T: HasNet + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         NAME,
-        |mut caller: Caller<'_, GuestState>,
+        |mut caller: Caller<'_, T>,
          requests: i32,
          count: i32,
          responses: i32|
@@ -231,12 +243,12 @@ pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
                 .ok_or_else(|| fault("the module does not export wasql_alloc".into()))?
                 .typed(&caller)?;
             let state = caller.data();
-            let (net, who) = (Arc::clone(&state.net), state.caller.clone());
+            let (net, who) = (Arc::clone(state.net()), state.caller().clone());
             let waiting = std::time::Instant::now();
             let outcomes = net.fetch_blocking(&who, batch);
             // Time spent waiting on the network does not count against the
             // call's compute deadline; the compute time before it does.
-            let Some(left) = caller.data_mut().deadline.after_wait(waiting.elapsed()) else {
+            let Some(left) = caller.data_mut().after_wait(waiting.elapsed()) else {
                 return Err(wasmtime::Trap::Interrupt.into());
             };
             caller.as_context_mut().set_epoch_deadline(left);

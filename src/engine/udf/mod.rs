@@ -12,6 +12,7 @@ mod describe;
 mod exports;
 mod fetch;
 mod limiter;
+mod linker;
 mod module;
 mod sandbox;
 mod scalar;
@@ -36,8 +37,19 @@ pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
 pub use table::{ApplyExec, ApplyMode, WasmTableFunction, explain_apply, texts};
 
-/// A function of a module, ready to register with DataFusion.
-pub enum WasmFunction {
+/// A function of a module under its SQL name, ready to register with
+/// DataFusion.
+pub struct WasmFunction {
+    /// The module it comes from.
+    pub module: Arc<WasmModule>,
+    /// Its description, named as SQL calls it.
+    pub spec: FunctionSpec,
+    /// What DataFusion runs.
+    pub udf: WasmUdf,
+}
+
+/// A WASM function as DataFusion sees it.
+pub enum WasmUdf {
     Scalar(ScalarUDF),
     Aggregate(AggregateUDF),
     Table(Arc<WasmTableFunction>),
@@ -46,23 +58,28 @@ pub enum WasmFunction {
 impl WasmFunction {
     /// The function `spec` of `module`.
     fn new(module: &Arc<WasmModule>, spec: FunctionSpec) -> WasmFunction {
-        let module = Arc::clone(module);
-        match spec.kind.clone() {
-            FunctionKind::Scalar { returns } => WasmFunction::Scalar(ScalarUDF::new_from_impl(
-                WasmScalarUdf::new(module, spec, returns),
+        let owner = Arc::clone(module);
+        let udf = match spec.kind.clone() {
+            FunctionKind::Scalar { returns } => WasmUdf::Scalar(ScalarUDF::new_from_impl(
+                WasmScalarUdf::new(owner, spec.clone(), returns),
             )),
-            FunctionKind::Aggregate { returns } => WasmFunction::Aggregate(
-                AggregateUDF::new_from_impl(WasmAggregateUdf::new(module, spec, returns)),
-            ),
+            FunctionKind::Aggregate { returns } => WasmUdf::Aggregate(AggregateUDF::new_from_impl(
+                WasmAggregateUdf::new(owner, spec.clone(), returns),
+            )),
             FunctionKind::Table {
                 columns,
                 partitioned,
-            } => WasmFunction::Table(Arc::new(WasmTableFunction::new(
-                module,
-                spec,
+            } => WasmUdf::Table(Arc::new(WasmTableFunction::new(
+                owner,
+                spec.clone(),
                 columns,
                 partitioned,
             ))),
+        };
+        WasmFunction {
+            module: Arc::clone(module),
+            spec,
+            udf,
         }
     }
 }
@@ -123,7 +140,7 @@ impl UdfRegistry {
         path: &Path,
         selector: Option<&str>,
         sql_name: &str,
-    ) -> Result<(WasmFunction, FunctionSpec), String> {
+    ) -> Result<WasmFunction, String> {
         let never = AtomicBool::new(false);
         let module = module::load(path, self.limits.for_module(path), &self.session, &never)
             .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
@@ -148,12 +165,12 @@ impl UdfRegistry {
             name: sql_name.to_string(),
             ..found.clone()
         };
-        let udf = WasmFunction::new(&module, spec.clone());
+        let function = WasmFunction::new(&module, spec);
         self.modules
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(module);
-        Ok((udf, spec))
+        Ok(function)
     }
 
     /// Loads the given module files; see [`UdfRegistry::load_dir`].

@@ -31,6 +31,8 @@ pub struct WasmModule {
     pub path: PathBuf,
     /// Hex sha256 of the module's bytes.
     pub sha256: String,
+    /// The module file's size in bytes.
+    pub size: u64,
     pub functions: Vec<FunctionSpec>,
     pub limits: Limits,
     pub output: Output,
@@ -321,6 +323,7 @@ pub fn load(
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let sha256 = hex(&Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
     let description = inspect(&bytes)?;
     super::limiter::check_declared(&bytes, &limits)?;
     if description.trim().is_empty() {
@@ -337,6 +340,7 @@ pub fn load(
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         path: path.to_path_buf(),
         sha256,
+        size,
         functions,
         limits,
         output: Output::default(),

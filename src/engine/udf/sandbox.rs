@@ -17,7 +17,9 @@ use wasmtime::{
 
 use super::capture::Captured;
 use super::exports::{self, Alloc, Export, Free, Release, Typed};
+use super::fetch::HasNet;
 use super::limiter::{GuestLimiter, LimitExceeded};
+use super::linker;
 use super::wasi::{self, HasWasi, WasiState};
 use crate::net::{Caller, Net};
 
@@ -87,10 +89,7 @@ pub fn runtime() -> Result<&'static Runtime, String> {
             let mut config = Config::new();
             config.epoch_interruption(true);
             let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
-            let mut linker = Linker::new(&engine);
-            wasi::add_to_linker(&mut linker).map_err(|e| format!("cannot set up WASI: {e}"))?;
-            super::fetch::add_to_linker(&mut linker)
-                .map_err(|e| format!("cannot set up the network import: {e}"))?;
+            let linker = linker::build(&engine)?;
             let ticker = engine.weak();
             std::thread::Builder::new()
                 .name("wasql-udf-deadline".into())
@@ -154,6 +153,20 @@ impl CallClock {
 impl HasWasi for GuestState {
     fn wasi(&mut self) -> &mut WasiState {
         &mut self.wasi
+    }
+}
+
+impl HasNet for GuestState {
+    fn net(&self) -> &Arc<Net> {
+        &self.net
+    }
+
+    fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    fn after_wait(&mut self, wait: Duration) -> Option<u64> {
+        self.deadline.after_wait(wait)
     }
 }
 

@@ -32,7 +32,7 @@ use super::abi::{self, CallError};
 use super::describe::{FunctionSpec, WasmType};
 use super::exports;
 use super::module::WasmModule;
-use super::scalar::{documentation, to_type};
+use super::scalar::to_type;
 
 /// A table function of a WASM module.
 #[derive(Debug)]
@@ -76,17 +76,6 @@ impl WasmTableFunction {
     /// The description the function comes from.
     pub fn spec(&self) -> &FunctionSpec {
         &self.spec
-    }
-
-    /// `\df`'s description: doc line, signature, module and sha256.
-    pub fn description(&self) -> String {
-        let doc = documentation(&self.module, &self.spec);
-        format!(
-            "{} ({}) {}",
-            self.spec.signature(),
-            self.spec.kind.label(),
-            doc.description
-        )
     }
 
     /// Whether it receives whole partitions (§9.2) rather than rows.
