@@ -13,7 +13,7 @@ use datafusion::execution::context::{FunctionFactory, RegisterFunction, SessionS
 use datafusion::logical_expr::{CreateFunction, Expr};
 
 use super::apply::{TableFunctions, WasmTableUdtf};
-use crate::udf::{FunctionKind, UdfRegistry, WasmFunction};
+use crate::udf::{ArrowType, FunctionKind, UdfRegistry, WasmFunction};
 
 /// Creates WASM functions from `CREATE FUNCTION ... LANGUAGE wasm`.
 #[derive(Debug)]
