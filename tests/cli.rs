@@ -2426,6 +2426,9 @@ fn config_refuses_zero_and_negative_values_naming_the_key() {
             run.stderr
         );
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Introspection: the wasql schema
 // ---------------------------------------------------------------------------
@@ -2435,7 +2438,7 @@ fn config_refuses_zero_and_negative_values_naming_the_key() {
 /// it with the directory's absolute path.
 fn sandbox_with_udfs(names: &[&str]) -> (Sandbox, String) {
     let sandbox = Sandbox::new();
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist");
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("udfs/dist");
     let dir = sandbox.path("udfs");
     fs::create_dir_all(&dir).unwrap();
     for name in names {
@@ -2629,7 +2632,7 @@ fn wasql_functions_follows_create_and_drop_function() {
 #[test]
 fn wasql_net_rules_show_secret_names_never_values() {
     const SECRET: &str = "s3cr3t-value-never-shown";
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::new().env("WASQL_TEST_SECRET", SECRET);
     let config = sandbox.write(
         "wasql.toml",
         "[net]\n\
@@ -2640,16 +2643,9 @@ fn wasql_net_rules_show_secret_names_never_values() {
          [net.secrets.token]\nenv = \"WASQL_TEST_SECRET\"\n",
     );
     let run = |args: &[&str]| {
-        let mut command =
-            sandbox.command(&[&["--config", config.to_str().unwrap()], args].concat());
-        command.env("WASQL_TEST_SECRET", SECRET);
-        let output = command.output().unwrap();
-        let run = Run {
-            code: output.status.code().unwrap(),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
-        .success();
+        let run = sandbox
+            .run(&[&["--config", config.to_str().unwrap()], args].concat())
+            .success();
         assert!(
             !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
             "{run:#?}"

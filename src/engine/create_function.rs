@@ -16,7 +16,9 @@ use datafusion::execution::context::{FunctionFactory, RegisterFunction, SessionS
 use datafusion::logical_expr::{CreateFunction, Expr};
 
 use super::apply::{TableFunctions, WasmTableUdtf};
-use crate::udf::{FunctionKind, FunctionSpec, UdfRegistry, WasmFunction, WasmModule, WasmUdf};
+use crate::udf::{
+    ArrowType, FunctionKind, FunctionSpec, UdfRegistry, WasmFunction, WasmModule, WasmUdf,
+};
 
 /// The WASM functions of a session: which module and description each SQL
 /// name runs (for `wasql.functions`), and the table functions by name (for

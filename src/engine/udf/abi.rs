@@ -9,14 +9,11 @@
 use datafusion::arrow::array::{Array, ArrayData, ArrayRef, MutableArrayData, make_array};
 use datafusion::arrow::buffer::Buffer;
 
-use super::describe::WasmType;
+use wasql_abi::{ArrowArray, WasqlError};
+
+use super::describe::{ArrowType, WasmType};
 use super::exports;
 use super::sandbox::GuestInstance;
-
-/// Size of the wasm32 `ArrowArray` struct.
-const ARRAY_STRUCT: usize = 64;
-/// Size of the `WasqlError` struct.
-const ERROR_STRUCT: usize = 8;
 /// Alignment of every buffer in the input block.
 const ALIGN: usize = 16;
 /// Longest error message taken from a guest, in bytes as shown (control
@@ -85,12 +82,10 @@ fn write(memory: &mut [u8], at: usize, bytes: &[u8]) {
     memory[at..at + bytes.len()].copy_from_slice(bytes);
 }
 
-fn read_u32(memory: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(memory[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn read_i64(memory: &[u8], at: usize) -> i64 {
-    i64::from_le_bytes(memory[at..at + 8].try_into().expect("8 bytes"))
+/// The `N` bytes of guest memory at `at`, if all inside it.
+fn guest_bytes<const N: usize>(memory: &[u8], at: usize) -> Result<&[u8; N], String> {
+    let bytes = guest_slice(memory, at, N)?;
+    Ok(bytes.try_into().expect("guest_slice returns N bytes"))
 }
 
 /// Where one call's structs and buffers are in guest memory.
@@ -110,7 +105,7 @@ pub struct Frame {
 impl Frame {
     /// The guest address of output struct `index`.
     pub fn out(&self, index: usize) -> usize {
-        self.out_at + index * ARRAY_STRUCT
+        self.out_at + index * ArrowArray::SIZE
     }
 }
 
@@ -129,9 +124,9 @@ pub fn place(
 
     // Block layout: [arg structs][out structs][err struct][extras][per arg:
     // buffer pointer table, then each buffer].
-    let out_at = ARRAY_STRUCT * args.len();
-    let err_at = out_at + ARRAY_STRUCT * outputs;
-    let zeroed = round_up(err_at + ERROR_STRUCT);
+    let out_at = ArrowArray::SIZE * args.len();
+    let err_at = out_at + ArrowArray::SIZE * outputs;
+    let zeroed = round_up(err_at + WasqlError::SIZE);
     let mut size = zeroed;
     let mut extras_at = Vec::with_capacity(extras.len());
     for extra in extras {
@@ -172,19 +167,14 @@ pub fn place(
     }
     let args = layouts.iter().zip(&buffers).zip(&placements);
     for (index, ((arg, arg_buffers), (table, at))) in args.enumerate() {
-        let header = index * ARRAY_STRUCT;
-        write(block, header, &(arg.data.len() as i64).to_le_bytes());
-        write(
-            block,
-            header + 8,
-            &(arg.data.null_count() as i64).to_le_bytes(),
-        );
-        write(
-            block,
-            header + 24,
-            &(arg_buffers.len() as i64).to_le_bytes(),
-        );
-        write(block, header + 40, &((base + table) as u32).to_le_bytes());
+        let header = ArrowArray {
+            length: arg.data.len() as i64,
+            null_count: arg.data.null_count() as i64,
+            n_buffers: arg_buffers.len() as i64,
+            buffers: (base + table) as u32,
+            ..ArrowArray::default()
+        };
+        write(block, index * ArrowArray::SIZE, &header.to_le_bytes());
         for (slot, (buffer, offset)) in arg_buffers.iter().zip(at).enumerate() {
             let pointer = if buffer.is_empty() && slot == 0 {
                 0
@@ -306,10 +296,11 @@ fn argument_block(instance: &mut GuestInstance, size: usize) -> Result<usize, Ca
 /// [`MAX_ERROR`] bytes as shown, with a note when cut.
 fn read_error(instance: &mut GuestInstance, at: usize) -> Result<String, CallError> {
     let memory = instance.memory.data(&instance.store);
-    let (ptr, len) = (
-        read_u32(memory, at) as usize,
-        read_u32(memory, at + 4) as usize,
-    );
+    let error = match guest_bytes(memory, at) {
+        Ok(bytes) => WasqlError::from_le_bytes(bytes),
+        Err(_) => return Ok("the function failed (its error slot is out of bounds)".into()),
+    };
+    let (ptr, len) = (error.ptr as usize, error.len as usize);
     if ptr == 0 || len == 0 {
         return Ok("the function failed without a message".into());
     }
@@ -381,14 +372,17 @@ fn read_array_from(
     nrows: Option<usize>,
     returns: WasmType,
 ) -> Result<ArrayRef, String> {
-    let header = guest_slice(memory, at, ARRAY_STRUCT)?;
-    let length = read_i64(header, 0);
-    let null_count = read_i64(header, 8);
-    let offset = read_i64(header, 16);
-    let n_buffers = read_i64(header, 24);
-    let n_children = read_i64(header, 32);
-    let table = read_u32(header, 40) as usize;
-    let (children, dictionary) = (read_u32(header, 44), read_u32(header, 48));
+    let ArrowArray {
+        length,
+        null_count,
+        offset,
+        n_buffers,
+        n_children,
+        buffers: table,
+        children,
+        dictionary,
+        ..
+    } = ArrowArray::from_le_bytes(guest_bytes(memory, at)?);
     let nrows = match nrows {
         Some(nrows) if length != nrows as i64 => {
             return Err(format!("length is {length}, expected {nrows}"));
@@ -402,17 +396,16 @@ fn read_array_from(
     if offset != 0 || n_children != 0 || children != 0 || dictionary != 0 {
         return Err("offset, children and dictionary must be 0".into());
     }
-    let expected_buffers = match returns {
-        WasmType::Utf8 | WasmType::Binary => 3,
-        _ => 2,
-    };
-    if n_buffers != expected_buffers {
+    let expected_buffers = returns.n_buffers();
+    if n_buffers != expected_buffers as i64 {
         return Err(format!(
             "{n_buffers} buffers, expected {expected_buffers} for {returns:?}"
         ));
     }
-    let pointers = guest_slice(memory, table, 4 * expected_buffers as usize)?;
-    let pointer = |i: usize| read_u32(pointers, 4 * i) as usize;
+    let pointers = guest_slice(memory, table as usize, 4 * expected_buffers)?;
+    let pointer = |i: usize| {
+        u32::from_le_bytes(pointers[4 * i..4 * i + 4].try_into().expect("4 bytes")) as usize
+    };
     let bitmap_len = nrows.div_ceil(8);
     let validity = match pointer(0) {
         0 => None,
@@ -455,7 +448,7 @@ fn read_array_from(
             false,
         ),
         other => {
-            let width = other.value_width().expect("fixed-width type");
+            let width = other.byte_width().expect("fixed-width type");
             (
                 vec![Buffer::from_slice_ref(guest_slice(
                     memory,
@@ -727,28 +720,14 @@ mod tests {
     /// Every type that crosses the ABI, the variable-length ones often;
     /// decimals of every valid precision and scale.
     fn wasm_types() -> impl Strategy<Value = WasmType> {
-        use WasmType::*;
+        let (variable, fixed): (Vec<WasmType>, Vec<WasmType>) =
+            WasmType::SIMPLE.into_iter().partition(|t| t.is_variable());
         prop_oneof![
-            3 => select(vec![
-                Boolean,
-                Int8,
-                Int16,
-                Int32,
-                Int64,
-                UInt8,
-                UInt16,
-                UInt32,
-                UInt64,
-                Float32,
-                Float64,
-                Date32,
-                TimestampMicros,
-                TimestampMicrosUtc,
-            ]),
-            3 => select(vec![Utf8, Binary]),
-            1 => (1u8..=38)
+            3 => select(fixed),
+            3 => select(variable),
+            1 => (1..=wasql_abi::MAX_DECIMAL_PRECISION)
                 .prop_flat_map(|p| (Just(p), -(p as i8)..=p as i8))
-                .prop_map(|(p, s)| Decimal128(p, s)),
+                .prop_filter_map("a valid decimal", |(p, s)| WasmType::decimal128(p, s)),
         ]
     }
 
@@ -800,7 +779,7 @@ mod tests {
                 WasmType::Boolean => vec(any::<u8>(), nrows.div_ceil(8))
                     .prop_map(|bits| vec![bits])
                     .boxed(),
-                fixed => vec(any::<u8>(), fixed.value_width().unwrap() * nrows)
+                fixed => vec(any::<u8>(), fixed.byte_width().unwrap() * nrows)
                     .prop_map(|values| vec![values])
                     .boxed(),
             };
@@ -855,7 +834,7 @@ mod tests {
             };
             pad(&mut memory, lead);
             let at = memory.len();
-            memory.resize(at + ARRAY_STRUCT, 0);
+            memory.resize(at + ArrowArray::SIZE, 0);
             pad(&mut memory, gaps[0]);
             let table = memory.len();
             let slots = 1 + self.buffers.len();
@@ -876,10 +855,14 @@ mod tests {
                 .as_ref()
                 .map_or(0, |v| v.iter().filter(|b| !**b).count());
             let null_count = if unknown_nulls { -1 } else { nulls as i64 };
-            write(&mut memory, at, &(self.nrows as i64).to_le_bytes());
-            write(&mut memory, at + 8, &null_count.to_le_bytes());
-            write(&mut memory, at + 24, &(slots as i64).to_le_bytes());
-            write(&mut memory, at + 40, &(table as u32).to_le_bytes());
+            let header = ArrowArray {
+                length: self.nrows as i64,
+                null_count,
+                n_buffers: slots as i64,
+                buffers: table as u32,
+                ..ArrowArray::default()
+            };
+            write(&mut memory, at, &header.to_le_bytes());
             for (slot, pointer) in pointers.iter().enumerate() {
                 write(&mut memory, table + 4 * slot, &pointer.to_le_bytes());
             }
@@ -1019,7 +1002,8 @@ mod tests {
 
     impl Mutation {
         fn apply(&self, memory: &mut Vec<u8>, at: usize, pointers: &[u32], array: &GuestArray) {
-            let table = get_u32(memory, at + 40) as usize;
+            let [buffers, ..] = ArrowArray::POINTER_FIELDS;
+            let table = get_u32(memory, at + buffers) as usize;
             let pointer = |memory: &[u8], p: &Pointer, current: u32| match p {
                 Pointer::Null => 0,
                 Pointer::Shift(d) => current.wrapping_add_signed(i32::from(*d)),
@@ -1028,9 +1012,12 @@ mod tests {
                 Pointer::Any(v) => *v,
             };
             match self {
-                Mutation::Field(n, value) => put(memory, at + 8 * (n % 5), &value.to_le_bytes()),
+                Mutation::Field(n, value) => {
+                    let field = ArrowArray::I64_FIELDS[n % ArrowArray::I64_FIELDS.len()];
+                    put(memory, at + field, &value.to_le_bytes())
+                }
                 Mutation::HeaderPointer(n, p) => {
-                    let field = at + 40 + 4 * (n % 3);
+                    let field = at + ArrowArray::POINTER_FIELDS[n % 3];
                     let value = pointer(memory, p, get_u32(memory, field));
                     put(memory, field, &value.to_le_bytes());
                 }
@@ -1088,11 +1075,12 @@ mod tests {
             )));
         }
         prop_assert_eq!(array.data_type(), &returns.data_type());
-        prop_assert_eq!(array.len() as i64, read_i64(memory, at));
+        let header = ArrowArray::from_le_bytes(guest_bytes(memory, at).unwrap());
+        prop_assert_eq!(array.len() as i64, header.length);
         if let Some(nrows) = nrows {
             prop_assert_eq!(array.len(), nrows);
         }
-        let null_count = read_i64(memory, at + 8);
+        let null_count = header.null_count;
         if null_count != -1 {
             prop_assert_eq!(array.null_count() as i64, null_count);
         }

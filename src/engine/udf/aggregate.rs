@@ -27,9 +27,9 @@ use datafusion::logical_expr::{
 };
 
 use super::abi::{self, CallError};
-use super::describe::{FunctionSpec, WasmType};
+use super::describe::{ArrowType, FunctionSpec, WasmType};
 use super::exports::{
-    self, AggregateDrop, AggregateEmit, AggregateMerge, AggregateNew, AggregateUpdate,
+    AggregateDrop, AggregateEmit, AggregateExports, AggregateMerge, AggregateNew, AggregateUpdate,
 };
 use super::module::WasmModule;
 use super::sandbox::GuestInstance;
@@ -51,8 +51,8 @@ struct Aggregate {
     returns: WasmType,
     /// The module's own name for the function (network rules match it).
     declared_name: String,
-    /// `E_new` ... `E_drop`, in the order of [`exports::AGGREGATE`].
-    exports: [String; 6],
+    /// The names of `E_new` ... `E_drop`.
+    exports: AggregateExports,
 }
 
 /// Which array `E_state` / `E_finish` write.
@@ -71,7 +71,7 @@ impl Aggregate {
 
     fn create(&self, instance: &mut GuestInstance) -> Result<i32, CallError> {
         let new = instance
-            .export::<AggregateNew>(&self.exports[0])
+            .export::<AggregateNew>(&self.exports.new)
             .map_err(CallError::Broken)?;
         instance.arm_deadline();
         match new.call(&mut instance.store, ()) {
@@ -93,7 +93,7 @@ impl Aggregate {
         ngroups: u32,
     ) -> Result<(), CallError> {
         let update = instance
-            .export::<AggregateUpdate>(&self.exports[1])
+            .export::<AggregateUpdate>(&self.exports.update)
             .map_err(CallError::Broken)?;
         let frame = abi::place(instance, args, &[groups], 0)?;
         let call = update.call(
@@ -121,7 +121,7 @@ impl Aggregate {
         ngroups: u32,
     ) -> Result<(), CallError> {
         let merge = instance
-            .export::<AggregateMerge>(&self.exports[2])
+            .export::<AggregateMerge>(&self.exports.merge)
             .map_err(CallError::Broken)?;
         let frame = abi::place(instance, std::slice::from_ref(states), &[groups], 0)?;
         let call = merge.call(
@@ -149,8 +149,8 @@ impl Aggregate {
         n: usize,
     ) -> Result<ArrayRef, CallError> {
         let (export, ty) = match what {
-            Emit::States => (&self.exports[3], WasmType::Binary),
-            Emit::Results => (&self.exports[4], self.returns),
+            Emit::States => (&self.exports.state, WasmType::Binary),
+            Emit::Results => (&self.exports.finish, self.returns),
         };
         let emit = instance
             .export::<AggregateEmit>(export)
@@ -195,7 +195,7 @@ impl Aggregate {
 
     fn destroy(&self, instance: &mut GuestInstance, handle: i32) -> Result<(), CallError> {
         let drop = instance
-            .export::<AggregateDrop>(&self.exports[5])
+            .export::<AggregateDrop>(&self.exports.drop)
             .map_err(CallError::Broken)?;
         instance.arm_deadline();
         drop.call(&mut instance.store, handle)
@@ -255,7 +255,7 @@ impl WasmAggregateUdf {
     /// The aggregate function `spec` of `module`, which returns `returns`.
     pub fn new(module: Arc<WasmModule>, spec: FunctionSpec, returns: WasmType) -> Self {
         let signature = exact_signature(&spec);
-        let exports = exports::AGGREGATE.map(|(suffix, _)| format!("{}{suffix}", spec.export));
+        let exports = AggregateExports::new(&spec.export);
         WasmAggregateUdf {
             aggregate: Arc::new(Aggregate {
                 declared_name: module.declared_name(&spec),

@@ -4,74 +4,33 @@
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::logical_expr::Volatility;
 use serde::Deserialize;
+use wasql_abi::{Kind, is_valid_name};
 
 use super::exports::{self, Signature};
 use crate::text::{escape_control, escape_control_lines};
 
 /// The ABI versions this host implements.
-pub const SUPPORTED_ABI: &[u32] = &[1];
+pub const SUPPORTED_ABI: &[u32] = &[wasql_abi::ABI_VERSION];
 
 /// The custom section holding the description.
-pub const SECTION: &str = "wasql.udfs";
+pub use wasql_abi::SECTION;
 
-/// A value type that crosses the ABI (udfs/ABI.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WasmType {
-    Boolean,
-    Int8,
-    Int16,
-    Int32,
-    Int64,
-    UInt8,
-    UInt16,
-    UInt32,
-    UInt64,
-    Float32,
-    Float64,
-    Utf8,
-    Binary,
-    Date32,
-    TimestampMicros,
-    TimestampMicrosUtc,
-    Decimal128(u8, i8),
+/// A value type that crosses the ABI (udfs/ABI.md §5): the ABI's own type
+/// list, with its Arrow types from [`ArrowType`].
+pub use wasql_abi::DataType as WasmType;
+
+/// The Arrow types of an ABI value type.
+pub trait ArrowType {
+    /// The Arrow type of values of this type as they cross the ABI.
+    fn data_type(self) -> DataType;
+    /// The SQL type of values of this type: timestamps cross the ABI in
+    /// microseconds but are nanoseconds in SQL, like DataFusion's own;
+    /// everything else is the same as [`ArrowType::data_type`].
+    fn sql_type(self) -> DataType;
 }
 
-impl WasmType {
-    /// Parses an ABI type string such as `float64` or `decimal128(10,2)`.
-    pub fn parse(text: &str) -> Option<WasmType> {
-        use WasmType::*;
-        Some(match text.trim() {
-            "boolean" => Boolean,
-            "int8" => Int8,
-            "int16" => Int16,
-            "int32" => Int32,
-            "int64" => Int64,
-            "uint8" => UInt8,
-            "uint16" => UInt16,
-            "uint32" => UInt32,
-            "uint64" => UInt64,
-            "float32" => Float32,
-            "float64" => Float64,
-            "utf8" => Utf8,
-            "binary" => Binary,
-            "date32" => Date32,
-            "timestamp_us" => TimestampMicros,
-            "timestamp_us_utc" => TimestampMicrosUtc,
-            other => {
-                let inner = other.strip_prefix("decimal128(")?.strip_suffix(')')?;
-                let (precision, scale) = inner.split_once(',')?;
-                let precision: u8 = precision.trim().parse().ok()?;
-                let scale: i8 = scale.trim().parse().ok()?;
-                if precision == 0 || precision > 38 || scale.unsigned_abs() > precision {
-                    return None;
-                }
-                Decimal128(precision, scale)
-            }
-        })
-    }
-
-    /// The Arrow type of values of this type.
-    pub fn data_type(self) -> DataType {
+impl ArrowType for WasmType {
+    fn data_type(self) -> DataType {
         use WasmType::*;
         match self {
             Boolean => DataType::Boolean,
@@ -94,10 +53,7 @@ impl WasmType {
         }
     }
 
-    /// The SQL type of values of this type: timestamps cross the ABI in
-    /// microseconds but are nanoseconds in SQL, like DataFusion's own;
-    /// everything else is the same.
-    pub fn sql_type(self) -> DataType {
+    fn sql_type(self) -> DataType {
         match self {
             WasmType::TimestampMicros => DataType::Timestamp(TimeUnit::Nanosecond, None),
             WasmType::TimestampMicrosUtc => {
@@ -106,39 +62,14 @@ impl WasmType {
             other => other.data_type(),
         }
     }
-
-    /// Bytes per value in the values buffer; `None` for bit-packed booleans
-    /// and variable-length types.
-    pub fn value_width(self) -> Option<usize> {
-        use WasmType::*;
-        match self {
-            Boolean | Utf8 | Binary => None,
-            Int8 | UInt8 => Some(1),
-            Int16 | UInt16 => Some(2),
-            Int32 | UInt32 | Float32 | Date32 => Some(4),
-            Int64 | UInt64 | Float64 | TimestampMicros | TimestampMicrosUtc => Some(8),
-            Decimal128(..) => Some(16),
-        }
-    }
 }
 
-/// When a function returns the same result for the same arguments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum WasmVolatility {
-    #[default]
-    Immutable,
-    Stable,
-    Volatile,
-}
-
-impl From<WasmVolatility> for Volatility {
-    fn from(v: WasmVolatility) -> Self {
-        match v {
-            WasmVolatility::Immutable => Volatility::Immutable,
-            WasmVolatility::Stable => Volatility::Stable,
-            WasmVolatility::Volatile => Volatility::Volatile,
-        }
+/// DataFusion's volatility of an ABI one.
+fn volatility(v: wasql_abi::Volatility) -> Volatility {
+    match v {
+        wasql_abi::Volatility::Immutable => Volatility::Immutable,
+        wasql_abi::Volatility::Stable => Volatility::Stable,
+        wasql_abi::Volatility::Volatile => Volatility::Volatile,
     }
 }
 
@@ -183,7 +114,7 @@ pub struct FunctionSpec {
     pub export: String,
     pub args: Vec<WasmType>,
     pub kind: FunctionKind,
-    pub volatility: WasmVolatility,
+    pub volatility: Volatility,
     /// What the function asks for; granted only by the operator.
     pub capabilities: Vec<String>,
     pub doc: Option<String>,
@@ -244,7 +175,7 @@ struct RawSpec {
     #[serde(default)]
     partitioned: bool,
     #[serde(default)]
-    volatility: WasmVolatility,
+    volatility: Option<String>,
     #[serde(default)]
     capabilities: Vec<String>,
     #[serde(default)]
@@ -256,16 +187,6 @@ struct RawColumn {
     name: String,
     #[serde(rename = "type")]
     data_type: String,
-}
-
-/// Whether `name` is a valid function or column name: `[a-z_][a-z0-9_]*`.
-fn valid_name(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Parses the concatenated `wasql.udfs` sections of a module. Errors quote
@@ -296,7 +217,7 @@ fn parse_specs(text: &str) -> Result<Vec<FunctionSpec>, String> {
                     .join(", ")
             ));
         }
-        if !valid_name(&raw.name) {
+        if !is_valid_name(&raw.name) {
             return Err(format!(
                 "function name '{}' is not valid: use lowercase letters, digits and '_'",
                 raw.name
@@ -316,14 +237,14 @@ fn parse_specs(text: &str) -> Result<Vec<FunctionSpec>, String> {
                 .ok_or_else(|| format!("function '{}' does not say what it returns", raw.name))
                 .and_then(&parse)
         };
-        let kind = match raw.kind.as_str() {
-            "scalar" => FunctionKind::Scalar {
+        let kind = match Kind::parse(&raw.kind) {
+            Some(Kind::Scalar) => FunctionKind::Scalar {
                 returns: returns()?,
             },
-            "aggregate" => FunctionKind::Aggregate {
+            Some(Kind::Aggregate) => FunctionKind::Aggregate {
                 returns: returns()?,
             },
-            "table" => {
+            Some(Kind::Table) => {
                 let columns = raw
                     .columns
                     .as_deref()
@@ -331,7 +252,8 @@ fn parse_specs(text: &str) -> Result<Vec<FunctionSpec>, String> {
                     .ok_or_else(|| format!("table function '{}' declares no columns", raw.name))?;
                 let mut parsed: Vec<(String, WasmType)> = Vec::new();
                 for column in columns {
-                    if !valid_name(&column.name) || parsed.iter().any(|(n, _)| *n == column.name) {
+                    if !is_valid_name(&column.name) || parsed.iter().any(|(n, _)| *n == column.name)
+                    {
                         return Err(format!(
                             "table function '{}' has a column named '{}': use distinct names of lowercase letters, digits and '_'",
                             raw.name, column.name
@@ -344,12 +266,21 @@ fn parse_specs(text: &str) -> Result<Vec<FunctionSpec>, String> {
                     partitioned: raw.partitioned,
                 }
             }
-            other => {
+            None => {
                 return Err(format!(
-                    "function '{}' is of kind '{other}', which this wasql cannot run (it runs scalar, aggregate and table functions)",
-                    raw.name
+                    "function '{}' is of kind '{}', which this wasql cannot run (it runs scalar, aggregate and table functions)",
+                    raw.name, raw.kind
                 ));
             }
+        };
+        let declared = match raw.volatility.as_deref() {
+            None => wasql_abi::Volatility::default(),
+            Some(name) => wasql_abi::Volatility::parse(name).ok_or_else(|| {
+                format!(
+                    "function '{}' has volatility '{name}': use immutable, stable or volatile",
+                    raw.name
+                )
+            })?,
         };
         specs.push(FunctionSpec {
             args: raw
@@ -360,7 +291,7 @@ fn parse_specs(text: &str) -> Result<Vec<FunctionSpec>, String> {
             kind,
             name: raw.name,
             export: raw.export,
-            volatility: raw.volatility,
+            volatility: volatility(declared),
             // Shown by `\udf list`, `\net` and `\df`: the module's own text,
             // so its control characters are escaped (a doc keeps its lines).
             capabilities: raw
@@ -394,9 +325,9 @@ mod tests {
         let specs = parse_description(text).unwrap();
         assert_eq!(specs.len(), 2);
         assert_eq!(specs[0].args, vec![WasmType::Utf8]);
-        assert_eq!(specs[0].volatility, WasmVolatility::Immutable);
+        assert_eq!(specs[0].volatility, Volatility::Immutable);
         assert_eq!(specs[1].args[0], WasmType::Decimal128(10, 2));
-        assert_eq!(specs[1].volatility, WasmVolatility::Volatile);
+        assert_eq!(specs[1].volatility, Volatility::Volatile);
         assert_eq!(specs[1].capabilities, vec!["net:x"]);
         assert_eq!(specs[0].signature(), "slugify(Utf8) -> Utf8");
     }
@@ -516,16 +447,19 @@ mod tests {
     /// near misses and junk.
     fn type_texts() -> impl Strategy<Value = String> {
         prop_oneof![
-            3 => select(vec![
-                "boolean", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                "uint64", "float32", "float64", "utf8", "binary", "date32", "timestamp_us",
-                "timestamp_us_utc", " int64 ", "Float64", "float16", "timestamp_ns", "",
-                "decimal128(38,38)", "decimal128(38,-38)", "decimal128(39,0)",
-                "decimal128(0,0)", "decimal128(1,-2)", "decimal128( 10 , 2 )",
-                "decimal128(10,2", "decimal128(255,127)", "decimal128(10,-128)",
-                "decimal128(-1,0)", "decimal128(10,2,3)", "decimal128()",
-            ])
-            .prop_map(String::from),
+            3 => select(
+                WasmType::SIMPLE
+                    .iter()
+                    .map(WasmType::to_string)
+                    .chain([
+                        " int64 ", "Float64", "float16", "timestamp_ns", "",
+                        "decimal128(38,38)", "decimal128(38,-38)", "decimal128(39,0)",
+                        "decimal128(0,0)", "decimal128(1,-2)", "decimal128( 10 , 2 )",
+                        "decimal128(10,2", "decimal128(255,127)", "decimal128(10,-128)",
+                        "decimal128(-1,0)", "decimal128(10,2,3)", "decimal128()",
+                    ].map(String::from))
+                    .collect::<Vec<_>>()
+            ),
             1 => (any::<u8>(), any::<i8>()).prop_map(|(p, s)| format!("decimal128({p},{s})")),
             1 => ".{0,12}",
         ]
@@ -662,47 +596,23 @@ mod tests {
         })
     }
 
-    /// The ABI string of a type, as a module would write it.
-    fn type_text(t: WasmType) -> String {
-        use WasmType::*;
-        match t {
-            Boolean => "boolean".into(),
-            Int8 => "int8".into(),
-            Int16 => "int16".into(),
-            Int32 => "int32".into(),
-            Int64 => "int64".into(),
-            UInt8 => "uint8".into(),
-            UInt16 => "uint16".into(),
-            UInt32 => "uint32".into(),
-            UInt64 => "uint64".into(),
-            Float32 => "float32".into(),
-            Float64 => "float64".into(),
-            Utf8 => "utf8".into(),
-            Binary => "binary".into(),
-            Date32 => "date32".into(),
-            TimestampMicros => "timestamp_us".into(),
-            TimestampMicrosUtc => "timestamp_us_utc".into(),
-            Decimal128(p, s) => format!("decimal128({p},{s})"),
-        }
-    }
-
     /// The description line of `spec`.
     fn describe(spec: &FunctionSpec) -> String {
         let mut line = json!({
             "abi": 1,
             "name": spec.name,
             "export": spec.export,
-            "args": spec.args.iter().map(|t| type_text(*t)).collect::<Vec<_>>(),
+            "args": spec.args.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
             "volatility": format!("{:?}", spec.volatility).to_lowercase(),
             "capabilities": spec.capabilities,
             "doc": spec.doc,
         });
         let extra = match &spec.kind {
             FunctionKind::Scalar { returns } => {
-                json!({"kind": "scalar", "returns": type_text(*returns)})
+                json!({"kind": "scalar", "returns": returns.to_string()})
             }
             FunctionKind::Aggregate { returns } => {
-                json!({"kind": "aggregate", "returns": type_text(*returns)})
+                json!({"kind": "aggregate", "returns": returns.to_string()})
             }
             FunctionKind::Table {
                 columns,
@@ -712,7 +622,7 @@ mod tests {
                 "partitioned": partitioned,
                 "columns": columns
                     .iter()
-                    .map(|(name, t)| json!({"name": name, "type": type_text(*t)}))
+                    .map(|(name, t)| json!({"name": name, "type": t.to_string()}))
                     .collect::<Vec<_>>(),
             }),
         };

@@ -4,6 +4,8 @@
 
 use wasmtime::{FuncType, TypedFunc, ValType, WasmParams, WasmResults};
 
+pub use wasql_abi::export;
+
 /// How many values a parameter or result tuple of `i32`s holds.
 pub trait Arity {
     const COUNT: usize;
@@ -130,21 +132,57 @@ fn show(params: Vec<ValType>, results: Vec<ValType>) -> String {
 
 /// The allocator every module exports (udfs/ABI.md §1).
 pub const ALLOCATOR: [(&str, Signature); 3] = [
-    ("wasql_alloc", Signature::of::<Alloc>()),
-    ("wasql_free", Signature::of::<Free>()),
-    ("wasql_release", Signature::of::<Release>()),
+    (export::ALLOC, Signature::of::<Alloc>()),
+    (export::FREE, Signature::of::<Free>()),
+    (export::RELEASE, Signature::of::<Release>()),
 ];
 
 /// An aggregate's six exports, by the suffix after its `export` prefix
 /// (udfs/ABI.md §8), in the order the host keeps them.
-pub const AGGREGATE: [(&str, Signature); 6] = [
-    ("_new", Signature::of::<AggregateNew>()),
-    ("_update", Signature::of::<AggregateUpdate>()),
-    ("_merge", Signature::of::<AggregateMerge>()),
-    ("_state", Signature::of::<AggregateEmit>()),
-    ("_finish", Signature::of::<AggregateEmit>()),
-    ("_drop", Signature::of::<AggregateDrop>()),
-];
+pub const AGGREGATE: [(&str, Signature); 6] = {
+    let [new, update, merge, state, finish, drop] = export::AGGREGATE_SUFFIXES;
+    [
+        (new, Signature::of::<AggregateNew>()),
+        (update, Signature::of::<AggregateUpdate>()),
+        (merge, Signature::of::<AggregateMerge>()),
+        (state, Signature::of::<AggregateEmit>()),
+        (finish, Signature::of::<AggregateEmit>()),
+        (drop, Signature::of::<AggregateDrop>()),
+    ]
+};
+
+/// The names of one aggregate's six exports (udfs/ABI.md §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateExports {
+    /// `E_new`, an [`AggregateNew`].
+    pub new: String,
+    /// `E_update`, an [`AggregateUpdate`].
+    pub update: String,
+    /// `E_merge`, an [`AggregateMerge`].
+    pub merge: String,
+    /// `E_state`, an [`AggregateEmit`].
+    pub state: String,
+    /// `E_finish`, an [`AggregateEmit`].
+    pub finish: String,
+    /// `E_drop`, an [`AggregateDrop`].
+    pub drop: String,
+}
+
+impl AggregateExports {
+    /// The exports of the aggregate whose `export` prefix is `prefix`.
+    pub fn new(prefix: &str) -> AggregateExports {
+        let [new, update, merge, state, finish, drop] =
+            AGGREGATE.map(|(suffix, _)| format!("{prefix}{suffix}"));
+        AggregateExports {
+            new,
+            update,
+            merge,
+            state,
+            finish,
+            drop,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -165,5 +203,16 @@ mod tests {
         let alloc = FuncType::new(&engine, [ValType::I32, ValType::I32], [ValType::I32]);
         assert!(Signature::of::<Alloc>().matches(&alloc));
         assert!(!Signature::of::<Free>().matches(&alloc));
+    }
+
+    #[test]
+    fn aggregate_exports_are_named_after_the_prefix() {
+        let names = AggregateExports::new("wasql_agg_mean");
+        assert_eq!(names.new, "wasql_agg_mean_new");
+        assert_eq!(names.update, "wasql_agg_mean_update");
+        assert_eq!(names.merge, "wasql_agg_mean_merge");
+        assert_eq!(names.state, "wasql_agg_mean_state");
+        assert_eq!(names.finish, "wasql_agg_mean_finish");
+        assert_eq!(names.drop, "wasql_agg_mean_drop");
     }
 }

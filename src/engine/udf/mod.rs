@@ -7,6 +7,7 @@
 
 mod abi;
 mod aggregate;
+mod cache;
 mod capture;
 mod describe;
 mod exports;
@@ -30,7 +31,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use crate::net::Net;
 
 pub use aggregate::WasmAggregateUdf;
-pub use describe::{FunctionKind, FunctionSpec, WasmType};
+pub use describe::{ArrowType, FunctionKind, FunctionSpec, WasmType};
 pub use limiter::LimitExceeded;
 pub use module::WasmModule;
 pub use sandbox::{LimitPolicy, Limits};

@@ -1,6 +1,7 @@
 //! Loading a module: read it, check what it imports and exports, read its
 //! self-description, and compile it — or load the compiled code from the
-//! on-disk cache, keyed by the module's sha256 and the wasmtime version.
+//! on-disk cache ([`CodeCache`]), keyed by the module's sha256 and the
+//! wasmtime version.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -16,13 +17,15 @@ use datafusion::common::DataFusionError;
 use datafusion::execution::memory_pool::MemoryPool;
 
 use super::abi::CallError;
+use super::cache::CodeCache;
 use super::describe::{self, FunctionSpec};
 use super::exports;
 use super::sandbox::{self, GuestInstance, GuestState, Limits, Output};
 use crate::net::Net;
 
-/// Bumped when the compiled-code format may change: part of the cache key.
-const ENGINE_TAG: &str = "wasmtime-48";
+/// Bumped when the compiled-code format may change (wasmtime's, or the
+/// cache's: `v2` entries start with a digest): part of the cache key.
+const ENGINE_TAG: &str = "wasmtime-48-v2";
 
 /// A loaded module and the functions it offers.
 pub struct WasmModule {
@@ -209,17 +212,13 @@ fn check_exports(module: &wasmtime::Module, functions: &[FunctionSpec]) -> Resul
     Ok(())
 }
 
-fn cache_dir() -> Option<PathBuf> {
-    Some(dirs::cache_dir()?.join("wasql").join("modules"))
-}
-
 /// The error of a load stopped by its cancel flag.
 pub const CANCELLED: &str = "cancelled";
 
 /// How long a compile runs before the terminal is told about it.
 const ANNOUNCE_AFTER: Duration = Duration::from_secs(1);
 
-/// Compiles `bytes`, or loads the compiled code from the cache. The compile
+/// Compiles `bytes`, or loads the compiled code from `cache`. The compile
 /// runs on its own thread so that `cancel` can abandon it (it finishes in
 /// the background and still fills the cache); one that takes long is
 /// announced on a terminal.
@@ -227,18 +226,25 @@ fn compile(
     bytes: Vec<u8>,
     sha256: &str,
     path: &Path,
+    cache: Option<CodeCache>,
     cancel: &AtomicBool,
 ) -> Result<wasmtime::Module, String> {
     let engine = sandbox::runtime()?.engine.clone();
-    let cached = cache_dir().map(|dir| dir.join(format!("{sha256}-{ENGINE_TAG}.cwasm")));
-    if let Some(path) = &cached
-        && path.exists()
-    {
-        // SAFETY: the file was written by `Module::serialize` of this same
-        // engine version into wasql's own cache directory, under the sha256
-        // of its source; wasmtime also checks the engine version and config
-        // before it loads anything, and we recompile if it refuses.
-        if let Ok(module) = unsafe { wasmtime::Module::deserialize_file(&engine, path) } {
+    let entry = format!("{sha256}-{ENGINE_TAG}");
+    if let Some(code) = cache.as_ref().and_then(|cache| cache.get(&entry)) {
+        // SAFETY: `Module::deserialize` runs whatever machine code `code`
+        // holds, so it must be what `Module::serialize` wrote for this
+        // module. `CodeCache::get` returns an entry only if the cache
+        // directory and the file are owned by this user and writable by no
+        // one else (no other account wrote it), and if the SHA-256 digest
+        // stored with it matches its name (this module's sha256 and this
+        // engine tag) and its bytes (not torn, corrupted or swapped); the
+        // bytes checked are the bytes loaded, read once into memory.
+        // wasmtime itself refuses code of another engine version or
+        // configuration, and then we compile. The trust boundary is the
+        // user's account: a process of the same user could write a valid
+        // entry, as it could replace this binary.
+        if let Ok(module) = unsafe { wasmtime::Module::deserialize(&engine, &code) } {
             return Ok(module);
         }
     }
@@ -249,11 +255,11 @@ fn compile(
         .spawn(move || {
             let module = wasmtime::Module::new(&engine, &bytes)
                 .map_err(|e| format!("cannot compile: {e:#}"));
-            if let (Some(path), Ok(module)) = (&cached, &module)
+            if let (Some(cache), Ok(module)) = (&cache, &module)
                 && let Ok(serialized) = module.serialize()
             {
                 // Best effort: a cache that cannot be written only costs time.
-                let _ = write_atomically(path, &serialized);
+                let _ = cache.put(&entry, &serialized);
             }
             // The receiver is gone if the load was cancelled.
             let _ = done.send(module);
@@ -286,15 +292,6 @@ fn compile(
             announced = true;
         }
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&temp, bytes)?;
-    std::fs::rename(&temp, path)
 }
 
 /// The session a module is loaded into: its network and its memory pool.
@@ -333,7 +330,7 @@ pub fn load(
         ));
     }
     let functions = describe::parse_description(&description)?;
-    let compiled = compile(bytes, &sha256, path, cancel)?;
+    let compiled = compile(bytes, &sha256, path, CodeCache::user(), cancel)?;
     check_exports(&compiled, &functions)?;
     let prepared = sandbox::prepare(&compiled, Arc::clone(&session.net))?;
     Ok(Arc::new(WasmModule {
@@ -419,6 +416,70 @@ mod tests {
             )
         );
         assert_eq!(stderr_tail(""), "");
+    }
+
+    /// `(module (func (export "f") (result i32) i32.const 42))`.
+    const ANSWER: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+        0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type: () -> i32
+        0x03, 0x02, 0x01, 0x00, // one function of type 0
+        0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f"
+        0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x2a, 0x0b, // i32.const 42
+    ];
+
+    /// Compiles [`ANSWER`] through `cache` and calls its `f`.
+    fn compile_and_call(cache: &CodeCache) -> i32 {
+        let module = compile(
+            ANSWER.to_vec(),
+            "answer",
+            Path::new("answer.wasm"),
+            Some(cache.clone()),
+            &AtomicBool::new(false),
+        )
+        .expect("compiled");
+        let mut store = wasmtime::Store::new(module.engine(), ());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instantiated");
+        let f = instance
+            .get_typed_func::<(), i32>(&mut store, "f")
+            .expect("f");
+        f.call(&mut store, ()).expect("called")
+    }
+
+    /// A cache entry whose code was changed, or that others may write, is
+    /// not loaded: the module is compiled again, works, and the entry is
+    /// replaced by a private, valid one.
+    #[cfg(unix)]
+    #[test]
+    fn untrusted_cache_entries_are_recompiled() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let cache = CodeCache::open(root.path().join("modules")).unwrap();
+        let entry = root
+            .path()
+            .join("modules")
+            .join(format!("answer-{ENGINE_TAG}.cwasm"));
+        let name = format!("answer-{ENGINE_TAG}");
+        assert_eq!(compile_and_call(&cache), 42);
+        let valid = std::fs::read(&entry).expect("the entry written");
+        assert!(cache.get(&name).is_some());
+
+        // Code changed after the digest: a byte in the middle flipped.
+        let mut tampered = valid;
+        let middle = tampered.len() / 2;
+        tampered[middle] ^= 0xff;
+        std::fs::write(&entry, &tampered).unwrap();
+        assert!(cache.get(&name).is_none());
+        assert_eq!(compile_and_call(&cache), 42);
+        assert!(cache.get(&name).is_some(), "replaced by a valid entry");
+
+        // A valid entry that anyone may write.
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(cache.get(&name).is_none());
+        assert_eq!(compile_and_call(&cache), 42);
+        assert!(cache.get(&name).is_some());
+        let mode = std::fs::metadata(&entry).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "replaced by a private entry");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
 };
 
 use super::abi;
-use super::describe::{FunctionSpec, WasmType};
+use super::describe::{ArrowType, FunctionSpec, WasmType};
 use super::module::WasmModule;
 
 /// Casts between the SQL and the ABI representations where they differ.

@@ -29,7 +29,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, stream};
 
 use super::abi::{self, CallError};
-use super::describe::{FunctionSpec, WasmType};
+use super::describe::{ArrowType, FunctionSpec, WasmType};
 use super::exports;
 use super::module::WasmModule;
 use super::scalar::to_type;
