@@ -26,7 +26,11 @@ pub fn balloon(x: i64) -> i64 {
 #[udf(volatility = "volatile")]
 pub fn grow_probe(pages: i64) -> i64 {
     let answer = core::arch::wasm32::memory_grow(0, pages as usize);
-    if answer == usize::MAX { -1 } else { answer as i64 }
+    if answer == usize::MAX {
+        -1
+    } else {
+        answer as i64
+    }
 }
 
 /// Touches `mib` MiB, keeps it for 300 ms, returns `mib`.

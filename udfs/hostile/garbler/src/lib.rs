@@ -14,7 +14,8 @@ use std::io::Write;
 use wasql_udf::udf;
 
 /// Window title, clear screen, NUL, C1 CSI, DEL, BEL and line breaks.
-const NASTY: &str = "title\x1b]0;pwned\x07 clear\x1b[2J nul\0 csi\u{9b}31m del\x7f bell\x07 nl\n cr\r tab\t end";
+const NASTY: &str =
+    "title\x1b]0;pwned\x07 clear\x1b[2J nul\0 csi\u{9b}31m del\x7f bell\x07 nl\n cr\r tab\t end";
 
 /// Fails with [`NASTY`] in its message.
 #[udf(volatility = "volatile")]
