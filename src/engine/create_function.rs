@@ -28,8 +28,11 @@ pub struct WasmFunctions {
     table_functions: TableFunctions,
     /// In registration order; a later function of the same name and kind
     /// replaces an earlier one, as in DataFusion.
-    registered: Arc<RwLock<Vec<(Arc<WasmModule>, FunctionSpec)>>>,
+    registered: Arc<RwLock<Vec<Registered>>>,
 }
+
+/// A registered function and the module it runs in.
+type Registered = (Arc<WasmModule>, FunctionSpec);
 
 impl WasmFunctions {
     /// Records `function` under its SQL name and returns what DataFusion
@@ -60,7 +63,7 @@ impl WasmFunctions {
 
     /// The functions `session` still has (`DROP FUNCTION` removes them),
     /// each with its module, in registration order.
-    pub fn listed(&self, session: &dyn Session) -> Vec<(Arc<WasmModule>, FunctionSpec)> {
+    pub fn listed(&self, session: &dyn Session) -> Vec<Registered> {
         let tables = session
             .as_any()
             .downcast_ref::<SessionState>()

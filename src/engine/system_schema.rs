@@ -55,21 +55,23 @@ impl SystemSchema {
             tables: vec![
                 (
                     "functions",
-                    SystemTable::new(functions_schema(), move |session| {
+                    SystemTable::provider(functions_schema(), move |session| {
                         functions_batch(&functions, session)
                     }),
                 ),
                 (
                     "modules",
-                    SystemTable::new(modules_schema(), move |_| modules_batch(&udfs)),
+                    SystemTable::provider(modules_schema(), move |_| modules_batch(&udfs)),
                 ),
                 (
                     "net_log",
-                    SystemTable::new(Audit::schema(), move |_| net_log.audit().to_batch()),
+                    SystemTable::provider(Audit::schema(), move |_| net_log.audit().to_batch()),
                 ),
                 (
                     "net_rules",
-                    SystemTable::new(net_rules_schema(), move |_| net_rules_batch(net.policy())),
+                    SystemTable::provider(net_rules_schema(), move |_| {
+                        net_rules_batch(net.policy())
+                    }),
                 ),
             ],
         }
@@ -159,11 +161,15 @@ impl SchemaProvider for SystemSchema {
 /// query scans it.
 struct SystemTable {
     schema: SchemaRef,
-    rows: Box<dyn Fn(&dyn Session) -> Result<RecordBatch> + Send + Sync>,
+    rows: Box<Rows>,
 }
 
+/// Makes a system table's rows for the session that scans it.
+type Rows = dyn Fn(&dyn Session) -> Result<RecordBatch> + Send + Sync;
+
 impl SystemTable {
-    fn new(
+    /// The table provider for `schema`, its rows made by `rows`.
+    fn provider(
         schema: SchemaRef,
         rows: impl Fn(&dyn Session) -> Result<RecordBatch> + Send + Sync + 'static,
     ) -> Arc<dyn TableProvider> {

@@ -84,7 +84,7 @@ pub fn exact_signature(spec: &FunctionSpec) -> Signature {
     } else {
         TypeSignature::Exact(exact)
     };
-    Signature::new(type_signature, spec.volatility.into())
+    Signature::new(type_signature, spec.volatility)
 }
 
 /// `\df`'s description of a WASM function: its doc line, module and sha256.
