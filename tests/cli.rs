@@ -1246,7 +1246,7 @@ fn external_tables_of_every_format() {
 #[test]
 fn tsv_external_table() {
     let sandbox = Sandbox::new();
-    sandbox.write("people.tsv", &PEOPLE_CSV.replace(',', "\t"));
+    sandbox.write("people.tsv", PEOPLE_CSV.replace(',', "\t"));
     let run = sandbox
         .quiet(
             "csv",
@@ -1902,7 +1902,7 @@ fn timeout_cancels_a_statement() {
         "{}",
         run.stderr
     );
-    sandbox.write("t.sql", &format!("\\timeout 1\n{ENDLESS_QUERY};\n"));
+    sandbox.write("t.sql", format!("\\timeout 1\n{ENDLESS_QUERY};\n"));
     let run = sandbox.run(&["-f", "t.sql"]).exit(1);
     assert!(
         run.stderr
@@ -2168,9 +2168,9 @@ fn bad_csv_number_names_the_file() {
 fn corrupt_file_in_a_directory_is_named() {
     let sandbox = Sandbox::new();
     let good: String = (0..50).map(|i| format!("{i},{i}\n")).collect();
-    sandbox.write("dir/a.csv", &format!("a,b\n{good}"));
-    sandbox.write("dir/b.csv", &format!("a,b\n{good}7,oops\n"));
-    sandbox.write("dir/c.csv", &format!("a,b\n{good}"));
+    sandbox.write("dir/a.csv", format!("a,b\n{good}"));
+    sandbox.write("dir/b.csv", format!("a,b\n{good}7,oops\n"));
+    sandbox.write("dir/c.csv", format!("a,b\n{good}"));
     let run = sandbox
         .run(&[
             "-c",
