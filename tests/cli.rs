@@ -2353,7 +2353,7 @@ fn long_tables_stay_aligned() {
             "-c",
             "SET datafusion.execution.batch_size = 100",
             "-c",
-            "SELECT x, repeat('w', CAST(x / 100 AS INT)) AS word FROM generate_series(1, 1500) t(x)",
+            "SELECT x, repeat('w', CAST(x / 100 AS INT)) AS word FROM generate_series(1, 1500) t(x) ORDER BY x",
         ])
         .success();
     let mut border = 0;
