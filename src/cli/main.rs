@@ -1,3 +1,5 @@
+//! The `wasql` binary: runs [`wasql::main`].
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

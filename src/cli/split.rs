@@ -12,12 +12,20 @@ pub enum Item {
     /// A SQL statement without its terminating `;`, with the 1-based
     /// column (in characters) where it starts on its line.
     Sql {
+        /// The statement's text.
         text: String,
+        /// The 1-based line it starts on.
         line: usize,
+        /// The 1-based column, in characters, it starts at.
         column: usize,
     },
     /// A meta-command line such as `\d t`, without the newline.
-    Meta { text: String, line: usize },
+    Meta {
+        /// The command's text.
+        text: String,
+        /// The 1-based line it is on.
+        line: usize,
+    },
 }
 
 impl Item {
@@ -33,6 +41,7 @@ impl Item {
 /// statement that is not yet terminated (if any).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Split {
+    /// The complete statements and meta-commands, in order.
     pub items: Vec<Item>,
     /// An unterminated statement at the end (an [`Item::Sql`]).
     pub rest: Option<Item>,

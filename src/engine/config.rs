@@ -144,8 +144,10 @@ pub struct SecretConfig {
 /// `access_key_id`, `secret_access_key`, `allow_http`, ...).
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct StoreProfile {
+    /// Bucket URLs that use this profile without being asked.
     #[serde(default)]
     pub urls: Vec<String>,
+    /// Every other key: `object_store` options for the URL's scheme.
     #[serde(flatten)]
     pub options: BTreeMap<String, toml::Value>,
 }

@@ -38,20 +38,29 @@ fn truncate(text: &mut String) {
 pub struct AuditRecord {
     /// Microseconds since the Unix epoch.
     pub time_us: i64,
+    /// The query that made the request.
     pub query_id: u64,
+    /// The caller's module; `None` for a SQL function.
     pub module: Option<String>,
+    /// The calling function.
     pub function: String,
+    /// The HTTP method, in uppercase.
     pub method: String,
     /// Redacted: no credentials, no secret values.
     pub url: String,
     /// `allowed` or `refused`.
     pub decision: &'static str,
+    /// The rule that allowed the request; `None` when no rule did.
     pub rule: Option<String>,
+    /// The HTTP status; `None` when there was no response.
     pub status: Option<i32>,
+    /// The response body's size in bytes; `None` when there was no response.
     pub bytes: Option<i64>,
+    /// How long the request took, in milliseconds.
     pub duration_ms: f64,
     /// Answered from the cache (or by an identical request of the query).
     pub cache_hit: bool,
+    /// Why the request failed or was refused; `None` on success.
     pub error: Option<String>,
 }
 

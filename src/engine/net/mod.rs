@@ -31,9 +31,13 @@ use crate::text::escape_control;
 /// A request as a caller makes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Request {
+    /// The HTTP method, in any case.
     pub method: String,
+    /// The URL as the caller gave it.
     pub url: String,
+    /// Headers as (name, value) pairs.
     pub headers: Vec<(String, String)>,
+    /// The request body; empty for none.
     pub body: Vec<u8>,
 }
 
@@ -58,8 +62,11 @@ impl Request {
 /// A response: status, headers (lowercase names) and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The HTTP status code.
     pub status: u16,
+    /// Headers as (name, value) pairs, names lowercase.
     pub headers: Vec<(String, String)>,
+    /// The response body.
     pub body: Vec<u8>,
 }
 
@@ -82,7 +89,9 @@ struct CacheKey {
 /// flight or done, by request, so identical ones go out once.
 #[derive(Debug, Default)]
 pub struct QueryState {
+    /// The query's id, as the audit shows it.
     pub id: u64,
+    /// Requests the query has attempted so far, refused ones included.
     pub sent: AtomicUsize,
     shared: Mutex<HashMap<CacheKey, Shared<BoxFuture<'static, Outcome>>>>,
 }

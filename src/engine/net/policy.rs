@@ -15,11 +15,17 @@ use crate::text::escape_control;
 /// Limits applied to every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// Deadline of one request attempt.
     pub timeout: Duration,
+    /// Largest response body accepted, in bytes.
     pub max_response_bytes: usize,
+    /// Most requests one query may make, refused ones included.
     pub max_requests_per_query: usize,
+    /// Most requests in flight at once.
     pub max_concurrent: usize,
+    /// Retries after a failed attempt; 0 means none.
     pub retries: u32,
+    /// How long successful GET responses are cached; zero means no cache.
     pub cache_ttl: Duration,
 }
 
@@ -68,7 +74,9 @@ impl Limits {
 /// Who is asking: a module's function, or a SQL function (module `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Caller {
+    /// The module of the function; `None` for a SQL function.
     pub module: Option<String>,
+    /// The function's name.
     pub function: String,
 }
 
@@ -440,8 +448,11 @@ impl Rule {
 /// The parsed policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// The `[[net.allow]]` rules, in config order; the first match allows.
     pub rules: Vec<Rule>,
+    /// Limits applied to every request.
     pub limits: Limits,
+    /// File the audit trail is appended to; `None` keeps it in memory only.
     pub audit_file: Option<PathBuf>,
     /// Secret names and values, to redact them wherever they might show.
     secrets: BTreeMap<String, String>,

@@ -77,13 +77,21 @@ fn volatility(v: wasql_abi::Volatility) -> Volatility {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FunctionKind {
     /// One value per row (udfs/ABI.md §3).
-    Scalar { returns: WasmType },
+    Scalar {
+        /// The type of the value.
+        returns: WasmType,
+    },
     /// One value per group (§8).
-    Aggregate { returns: WasmType },
+    Aggregate {
+        /// The type of the group's value.
+        returns: WasmType,
+    },
     /// Rows of `columns` per input row, or per partition when
     /// `partitioned` (§9).
     Table {
+        /// The output columns, by name and type.
         columns: Vec<(String, WasmType)>,
+        /// Called once per partition rather than per row.
         partitioned: bool,
     },
 }
@@ -112,11 +120,15 @@ pub struct FunctionSpec {
     /// The exported wasm function implementing it (for an aggregate, the
     /// prefix of its exports).
     pub export: String,
+    /// The argument types, in order.
     pub args: Vec<WasmType>,
+    /// Scalar, aggregate or table, and what it produces.
     pub kind: FunctionKind,
+    /// The volatility DataFusion plans it with.
     pub volatility: Volatility,
     /// What the function asks for; granted only by the operator.
     pub capabilities: Vec<String>,
+    /// The function's documentation, if the module gives one.
     pub doc: Option<String>,
 }
 

@@ -23,12 +23,27 @@ const TABLE_ELEMENT_BYTES: usize = size_of::<usize>();
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LimitExceeded {
     /// Linear memory past `[udf] memory_limit`: sizes in bytes.
-    Memory { cap: usize, requested: usize },
+    Memory {
+        /// The module's cap, in bytes.
+        cap: usize,
+        /// The size the guest asked to grow to, in bytes.
+        requested: usize,
+    },
     /// A table past `[udf] max_table_elements`: sizes in elements.
-    TableElements { cap: usize, requested: usize },
+    TableElements {
+        /// The module's cap, in elements.
+        cap: usize,
+        /// The size the guest asked to grow the table to, in elements.
+        requested: usize,
+    },
     /// The session's memory pool (`--memory-limit`) could not give `more`
     /// bytes; `detail` is the pool's own account.
-    Pool { more: usize, detail: String },
+    Pool {
+        /// The bytes asked for beyond what is already reserved.
+        more: usize,
+        /// The pool's own account of why it refused.
+        detail: String,
+    },
 }
 
 impl fmt::Display for LimitExceeded {

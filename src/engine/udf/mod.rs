@@ -51,8 +51,11 @@ pub struct WasmFunction {
 
 /// A WASM function as DataFusion sees it.
 pub enum WasmUdf {
+    /// A scalar function.
     Scalar(ScalarUDF),
+    /// An aggregate function.
     Aggregate(AggregateUDF),
+    /// A table function.
     Table(Arc<WasmTableFunction>),
 }
 

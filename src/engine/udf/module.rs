@@ -31,13 +31,17 @@ const ENGINE_TAG: &str = "wasmtime-48-v2";
 pub struct WasmModule {
     /// Unique in this process; keys the instance pools.
     pub id: u64,
+    /// The module file's path.
     pub path: PathBuf,
     /// Hex sha256 of the module's bytes.
     pub sha256: String,
     /// The module file's size in bytes.
     pub size: u64,
+    /// The functions the module offers.
     pub functions: Vec<FunctionSpec>,
+    /// The sandbox limits of the module's instances.
     pub limits: Limits,
+    /// Where the module's guests write their stdout and stderr.
     pub output: Output,
     /// The session's network, for the module's `wasql.http_fetch` calls.
     pub net: Arc<Net>,

@@ -48,7 +48,9 @@ pub struct Limits {
 /// file name without `.wasm`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LimitPolicy {
+    /// The limits of modules without an override.
     pub default: Limits,
+    /// Limits by module name (the file name without `.wasm`).
     pub modules: std::collections::BTreeMap<String, Limits>,
 }
 

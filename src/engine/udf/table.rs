@@ -174,12 +174,17 @@ pub enum ApplyMode {
     /// columns, repeated for each row the input row produced. With
     /// `keep_unmatched` (`LEFT JOIN LATERAL`), a row that produced nothing
     /// is kept once, with nulls for the function's columns.
-    PerRow { keep_unmatched: bool },
+    PerRow {
+        /// Keep, once with null function columns, a row that produced none.
+        keep_unmatched: bool,
+    },
     /// Whole partitions of rows with equal `keys`, sorted by `order`
     /// (§9.2); the input's columns in the output are the partition's key
     /// values, and nulls for the others.
     PerPartition {
+        /// The partition key columns.
         keys: Vec<Arc<Column>>,
+        /// The order of the rows within a partition.
         order: Vec<PhysicalSortExpr>,
     },
 }
