@@ -366,7 +366,7 @@ fn limits_name_the_url_and_the_limit() {
     assert!(run.elapsed < Duration::from_secs(4), "{run:?}");
     let error = run.first_error();
     assert!(
-        error.contains("/slow") && error.contains("net.timeout_seconds"),
+        error.contains("/slow") && error.contains("[net] timeout_seconds"),
         "{error}"
     );
     assert!(

@@ -5,6 +5,7 @@
 use datafusion::common::DataFusionError;
 use unicode_width::UnicodeWidthChar;
 
+use wasql_engine::error::{NetError, StoreError, UdfError, find};
 use wasql_engine::text::escape_control;
 
 /// An error as the user sees it.
@@ -49,6 +50,9 @@ pub fn describe(err: &DataFusionError) -> ErrorReport {
     {
         return describe(inner);
     }
+    if let Some(message) = engine_error(err) {
+        return ErrorReport::new(one_line(&message));
+    }
     let root = err.find_root();
     if let DataFusionError::SQL(parser_error, _) = root {
         let text = parser_error.to_string();
@@ -85,6 +89,15 @@ pub fn describe(err: &DataFusionError) -> ErrorReport {
         message: one_line(&user_error(text)),
         position,
     }
+}
+
+/// The message of one of the engine's own errors, found by type however
+/// DataFusion wrapped it: they say what went wrong and what to do already.
+fn engine_error(err: &DataFusionError) -> Option<String> {
+    find::<UdfError>(err)
+        .map(ToString::to_string)
+        .or_else(|| find::<NetError>(err).map(ToString::to_string))
+        .or_else(|| find::<StoreError>(err).map(ToString::to_string))
 }
 
 /// Rewords DataFusion's `Internal` errors that user mistakes cause, and
@@ -330,6 +343,33 @@ mod tests {
         assert_eq!(
             describe(&err).message,
             "Cannot cast string '\\x1b[2J\\x07' to Int64 \\u{9b}"
+        );
+    }
+
+    #[test]
+    fn engine_errors_are_shown_by_type_without_wrappers() {
+        use wasql_engine::error::{CallError, StoreFailure};
+        let udf: DataFusionError = UdfError::Call {
+            function: "spin".into(),
+            module: "spin.wasm".into(),
+            error: Box::new(CallError::Timeout(std::time::Duration::from_secs(2))),
+            stderr: String::new(),
+        }
+        .into();
+        let wrapped = DataFusionError::Context("ProjectionExec".into(), Box::new(udf));
+        assert_eq!(
+            describe(&wrapped).message,
+            "function spin (module spin.wasm): timed out after 2.0 s (the per-call deadline; \
+             [udf] timeout_seconds)"
+        );
+        let store: DataFusionError = StoreError {
+            location: "s3://b/k".into(),
+            failure: StoreFailure::NotRegistered,
+        }
+        .into();
+        assert_eq!(
+            describe(&store).message,
+            "no object store registered for 's3://b/k'"
         );
     }
 

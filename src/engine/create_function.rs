@@ -126,8 +126,7 @@ impl FunctionFactory for WasmFunctionFactory {
         };
         let function = self
             .udfs
-            .load_function(Path::new(path), selector, &statement.name)
-            .map_err(plan_error)?;
+            .load_function(Path::new(path), selector, &statement.name)?;
         // Declared types, when given, must be the module's own.
         let spec = &function.spec;
         let described: Vec<_> = spec.args.iter().map(|t| t.data_type()).collect();

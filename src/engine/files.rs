@@ -362,6 +362,9 @@ impl UrlTableFactory for FileTableFactory {
             state = descending(&state).unwrap_or(state);
         }
         let url = parse_location(reference)?;
+        // A location no store can serve: the store's own error, which names
+        // the location and says what to do.
+        state.runtime_env().object_store(&url)?;
         let inferred = panics::catch(async {
             refuse_empty_parquet(&state, &url)
                 .await

@@ -12,6 +12,7 @@
 pub use datafusion;
 
 pub mod config;
+pub mod error;
 pub mod net;
 pub mod settings;
 pub mod text;
@@ -164,10 +165,7 @@ impl Engine {
                 || state.window_functions().contains_key(name)
                 || state.table_functions().contains_key(name)
         };
-        let functions = self
-            .udfs
-            .load_dir(dir, &taken, cancel)
-            .map_err(DataFusionError::Plan)?;
+        let functions = self.udfs.load_dir(dir, &taken, cancel)?;
         let count = functions.len();
         for function in functions {
             self.register(function)?;

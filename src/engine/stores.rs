@@ -11,6 +11,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use datafusion::common::{DataFusionError, Result};
+
+use crate::error::{StoreError, StoreFailure};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
@@ -58,11 +60,10 @@ impl StoreKind {
             .find(|(_, schemes, _)| schemes.contains(&url.scheme()))
             .map(|(kind, _, _)| *kind)
             .ok_or_else(|| {
-                DataFusionError::Configuration(format!(
-                    "unsupported location scheme '{}://' in '{url}': use a local path, \
-                     s3://, gs://, az:// (or abfss://) or http(s)://",
-                    url.scheme()
-                ))
+                store_error(
+                    url,
+                    StoreFailure::UnsupportedScheme(url.scheme().to_string()),
+                )
             })
     }
 
@@ -143,9 +144,7 @@ impl StoreRegistry {
         if let Some((_, name)) = options.iter().find(|(k, _)| k == PROFILE_OPTION) {
             return match self.profiles.get(name) {
                 Some(profile) => Ok(Some(profile)),
-                None => Err(DataFusionError::Configuration(format!(
-                    "no profile named '{name}' for '{url}': define [profiles.{name}] in the config file"
-                ))),
+                None => Err(store_error(url, StoreFailure::NoProfile(name.clone()))),
             };
         }
         let key = store_key(url);
@@ -173,10 +172,13 @@ impl StoreRegistry {
             match key.strip_prefix(&prefix) {
                 Some(stripped) => settings.push((stripped.to_string(), value.clone())),
                 None => {
-                    return Err(DataFusionError::Configuration(format!(
-                        "option '{key}' does not apply to '{url}': use '{prefix}*' options for {}:// locations",
-                        url.scheme()
-                    )));
+                    return Err(store_error(
+                        url,
+                        StoreFailure::OptionMismatch {
+                            key: key.clone(),
+                            prefix: prefix.clone(),
+                        },
+                    ));
                 }
             }
         }
@@ -256,14 +258,14 @@ fn configure<B: StoreBuilder>(
 ) -> Result<Arc<dyn ObjectStore>> {
     let mut builder = builder.client(retry_config(), client_options());
     for (key, value) in settings {
-        let parsed = key.parse().map_err(|_| {
-            DataFusionError::Configuration(format!("unknown store option '{key}' for '{url}'"))
-        })?;
+        let parsed = key
+            .parse()
+            .map_err(|_| store_error(url, StoreFailure::UnknownOption(key.clone())))?;
         builder = builder.set(parsed, value);
     }
-    builder.finish().map_err(|e| {
-        DataFusionError::Configuration(format!("cannot set up the store for '{url}': {e}"))
-    })
+    builder
+        .finish()
+        .map_err(|e| store_error(url, StoreFailure::Setup(e.to_string())))
 }
 
 /// `AWS_*` environment variables as S3 settings (`AWS_REGION` ->
@@ -302,9 +304,9 @@ impl ObjectStoreRegistry for StoreRegistry {
 
     fn deregister_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
         let mut stores = self.stores.write().unwrap_or_else(|e| e.into_inner());
-        stores.remove(&store_key(url)).ok_or_else(|| {
-            DataFusionError::Configuration(format!("no object store registered for '{url}'"))
-        })
+        stores
+            .remove(&store_key(url))
+            .ok_or_else(|| store_error(url, StoreFailure::NotRegistered))
     }
 
     fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
@@ -321,6 +323,15 @@ impl ObjectStoreRegistry for StoreRegistry {
         let mut stores = self.stores.write().unwrap_or_else(|e| e.into_inner());
         Ok(Arc::clone(stores.entry(key).or_insert(store)))
     }
+}
+
+/// A [`StoreError`] about `url`, as a query error.
+fn store_error(url: &Url, failure: StoreFailure) -> DataFusionError {
+    StoreError {
+        location: url.to_string(),
+        failure,
+    }
+    .into()
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ impl Sender<'_> {
                     }
                     Attempt::Retry(_, why) => {
                         return Err(format!(
-                            "{method} {shown}: {why}, still after {retries} retries (net.retries)"
+                            "{method} {shown}: {why}, still after {retries} retries ([net] retries)"
                         ));
                     }
                     other => break other,
@@ -302,7 +302,7 @@ impl Sender<'_> {
                 let (timed_out, connect) = (e.is_timeout(), e.is_connect());
                 let why = if timed_out {
                     format!(
-                        "no answer within {:.1} s (net.timeout_seconds)",
+                        "no answer within {:.1} s ([net] timeout_seconds)",
                         self.policy.limits.timeout.as_secs_f64()
                     )
                 } else {
@@ -402,7 +402,7 @@ impl Sender<'_> {
                 Err(e) => {
                     let why = if e.is_timeout() {
                         format!(
-                            "the body did not arrive within {:.1} s (net.timeout_seconds)",
+                            "the body did not arrive within {:.1} s ([net] timeout_seconds)",
                             self.policy.limits.timeout.as_secs_f64()
                         )
                     } else {

@@ -293,7 +293,7 @@ impl Inner {
         match tokio::time::timeout(whole, sender.send(&request)).await {
             Ok(outcome) => outcome.map(Arc::new),
             Err(_) => Err(format!(
-                "{} {}: no answer within {:.1} s in all (net.timeout_seconds × (net.retries + 2))",
+                "{} {}: no answer within {:.1} s in all ([net] timeout_seconds × (retries + 2))",
                 request.shown_method(),
                 self.policy.shown_url(&request.url),
                 whole.as_secs_f64()

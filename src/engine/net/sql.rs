@@ -9,13 +9,14 @@ use datafusion::arrow::array::{
     Array, ArrayRef, BinaryBuilder, Int32Builder, StringArray, StringBuilder, StructArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
-use datafusion::common::{Result, exec_err};
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
 
 use super::{Caller, Net, Request, Response};
+use crate::error::{NetError, NetFailure};
 
 /// What an `http_get` function returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +36,17 @@ struct HttpGet {
     output: Output,
     net: Arc<Net>,
     signature: Signature,
+}
+
+impl HttpGet {
+    /// A query error of this function.
+    fn error(&self, failure: NetFailure) -> DataFusionError {
+        NetError {
+            function: self.name.to_string(),
+            failure,
+        }
+        .into()
+    }
 }
 
 impl PartialEq for HttpGet {
@@ -92,7 +104,11 @@ fn parse_headers(text: &str) -> Result<Vec<(String, String)>> {
             Some((name, value)) if !name.trim().is_empty() => {
                 Ok((name.trim().to_string(), value.trim().to_string()))
             }
-            _ => exec_err!("http_get: header line '{line}' is not 'Name: value'"),
+            _ => Err(NetError {
+                function: "http_get".into(),
+                failure: NetFailure::Argument(format!("header line '{line}' is not 'Name: value'")),
+            }
+            .into()),
         })
         .collect()
 }
@@ -127,7 +143,7 @@ impl ScalarUDFImpl for HttpGet {
                 .and_then(|a| a.as_any().downcast_ref::<StringArray>())
         };
         let (Some(urls), headers) = (column(0), column(1)) else {
-            return exec_err!("{}: the URL must be text", self.name);
+            return Err(self.error(NetFailure::Argument("the URL must be text".into())));
         };
         // One request per distinct non-null row, all sent at once; the
         // first row of each request names it in errors.
@@ -164,7 +180,7 @@ impl ScalarUDFImpl for HttpGet {
         let response = |index: usize| -> Result<&Response> {
             match &outcomes[index] {
                 Ok(response) => Ok(response),
-                Err(e) => exec_err!("{}: {e}", self.name),
+                Err(e) => Err(self.error(NetFailure::Request(e.clone()))),
             }
         };
         let success = |index: usize| -> Result<&Response> {
@@ -175,7 +191,10 @@ impl ScalarUDFImpl for HttpGet {
                 let shown = url::Url::parse(urls.value(first_row[index]))
                     .map(|u| self.net.policy().redact_url(&u))
                     .unwrap_or_default();
-                exec_err!("{}: GET {shown} returned status {}", self.name, r.status)
+                Err(self.error(NetFailure::Status {
+                    request: format!("GET {shown}"),
+                    status: r.status,
+                }))
             }
         };
         let result: ArrayRef = match self.output {

@@ -12,6 +12,7 @@ use datafusion::arrow::buffer::Buffer;
 use wasql_abi::{ArrowArray, WasqlError};
 
 use super::describe::{ArrowType, WasmType};
+use super::error::CallError;
 use super::exports;
 use super::sandbox::GuestInstance;
 /// Alignment of every buffer in the input block.
@@ -19,26 +20,6 @@ const ALIGN: usize = 16;
 /// Longest error message taken from a guest, in bytes as shown (control
 /// characters escaped); a longer one is cut, with a note.
 const MAX_ERROR: usize = 4 * 1024;
-
-/// Why a call failed.
-#[derive(Debug)]
-pub enum CallError {
-    /// The guest trapped, timed out or could not be called: the instance
-    /// must not be reused.
-    Broken(String),
-    /// The guest reported an error, or returned an invalid result; the
-    /// instance is fine.
-    Failed(String),
-}
-
-impl CallError {
-    /// What went wrong, in words.
-    pub fn cause(&self) -> &str {
-        match self {
-            CallError::Broken(cause) | CallError::Failed(cause) => cause,
-        }
-    }
-}
 
 /// One argument, ready to go into guest memory.
 struct ArgLayout {
@@ -145,7 +126,7 @@ pub fn place(
         placements.push((table, at));
     }
     if i32::try_from(size).is_err() {
-        return Err(CallError::Failed(format!(
+        return Err(CallError::Refused(format!(
             "a batch of {size} bytes does not fit a 32-bit guest"
         )));
     }
@@ -153,7 +134,7 @@ pub fn place(
     let base = argument_block(instance, size)?;
     let memory = instance.memory.data_mut(&mut instance.store);
     if base.checked_add(size).is_none_or(|end| end > memory.len()) {
-        return Err(CallError::Broken(
+        return Err(CallError::Host(
             "wasql_alloc returned memory out of bounds".into(),
         ));
     }
@@ -203,20 +184,18 @@ pub fn finish<T>(
     call: wasmtime::Result<i32>,
     read: impl FnOnce(&GuestInstance) -> Result<T, String>,
 ) -> Result<T, CallError> {
-    let status = call.map_err(|e| CallError::Broken(instance.explain(&e)))?;
+    let status = call.map_err(|e| instance.explain(&e))?;
     if status != 0 {
-        return Err(CallError::Failed(read_error(instance, frame.err_at)?));
+        return Err(CallError::Guest(read_error(instance, frame.err_at)?));
     }
     let result = read(instance);
     for index in 0..frame.outputs {
         instance
             .release
             .call(&mut instance.store, frame.out(index) as i32)
-            .map_err(|e| {
-                CallError::Broken(format!("wasql_release failed: {}", instance.explain(&e)))
-            })?;
+            .map_err(|e| CallError::during("wasql_release failed", instance.explain(&e)))?;
     }
-    result.map_err(|e| CallError::Failed(format!("invalid result: {e}")))
+    result.map_err(|e| CallError::Refused(format!("invalid result: {e}")))
 }
 
 /// Calls the scalar export `export` on `args` (each `nrows` long, or 1 for a
@@ -230,7 +209,7 @@ pub fn call_scalar(
 ) -> Result<ArrayRef, CallError> {
     let function = instance
         .export::<exports::Scalar>(export)
-        .map_err(CallError::Broken)?;
+        .map_err(CallError::Host)?;
     let frame = place(instance, args, &[], 1)?;
     let call = function.call(
         &mut instance.store,
@@ -263,17 +242,15 @@ fn argument_block(instance: &mut GuestInstance, size: usize) -> Result<usize, Ca
                 &mut instance.store,
                 (base as i32, capacity as i32, ALIGN as i32),
             )
-            .map_err(|e| {
-                CallError::Broken(format!("wasql_free failed: {}", instance.explain(&e)))
-            })?;
+            .map_err(|e| CallError::during("wasql_free failed", instance.explain(&e)))?;
     }
     let capacity = size.saturating_add(size / 4).min(i32::MAX as usize);
     let base = instance
         .alloc
         .call(&mut instance.store, (capacity as i32, ALIGN as i32))
-        .map_err(|e| CallError::Broken(format!("wasql_alloc failed: {}", instance.explain(&e))))?;
+        .map_err(|e| CallError::during("wasql_alloc failed", instance.explain(&e)))?;
     if base == 0 {
-        return Err(CallError::Failed(format!(
+        return Err(CallError::Guest(format!(
             "the guest could not allocate {capacity} bytes for its arguments"
         )));
     }
@@ -283,7 +260,7 @@ fn argument_block(instance: &mut GuestInstance, size: usize) -> Result<usize, Ca
         .checked_add(capacity)
         .is_none_or(|end| end > memory_len)
     {
-        return Err(CallError::Broken(
+        return Err(CallError::Host(
             "wasql_alloc returned memory out of bounds".into(),
         ));
     }
@@ -311,7 +288,7 @@ fn read_error(instance: &mut GuestInstance, at: usize) -> Result<String, CallErr
     instance
         .free
         .call(&mut instance.store, (ptr as i32, len as i32, 1))
-        .map_err(|e| CallError::Broken(format!("wasql_free failed: {}", instance.explain(&e))))?;
+        .map_err(|e| CallError::during("wasql_free failed", instance.explain(&e)))?;
     Ok(message)
 }
 

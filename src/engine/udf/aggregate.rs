@@ -26,8 +26,9 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
 };
 
-use super::abi::{self, CallError};
+use super::abi;
 use super::describe::{ArrowType, FunctionSpec, WasmType};
+use super::error::CallError;
 use super::exports::{
     AggregateDrop, AggregateEmit, AggregateExports, AggregateMerge, AggregateNew, AggregateUpdate,
 };
@@ -65,21 +66,21 @@ enum Emit {
 impl Aggregate {
     /// The query error for a failed call; `since` marks the guest's stderr
     /// before it.
-    fn fail(&self, error: &CallError, since: u64) -> DataFusionError {
-        self.module.error(&self.spec.name, error.cause(), since)
+    fn fail(&self, error: CallError, since: u64) -> DataFusionError {
+        self.module.error(&self.spec.name, error, since)
     }
 
     fn create(&self, instance: &mut GuestInstance) -> Result<i32, CallError> {
         let new = instance
             .export::<AggregateNew>(&self.exports.new)
-            .map_err(CallError::Broken)?;
+            .map_err(CallError::Host)?;
         instance.arm_deadline();
         match new.call(&mut instance.store, ()) {
-            Ok(0) => Err(CallError::Failed(
+            Ok(0) => Err(CallError::Guest(
                 "the guest could not create an accumulator (out of memory)".into(),
             )),
             Ok(handle) => Ok(handle),
-            Err(e) => Err(CallError::Broken(instance.explain(&e))),
+            Err(e) => Err(instance.explain(&e)),
         }
     }
 
@@ -94,7 +95,7 @@ impl Aggregate {
     ) -> Result<(), CallError> {
         let update = instance
             .export::<AggregateUpdate>(&self.exports.update)
-            .map_err(CallError::Broken)?;
+            .map_err(CallError::Host)?;
         let frame = abi::place(instance, args, &[groups], 0)?;
         let call = update.call(
             &mut instance.store,
@@ -122,7 +123,7 @@ impl Aggregate {
     ) -> Result<(), CallError> {
         let merge = instance
             .export::<AggregateMerge>(&self.exports.merge)
-            .map_err(CallError::Broken)?;
+            .map_err(CallError::Host)?;
         let frame = abi::place(instance, std::slice::from_ref(states), &[groups], 0)?;
         let call = merge.call(
             &mut instance.store,
@@ -154,7 +155,7 @@ impl Aggregate {
         };
         let emit = instance
             .export::<AggregateEmit>(export)
-            .map_err(CallError::Broken)?;
+            .map_err(CallError::Host)?;
         let frame = abi::place(instance, &[], &[], 1)?;
         let call = emit.call(
             &mut instance.store,
@@ -169,7 +170,7 @@ impl Aggregate {
                 Ok(array)
             }
             Emit::Results => to_type(array, &self.returns.sql_type())
-                .map_err(|e| CallError::Failed(e.to_string())),
+                .map_err(|e| CallError::Refused(e.to_string())),
         }
     }
 
@@ -185,7 +186,7 @@ impl Aggregate {
             .position(|w| (w[1] - w[0]) as usize > cap)
         {
             None => Ok(()),
-            Some(group) => Err(CallError::Failed(format!(
+            Some(group) => Err(CallError::Refused(format!(
                 "the state of group {group} is {} bytes, over the cap of {cap} bytes \
                  (raise max_state_size in [udf] of the config)",
                 offsets[group + 1] - offsets[group]
@@ -196,10 +197,10 @@ impl Aggregate {
     fn destroy(&self, instance: &mut GuestInstance, handle: i32) -> Result<(), CallError> {
         let drop = instance
             .export::<AggregateDrop>(&self.exports.drop)
-            .map_err(CallError::Broken)?;
+            .map_err(CallError::Host)?;
         instance.arm_deadline();
         drop.call(&mut instance.store, handle)
-            .map_err(|e| CallError::Broken(instance.explain(&e)))
+            .map_err(|e| instance.explain(&e))
     }
 
     /// Runs `op` on a fresh one-group accumulator holding `state` (none:
@@ -407,10 +408,10 @@ impl Groups {
         let mut instance = aggregate
             .module
             .instance(&aggregate.declared_name)
-            .map_err(|e| aggregate.module.error(&aggregate.spec.name, &e, since))?;
+            .map_err(|e| aggregate.fail(e, since))?;
         let handle = aggregate
             .create(&mut instance)
-            .map_err(|e| aggregate.fail(&e, since))?;
+            .map_err(|e| aggregate.fail(e, since))?;
         Ok(Groups {
             aggregate,
             guest: Some((instance, handle)),
@@ -430,13 +431,12 @@ impl Groups {
         };
         let since = self.aggregate.module.output.stderr.position();
         let result = op(&self.aggregate, instance, *handle);
-        if let Err(error) = &result {
-            if matches!(error, CallError::Broken(_)) {
+        result.map_err(|error| {
+            if error.breaks_instance() {
                 self.guest = None;
             }
-            return Err(self.aggregate.fail(error, since));
-        }
-        Ok(result.expect("checked above"))
+            self.aggregate.fail(error, since)
+        })
     }
 
     fn emit(&mut self, what: Emit, emit_to: EmitTo) -> Result<ArrayRef> {

@@ -198,7 +198,7 @@ pub fn add_to_linker<T: HasNet + 'static>(linker: &mut Linker<T>) -> wasmtime::R
          responses: i32|
          -> wasmtime::Result<i32> {
             let memory = caller
-                .get_export("memory")
+                .get_export(wasql_abi::export::MEMORY)
                 .and_then(|e| e.into_memory())
                 .ok_or_else(|| fault("the module exports no memory".into()))?;
             let count = usize::try_from(count)
@@ -238,7 +238,7 @@ pub fn add_to_linker<T: HasNet + 'static>(linker: &mut Linker<T>) -> wasmtime::R
                 batch.push(request);
             }
             let alloc: Typed<Alloc> = caller
-                .get_export("wasql_alloc")
+                .get_export(wasql_abi::export::ALLOC)
                 .and_then(|e| e.into_func())
                 .ok_or_else(|| fault("the module does not export wasql_alloc".into()))?
                 .typed(&caller)?;

@@ -10,6 +10,7 @@ mod aggregate;
 mod cache;
 mod capture;
 mod describe;
+mod error;
 mod exports;
 mod fetch;
 mod limiter;
@@ -32,6 +33,7 @@ use crate::net::Net;
 
 pub use aggregate::WasmAggregateUdf;
 pub use describe::{ArrowType, FunctionKind, FunctionSpec, WasmType};
+pub use error::{CallError, NameOwner, UdfError};
 pub use limiter::LimitExceeded;
 pub use module::WasmModule;
 pub use sandbox::{LimitPolicy, Limits};
@@ -124,9 +126,11 @@ impl UdfRegistry {
         dir: &Path,
         taken: &dyn Fn(&str) -> bool,
         cancel: &AtomicBool,
-    ) -> Result<Vec<WasmFunction>, String> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read UDF directory '{}': {e}", dir.display()))?;
+    ) -> Result<Vec<WasmFunction>, UdfError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| UdfError::Directory {
+            dir: dir.to_path_buf(),
+            cause: e.to_string(),
+        })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
@@ -144,10 +148,9 @@ impl UdfRegistry {
         path: &Path,
         selector: Option<&str>,
         sql_name: &str,
-    ) -> Result<WasmFunction, String> {
+    ) -> Result<WasmFunction, UdfError> {
         let never = AtomicBool::new(false);
-        let module = module::load(path, self.limits.for_module(path), &self.session, &never)
-            .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
+        let module = module::load(path, self.limits.for_module(path), &self.session, &never)?;
         let wanted = selector.unwrap_or(sql_name);
         let found = module
             .functions
@@ -157,13 +160,10 @@ impl UdfRegistry {
                 (None, [only]) => Some(only),
                 _ => None,
             })
-            .ok_or_else(|| {
-                let names: Vec<&str> = module.functions.iter().map(|f| f.name.as_str()).collect();
-                format!(
-                    "UDF module '{}' has no function '{wanted}' (it has: {})",
-                    path.display(),
-                    names.join(", ")
-                )
+            .ok_or_else(|| UdfError::NoSuchFunction {
+                module: path.to_path_buf(),
+                wanted: wanted.to_string(),
+                offered: module.functions.iter().map(|f| f.name.clone()).collect(),
             })?;
         let spec = FunctionSpec {
             name: sql_name.to_string(),
@@ -183,7 +183,7 @@ impl UdfRegistry {
         paths: &[PathBuf],
         taken: &dyn Fn(&str) -> bool,
         cancel: &AtomicBool,
-    ) -> Result<Vec<WasmFunction>, String> {
+    ) -> Result<Vec<WasmFunction>, UdfError> {
         let mut loaded = Vec::new();
         let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
         for module in self.modules() {
@@ -193,25 +193,20 @@ impl UdfRegistry {
         }
         for path in paths {
             if cancel.load(Ordering::Relaxed) {
-                return Err(module::CANCELLED.into());
+                return Err(UdfError::Cancelled);
             }
-            let module = module::load(path, self.limits.for_module(path), &self.session, cancel)
-                .map_err(|e| format!("UDF module '{}': {e}", path.display()))?;
+            let module = module::load(path, self.limits.for_module(path), &self.session, cancel)?;
             for function in &module.functions {
-                if let Some(other) = owners.get(&function.name) {
-                    return Err(format!(
-                        "UDF module '{}': function '{}' is already defined by module '{}'",
-                        path.display(),
-                        function.name,
-                        other.display()
-                    ));
-                }
-                if taken(&function.name) {
-                    return Err(format!(
-                        "UDF module '{}': function '{}' has the name of a built-in function",
-                        path.display(),
-                        function.name
-                    ));
+                let owner = match owners.get(&function.name) {
+                    Some(other) => Some(NameOwner::Module(other.clone())),
+                    None => taken(&function.name).then_some(NameOwner::BuiltIn),
+                };
+                if let Some(owner) = owner {
+                    return Err(UdfError::NameTaken {
+                        module: path.clone(),
+                        function: function.name.clone(),
+                        owner,
+                    });
                 }
                 owners.insert(function.name.clone(), path.clone());
             }

@@ -16,9 +16,9 @@ use wasmtime::ExternType;
 use datafusion::common::DataFusionError;
 use datafusion::execution::memory_pool::MemoryPool;
 
-use super::abi::CallError;
 use super::cache::CodeCache;
 use super::describe::{self, FunctionSpec};
+use super::error::{CallError, UdfError};
 use super::exports;
 use super::sandbox::{self, GuestInstance, GuestState, Limits, Output};
 use crate::net::Net;
@@ -70,7 +70,7 @@ impl WasmModule {
 
     /// An instance for calls of the function `declared_name`: an idle one,
     /// or a new one.
-    pub fn instance(&self, declared_name: &str) -> Result<GuestInstance, String> {
+    pub fn instance(&self, declared_name: &str) -> Result<GuestInstance, CallError> {
         let mut instance = match sandbox::take_pooled(self.id) {
             Some(instance) => instance,
             None => GuestInstance::new(
@@ -89,7 +89,7 @@ impl WasmModule {
     /// Gives an instance back after its calls: to the idle pool, unless
     /// a call broke it.
     pub fn release(&self, instance: GuestInstance, outcome: &Result<(), &CallError>) {
-        if !matches!(outcome, Err(CallError::Broken(_))) {
+        if !outcome.is_err_and(|e| e.breaks_instance()) {
             sandbox::put_back(self.id, instance);
         }
     }
@@ -105,25 +105,23 @@ impl WasmModule {
         let since = self.output.stderr.position();
         let mut instance = self
             .instance(declared_name)
-            .map_err(|e| self.error(&spec.name, &e, since))?;
+            .map_err(|e| self.error(&spec.name, e, since))?;
         let result = calls(&mut instance);
         self.release(instance, &result.as_ref().map(|_| ()));
-        result.map_err(|e| self.error(&spec.name, e.cause(), since))
+        result.map_err(|e| self.error(&spec.name, e, since))
     }
 
     /// A query error about the function `function` of this module, with the
     /// last lines the guest wrote to stderr after `since` (a position of
     /// the captured stderr, taken before the failing calls).
-    pub fn error(&self, function: &str, cause: &str, since: u64) -> DataFusionError {
-        let mut message = format!(
-            "function {function} (module {}): {cause}",
-            self.path.display()
-        );
-        let stderr = stderr_tail(&self.output.stderr.tail_since(since, TAIL_LINES));
-        if !stderr.is_empty() {
-            message.push_str(&format!(" [guest stderr: {stderr}]"));
+    pub fn error(&self, function: &str, error: CallError, since: u64) -> DataFusionError {
+        UdfError::Call {
+            function: function.to_string(),
+            module: self.path.clone(),
+            error: Box::new(error),
+            stderr: stderr_tail(&self.output.stderr.tail_since(since, TAIL_LINES)),
         }
-        DataFusionError::Execution(message)
+        .into()
     }
 }
 
@@ -196,7 +194,10 @@ fn inspect(bytes: &[u8]) -> Result<String, String> {
 /// every export `functions` name, each with the signature the host calls it
 /// with (udfs/ABI.md §1).
 fn check_exports(module: &wasmtime::Module, functions: &[FunctionSpec]) -> Result<(), String> {
-    if !matches!(module.get_export("memory"), Some(ExternType::Memory(_))) {
+    if !matches!(
+        module.get_export(wasql_abi::export::MEMORY),
+        Some(ExternType::Memory(_))
+    ) {
         return Err("it exports no memory named 'memory' (udfs/ABI.md §1)".into());
     }
     let allocator = exports::ALLOCATOR.map(|(name, signature)| (name.to_string(), signature));
@@ -216,8 +217,9 @@ fn check_exports(module: &wasmtime::Module, functions: &[FunctionSpec]) -> Resul
     Ok(())
 }
 
-/// The error of a load stopped by its cancel flag.
-pub const CANCELLED: &str = "cancelled";
+/// The error of a compile stopped by its cancel flag; [`load`] reports it
+/// as [`UdfError::Cancelled`].
+const CANCELLED: &str = "cancelled";
 
 /// How long a compile runs before the terminal is told about it.
 const ANNOUNCE_AFTER: Duration = Duration::from_secs(1);
@@ -305,10 +307,28 @@ pub struct Session {
     pub pool: Arc<dyn MemoryPool>,
 }
 
-/// Loads the module at `path` into `session`. Errors say what is wrong
-/// without the path; the caller names the module.
-/// A set `cancel` abandons the compile.
+/// Loads the module at `path` into `session`. A set `cancel` abandons the
+/// compile.
 pub fn load(
+    path: &Path,
+    limits: Limits,
+    session: &Session,
+    cancel: &AtomicBool,
+) -> Result<Arc<WasmModule>, UdfError> {
+    load_checked(path, limits, session, cancel).map_err(|cause| {
+        if cancel.load(Ordering::Relaxed) {
+            UdfError::Cancelled
+        } else {
+            UdfError::Load {
+                module: path.to_path_buf(),
+                cause,
+            }
+        }
+    })
+}
+
+/// [`load`], with errors that say what is wrong without the path.
+fn load_checked(
     path: &Path,
     limits: Limits,
     session: &Session,

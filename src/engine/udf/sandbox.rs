@@ -15,7 +15,10 @@ use wasmtime::{
     Config, Engine, ExternType, Func, Instance, InstancePre, Linker, Memory, Module, Store, Trap,
 };
 
+use wasql_abi::export;
+
 use super::capture::Captured;
+use super::error::CallError;
 use super::exports::{self, Alloc, Export, Free, Release, Typed};
 use super::fetch::HasNet;
 use super::limiter::{GuestLimiter, LimitExceeded};
@@ -271,8 +274,8 @@ impl GuestInstance {
         output: &Output,
         net: Arc<Net>,
         module_name: &str,
-    ) -> Result<GuestInstance, String> {
-        let runtime = runtime()?;
+    ) -> Result<GuestInstance, CallError> {
+        let runtime = runtime().map_err(CallError::Host)?;
         let mut store = Store::new(
             &runtime.engine,
             GuestState::new(limits, pool, output, net, module_name),
@@ -282,28 +285,22 @@ impl GuestInstance {
         store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
         let instance = module
             .instantiate(&mut store)
-            .map_err(|e| format!("cannot instantiate: {}", describe_trap(&e, &store)))?;
+            .map_err(|e| CallError::during("cannot instantiate", describe_trap(&e, &store)))?;
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ())
-                .map_err(|e| format!("_initialize failed: {}", describe_trap(&e, &store)))?;
+                .map_err(|e| CallError::during("_initialize failed", describe_trap(&e, &store)))?;
         }
         let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or("the module exports no memory named 'memory'")?;
-        let typed = |store: &mut Store<GuestState>, name: &str| {
-            instance
-                .get_func(&mut *store, name)
-                .ok_or_else(|| format!("the module does not export '{name}'"))
-        };
-        let alloc = typed(&mut store, "wasql_alloc")?
-            .typed(&store)
-            .map_err(|e| format!("wasql_alloc has the wrong signature: {e}"))?;
-        let free = typed(&mut store, "wasql_free")?
-            .typed(&store)
-            .map_err(|e| format!("wasql_free has the wrong signature: {e}"))?;
-        let release = typed(&mut store, "wasql_release")?
-            .typed(&store)
-            .map_err(|e| format!("wasql_release has the wrong signature: {e}"))?;
+            .get_memory(&mut store, export::MEMORY)
+            .ok_or_else(|| {
+                CallError::Host(format!(
+                    "the module exports no memory named '{}'",
+                    export::MEMORY
+                ))
+            })?;
+        let alloc = typed_export::<Alloc>(&instance, &mut store, export::ALLOC)?;
+        let free = typed_export::<Free>(&instance, &mut store, export::FREE)?;
+        let release = typed_export::<Release>(&instance, &mut store, export::RELEASE)?;
         Ok(GuestInstance {
             store,
             memory,
@@ -357,29 +354,37 @@ impl GuestInstance {
         self.limits
     }
 
-    /// Explains a failed call in words.
-    pub fn explain(&self, error: &wasmtime::Error) -> String {
+    /// Why a call failed, from the error wasmtime returned.
+    pub fn explain(&self, error: &wasmtime::Error) -> CallError {
         describe_trap(error, &self.store)
     }
+}
+
+/// The function `instance` exports as `name`, with the signature of `E`.
+fn typed_export<E: Export>(
+    instance: &Instance,
+    store: &mut Store<GuestState>,
+    name: &str,
+) -> Result<Typed<E>, CallError> {
+    let func = instance
+        .get_func(&mut *store, name)
+        .ok_or_else(|| CallError::Host(format!("the module does not export '{name}'")))?;
+    func.typed(&*store)
+        .map_err(|e| CallError::Host(format!("{name} has the wrong signature: {e}")))
 }
 
 fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
-/// A trap in words: a limit the guest ran into is named, even when the
-/// guest trapped only after a refused `memory.grow`.
-fn describe_trap(error: &wasmtime::Error, store: &Store<GuestState>) -> String {
+/// What a failed call ran into: a limit the guest ran into is named, even
+/// when the guest trapped only after a refused `memory.grow`.
+fn describe_trap(error: &wasmtime::Error, store: &Store<GuestState>) -> CallError {
     if let Some(exceeded) = error.downcast_ref::<LimitExceeded>() {
-        return exceeded.to_string();
+        return CallError::Limit(exceeded.clone());
     }
     let trap = match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => {
-            return format!(
-                "timed out after {:.1} s (the per-call deadline)",
-                store.data().deadline.timeout.as_secs_f64()
-            );
-        }
+        Some(Trap::Interrupt) => return CallError::Timeout(store.data().deadline.timeout),
         Some(Trap::StackOverflow) => "stack overflow".to_string(),
         Some(Trap::MemoryOutOfBounds) => {
             "trapped: out of bounds memory access (a guest stack overflow looks like this too)"
@@ -388,9 +393,9 @@ fn describe_trap(error: &wasmtime::Error, store: &Store<GuestState>) -> String {
         Some(trap) => format!("trapped: {trap}"),
         None => error.root_cause().to_string(),
     };
-    match store.data().limiter.refusal() {
-        Some(refused) => format!("{refused}; the guest then failed: {trap}"),
-        None => trap,
+    CallError::Trap {
+        trap,
+        after: store.data().limiter.refusal().cloned(),
     }
 }
 

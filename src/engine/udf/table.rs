@@ -28,8 +28,9 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, stream};
 
-use super::abi::{self, CallError};
+use super::abi;
 use super::describe::{ArrowType, FunctionSpec, WasmType};
+use super::error::CallError;
 use super::exports;
 use super::module::WasmModule;
 use super::scalar::to_type;
@@ -104,7 +105,7 @@ impl WasmTableFunction {
             .with_instance(&self.spec, &self.declared_name, |instance| {
                 let function = instance
                     .export::<exports::Table>(&self.spec.export)
-                    .map_err(CallError::Broken)?;
+                    .map_err(CallError::Host)?;
                 let frame = abi::place(instance, &args, &[bounds], 1 + self.columns.len())?;
                 let call = function.call(
                     &mut instance.store,

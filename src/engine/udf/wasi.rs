@@ -35,7 +35,7 @@ pub trait HasWasi {
 }
 
 fn memory<T>(caller: &mut Caller<'_, T>) -> Option<wasmtime::Memory> {
-    match caller.get_export("memory") {
+    match caller.get_export(wasql_abi::export::MEMORY) {
         Some(Extern::Memory(memory)) => Some(memory),
         _ => None,
     }
