@@ -5,9 +5,11 @@ use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
 use syn::{ImplItem, ItemImpl, Type};
 
+use wasql_abi::{Kind, export};
+
 use crate::{
-    Described, Options, Readers, arg_data_types, arg_type_parts, describe, only_options,
-    rename_lifetimes, section,
+    Described, Options, Readers, arg_data_types, arg_type_parts, describe, description_head,
+    only_options, rename_lifetimes, section,
 };
 
 /// `GeoMean` -> `geo_mean`.
@@ -79,12 +81,8 @@ pub(crate) fn expand(options: &Options, block: &ItemImpl) -> syn::Result<TokenSt
     let (static_types, _) = args_of(block, "'static")?;
     let (types, tuple) = args_of(block, "'__a")?;
     let arg_types = arg_data_types(&static_types);
-    let mut parts = vec![{
-        let head = format!(
-            "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"aggregate\",\"export\":\"{export}\",\"args\":["
-        );
-        quote!(#head)
-    }];
+    let head = description_head(&name, Kind::Aggregate, &export);
+    let mut parts = vec![quote!(#head)];
     parts.extend(arg_type_parts(&static_types));
     parts.push(quote!("],\"returns\":\""));
     parts.push(quote!(
@@ -110,15 +108,8 @@ pub(crate) fn expand(options: &Options, block: &ItemImpl) -> syn::Result<TokenSt
         <#ty as ::wasql_udf::Aggregate>::update(__group, #args);
     };
 
-    let export_fn = |suffix: &str| format!("{export}_{suffix}");
-    let (new, update_export, merge, state, finish, drop) = (
-        export_fn("new"),
-        export_fn("update"),
-        export_fn("merge"),
-        export_fn("state"),
-        export_fn("finish"),
-        export_fn("drop"),
-    );
+    let [new, update_export, merge, state, finish, drop] =
+        export::AGGREGATE_SUFFIXES.map(|suffix| format!("{export}{suffix}"));
     Ok(quote! {
         impl ::wasql_udf::__private::FoldRows for #ty {
             const ARG_TYPES: &'static [::wasql_udf::DataType] = #arg_types;

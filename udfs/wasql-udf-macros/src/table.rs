@@ -5,9 +5,11 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::{FnArg, GenericArgument, ItemFn, PathArguments, Type};
 
+use wasql_abi::{Kind, is_valid_name};
+
 use crate::{
     Described, Options, Readers, arg_data_types, arg_type_parts, check_plain, describe,
-    input_types, only_options, valid_sql_name, with_lifetime,
+    description_head, input_types, only_options, with_lifetime,
 };
 
 /// The type arguments of `ty`'s last path segment, if it is named `name`.
@@ -96,7 +98,7 @@ pub(crate) fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenS
         ));
     }
     for (i, lit) in names.iter().enumerate() {
-        if !valid_sql_name(&lit.value()) {
+        if !is_valid_name(&lit.value()) {
             return Err(syn::Error::new_spanned(
                 lit,
                 "a column name must match [a-z_][a-z0-9_]*",
@@ -139,12 +141,8 @@ pub(crate) fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenS
         inputs
     };
 
-    let mut parts = vec![{
-        let head = format!(
-            "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"table\",\"export\":\"{export}\",\"args\":["
-        );
-        quote!(#head)
-    }];
+    let head = description_head(&name, Kind::Table, &export);
+    let mut parts = vec![quote!(#head)];
     parts.extend(arg_type_parts(&types));
     parts.push(quote!("],\"columns\":["));
     for (i, (lit, ty)) in names.iter().zip(&columns).enumerate() {

@@ -1,5 +1,5 @@
-//! The raw ABI (udfs/ABI.md §1, §3, §4): the structs as laid out on wasm32,
-//! and helpers for modules that implement an export by hand.
+//! The raw ABI (udfs/ABI.md §1, §3, §4): the structs as laid out on wasm32
+//! (wasql-abi's), and helpers for modules that implement an export by hand.
 //!
 //! Pointers cross as `u32` offsets into linear memory. On wasm32 a `u32` and
 //! a pointer are the same; these types also compile on 64-bit hosts (for
@@ -7,48 +7,9 @@
 
 use crate::array::{ArrayData, Buffer};
 
-/// The Arrow C Data Interface `ArrowArray`, as laid out on wasm32: 64 bytes,
-/// 8-byte aligned.
-#[repr(C, align(8))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ArrowArray {
-    /// Rows (or 1 for a constant argument).
-    pub length: i64,
-    /// Null rows; `-1` if unknown (results only).
-    pub null_count: i64,
-    /// Always 0 in this ABI.
-    pub offset: i64,
-    /// Buffers, validity included.
-    pub n_buffers: i64,
-    /// Always 0 in this ABI.
-    pub n_children: i64,
-    /// Pointer to `n_buffers` u32 buffer pointers.
-    pub buffers: u32,
-    /// Always 0 in this ABI.
-    pub children: u32,
-    /// Always 0 in this ABI.
-    pub dictionary: u32,
-    /// Ignored: the host calls `wasql_release`.
-    pub release: u32,
-    /// The guest's own: this SDK keeps the result's buffers here.
-    pub private_data: u32,
-    /// Padding to 64 bytes.
-    pub padding: u32,
-}
-
-const _: () = assert!(std::mem::size_of::<ArrowArray>() == 64);
-const _: () = assert!(std::mem::align_of::<ArrowArray>() == 8);
-
-/// Where a function describes its failure: a UTF-8 message of `len` bytes at
-/// `ptr`, allocated with `wasql_alloc(len, 1)`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WasqlError {
-    /// The message.
-    pub ptr: u32,
-    /// Its length in bytes.
-    pub len: u32,
-}
+/// The structs of udfs/ABI.md §3 and §4, as wasql-abi defines them for the
+/// host and the guest alike.
+pub use wasql_abi::{ArrowArray, WasqlError};
 
 /// A guest address as a pointer.
 #[inline]
@@ -165,7 +126,7 @@ mod exports {
     ///
     /// # Safety
     /// Called by the host only.
-    #[unsafe(no_mangle)]
+    #[unsafe(export_name = wasql_abi::literal!(alloc))]
     pub unsafe extern "C" fn wasql_alloc(size: i32, align: i32) -> i32 {
         let (size, align) = (size as u32 as usize, align as u32 as usize);
         let Ok(layout) = Layout::from_size_align(size, align) else {
@@ -182,7 +143,7 @@ mod exports {
     ///
     /// # Safety
     /// Called by the host only, with a block from `wasql_alloc`.
-    #[unsafe(no_mangle)]
+    #[unsafe(export_name = wasql_abi::literal!(free))]
     pub unsafe extern "C" fn wasql_free(ptr: i32, size: i32, align: i32) {
         let (size, align) = (size as u32 as usize, align as u32 as usize);
         if ptr == 0 || size == 0 {
@@ -198,7 +159,7 @@ mod exports {
     ///
     /// # Safety
     /// Called by the host only, with a result struct.
-    #[unsafe(no_mangle)]
+    #[unsafe(export_name = wasql_abi::literal!(release))]
     pub unsafe extern "C" fn wasql_release(array: i32) {
         if array != 0 {
             // SAFETY: the host passes the struct it gave as `out`.

@@ -13,7 +13,9 @@ use crate::array::{
 };
 use crate::bitmap::BitmapRef;
 use crate::ffi::{ArrowArray, export_array, guest_address, guest_ptr, write_error};
-use crate::types::{DataType, Date32, PrimitiveType, TimestampMicros, TimestampMicrosUtc};
+use crate::types::{
+    DataType, Date32, PrimitiveType, TimestampMicros, TimestampMicrosUtc, simple_name,
+};
 
 /// A Rust argument type: its ABI type and how to read it row by row.
 pub trait FromArg<'a>: Sized {
@@ -330,31 +332,31 @@ prim_arg!(
 );
 
 impl<'a> FromArg<'a> for bool {
-    const TYPE: &'static str = "boolean";
+    const TYPE: &'static str = simple_name(DataType::Boolean);
     const DATA_TYPE: DataType = DataType::Boolean;
     type Reader = BoolReader<'a>;
 }
 
 impl<'a> FromArg<'a> for &'a str {
-    const TYPE: &'static str = "utf8";
+    const TYPE: &'static str = simple_name(DataType::Utf8);
     const DATA_TYPE: DataType = DataType::Utf8;
     type Reader = StrReader<'a>;
 }
 
 impl<'a> FromArg<'a> for String {
-    const TYPE: &'static str = "utf8";
+    const TYPE: &'static str = simple_name(DataType::Utf8);
     const DATA_TYPE: DataType = DataType::Utf8;
     type Reader = StringReader<'a>;
 }
 
 impl<'a> FromArg<'a> for &'a [u8] {
-    const TYPE: &'static str = "binary";
+    const TYPE: &'static str = simple_name(DataType::Binary);
     const DATA_TYPE: DataType = DataType::Binary;
     type Reader = BinReader<'a>;
 }
 
 impl<'a> FromArg<'a> for Vec<u8> {
-    const TYPE: &'static str = "binary";
+    const TYPE: &'static str = simple_name(DataType::Binary);
     const DATA_TYPE: DataType = DataType::Binary;
     type Reader = VecReader<'a>;
 }
@@ -496,7 +498,7 @@ prim_ret!(
 );
 
 impl IntoRet for bool {
-    const TYPE: &'static str = "boolean";
+    const TYPE: &'static str = simple_name(DataType::Boolean);
     const DATA_TYPE: DataType = DataType::Boolean;
     type Builder = BooleanBuilder;
     #[inline(always)]
@@ -507,9 +509,9 @@ impl IntoRet for bool {
 }
 
 macro_rules! var_ret {
-    ($builder:ident, $name:literal, $dt:expr, $($t:ty => |$v:ident| $as:expr;)*) => {$(
+    ($builder:ident, $dt:expr, $($t:ty => |$v:ident| $as:expr;)*) => {$(
         impl<'a> IntoRet for $t {
-            const TYPE: &'static str = $name;
+            const TYPE: &'static str = simple_name($dt);
             const DATA_TYPE: DataType = $dt;
             type Builder = $builder;
             #[inline(always)]
@@ -522,13 +524,13 @@ macro_rules! var_ret {
     )*};
 }
 
-var_ret!(StringBuilder, "utf8", DataType::Utf8,
+var_ret!(StringBuilder, DataType::Utf8,
     String => |v| v.as_str();
     &'a str => |v| v;
     Cow<'a, str> => |v| v.as_ref();
     Box<str> => |v| v.as_ref();
 );
-var_ret!(BinaryBuilder, "binary", DataType::Binary,
+var_ret!(BinaryBuilder, DataType::Binary,
     Vec<u8> => |v| v.as_slice();
     &'a [u8] => |v| v;
     Cow<'a, [u8]> => |v| v.as_ref();

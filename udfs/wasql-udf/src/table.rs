@@ -4,7 +4,7 @@
 
 use crate::__private::{ArgReader, FromArg, RetBuilder};
 use crate::array::{ArrayData, BinaryBuilder, BooleanBuilder, PrimitiveBuilder, StringBuilder};
-use crate::types::{Date32, TimestampMicros, TimestampMicrosUtc};
+use crate::types::{DataType, Date32, TimestampMicros, TimestampMicrosUtc, simple_name};
 
 /// The Rust type of an output column: its ABI type, its builder, and the
 /// value an output row gives it (`&str` for a `String` column, `&[u8]` for
@@ -55,9 +55,9 @@ prim_column!(
     TimestampMicros,
     TimestampMicrosUtc
 );
-column!(BooleanBuilder, "boolean", bool => bool);
-column!(StringBuilder, "utf8", String => &'v str);
-column!(BinaryBuilder, "binary", Vec<u8> => &'v [u8]);
+column!(BooleanBuilder, simple_name(DataType::Boolean), bool => bool);
+column!(StringBuilder, simple_name(DataType::Utf8), String => &'v str);
+column!(BinaryBuilder, simple_name(DataType::Binary), Vec<u8> => &'v [u8]);
 
 impl<T: Column> Column for Option<T> {
     const TYPE: &'static str = T::TYPE;
