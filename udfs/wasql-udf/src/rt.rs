@@ -265,15 +265,29 @@ macro_rules! bytes_reader {
     };
 }
 
-// SAFETY (of from_utf8_unchecked below): the host passes Arrow string arrays,
-// valid UTF-8 per row (udfs/ABI.md §5).
-bytes_reader!(StrReader, &'a str, DataType::Utf8, |b| unsafe {
-    std::str::from_utf8_unchecked(b)
-});
-bytes_reader!(StringReader, String, DataType::Utf8, |b| unsafe {
-    std::str::from_utf8_unchecked(b)
+/// Row bytes of a `utf8` argument as `&str`, unchecked.
+///
+/// # Safety
+/// `bytes` is one row of a `utf8` array the host passed: udfs/ABI.md §5 has
+/// each row valid UTF-8 (the host passes Arrow string arrays, which hold
+/// UTF-8 by construction), and the readers here only ever slice whole rows.
+#[inline(always)]
+unsafe fn utf8_row(bytes: &[u8]) -> &str {
+    // SAFETY: the caller passes one whole row of a utf8 array, which is
+    // valid UTF-8 (see the function's contract).
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
-.to_owned());
+
+// SAFETY (of each `utf8_row` call below): `b` is one whole row that
+// `BytesReader` sliced out of a `utf8` argument (it checked the type).
+bytes_reader!(StrReader, &'a str, DataType::Utf8, |b| {
+    // SAFETY: a whole row of a utf8 argument (above).
+    unsafe { utf8_row(b) }
+});
+bytes_reader!(StringReader, String, DataType::Utf8, |b| {
+    // SAFETY: a whole row of a utf8 argument (above).
+    unsafe { utf8_row(b) }.to_owned()
+});
 bytes_reader!(BinReader, &'a [u8], DataType::Binary, |b| b);
 bytes_reader!(VecReader, Vec<u8>, DataType::Binary, |b| b.to_vec());
 
