@@ -1,5 +1,21 @@
 //! `#[udf]`: turns a plain Rust function into a wasql UDF export (udfs/ABI.md).
 //! Use it through the `wasql-udf` crate, which re-exports it.
+//!
+//! The type list, names, name rule and ABI version come from `wasql-abi`
+//! (a `no_std` crate with no dependencies, so it builds for the host this
+//! macro runs on as well as for the wasm32 guest).
+//!
+//! # `unsafe` in the generated code
+//!
+//! The expansion calls the SDK's `unsafe` readers and call drivers, and
+//! names its exports and section with `unsafe` attributes. A `//` comment
+//! inside `quote!` is not a token, so it never reaches the expansion, and
+//! clippy's `undocumented_unsafe_blocks` does not look into proc-macro
+//! output. Each `unsafe` the macro emits is therefore documented here, at
+//! the `quote!` that emits it: a `// SAFETY:` comment states the callee's
+//! preconditions and why the generated code around it meets them. The
+//! generated code itself has no `#[allow]` for the lint (it does not need
+//! one).
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -408,20 +424,34 @@ impl Readers {
     }
 
     /// Binds the values of row `__row`, knowing every reader is dense.
+    ///
+    /// Emitted only inside `if #dense { for __row in R { ... } }` where every
+    /// row of `R` is below `__nrows` (`0..__nrows`, a `__ids` enumeration
+    /// with `__nrows = __ids.len()`, or `__start..__end` after
+    /// `check_bounds`), and each reader was made by `ArgReader::new(view,
+    /// __nrows)`.
     fn get_dense(&self) -> TokenStream2 {
         let (readers, values) = (&self.readers, &self.values);
         quote! {
-            // SAFETY: __row < __nrows; every reader is dense.
+            // SAFETY: ArgReader::get_dense needs __row < the reader's nrows
+            // and a dense reader: the loop around this code runs __row below
+            // __nrows, the nrows every reader was made for, inside a branch
+            // taken only when every reader is dense (see the doc above).
             #(let #values = unsafe { ::wasql_udf::__private::ArgReader::get_dense(&#readers, __row) };)*
         }
     }
 
     /// Binds the values of row `__row`, running `on_null` for a null.
+    ///
+    /// Emitted only inside a loop whose rows are all below `__nrows`, as for
+    /// [`Readers::get_dense`].
     fn get_or(&self, on_null: TokenStream2) -> TokenStream2 {
         let (readers, values) = (&self.readers, &self.values);
         quote! {
             #(
-                // SAFETY: __row < __nrows.
+                // SAFETY: ArgReader::get needs __row < the reader's nrows:
+                // the loop around this code runs __row below __nrows, the
+                // nrows every reader was made for.
                 let #values = match unsafe { ::wasql_udf::__private::ArgReader::get(&#readers, __row) } {
                     ::core::option::Option::Some(v) => v,
                     ::core::option::Option::None => { #on_null }
@@ -445,6 +475,10 @@ fn section(suffix: &str, parts: &[TokenStream2]) -> TokenStream2 {
         #[doc(hidden)]
         #[allow(dead_code, non_upper_case_globals)]
         #[used]
+        // SAFETY (of the attribute): link_section is unsafe because data
+        // placed in a section the program loads could break what else lives
+        // there; a wasm custom section is never loaded into memory or
+        // executed, it only carries these bytes for the host to read.
         #[cfg_attr(target_family = "wasm", unsafe(link_section = #SECTION))]
         pub static #section_static: [u8; ::wasql_udf::__private::json_len(#parts_const)] =
             ::wasql_udf::__private::json_bytes(#parts_const);
@@ -602,9 +636,16 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         #[allow(dead_code, non_snake_case)]
+        // SAFETY (of the attribute): export_name is unsafe because two
+        // symbols of one name would clash; `wasql_udf_<name>` is unique in
+        // the module, since the SQL name is (the host refuses a module that
+        // describes a name twice, and the linker refuses duplicate symbols).
         #[unsafe(export_name = #export)]
         pub extern "C" fn #export_fn(args: i32, nargs: i32, nrows: i32, out: i32, err: i32) -> i32 {
-            // SAFETY: the host calls the export as udfs/ABI.md §3 says.
+            // SAFETY: run needs the arguments of a call made as udfs/ABI.md §3
+            // says (args/nargs argument structs, writable out and err, valid
+            // for the call): only the host calls this export, and it keeps to
+            // the ABI (see "What the host guarantees" in wasql_udf::ffi).
             unsafe {
                 ::wasql_udf::__private::run(
                     args, nargs, nrows, out, err, #arg_types, #return_type, #body_fn,
@@ -614,4 +655,38 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
 
         #section
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(text: &str) -> LitStr {
+        LitStr::new(text, Span::call_site())
+    }
+
+    #[test]
+    fn type_strings_come_from_wasql_abi() {
+        for (i, t) in DataType::SIMPLE.iter().enumerate() {
+            let (tokens, canonical) = data_type(&lit(&format!(" {t} "))).unwrap();
+            assert_eq!(canonical, t.to_string());
+            assert_eq!(
+                tokens.to_string(),
+                quote!(::wasql_udf::DataType::SIMPLE[#i]).to_string()
+            );
+        }
+        let (tokens, canonical) = data_type(&lit("decimal128( 10 , -2 )")).unwrap();
+        assert_eq!(canonical, "decimal128(10,-2)");
+        assert_eq!(
+            tokens.to_string(),
+            quote!(::wasql_udf::DataType::Decimal128(10u8, -2i8)).to_string()
+        );
+        for refused in ["float16", "decimal128(39,0)", "Int8"] {
+            let message = data_type(&lit(refused)).unwrap_err().to_string();
+            assert!(
+                message.contains("timestamp_us_utc") && message.contains("decimal128(P,S)"),
+                "{refused}: {message}"
+            );
+        }
+    }
 }

@@ -106,6 +106,9 @@ macro_rules! raw_section {
     ($($line:expr),+ $(,)?) => {
         const _: () = {
             const PARTS: &[&str] = &[$($line, "\n"),+];
+            // SAFETY (of link_section): a wasm custom section is never
+            // loaded into memory or run; it only carries these bytes for the
+            // host to read.
             #[used]
             #[cfg_attr(target_family = "wasm", unsafe(link_section = $crate::abi::literal!(section)))]
             static SECTION: [u8; $crate::__private::json_len(PARTS)] =

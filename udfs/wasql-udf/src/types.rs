@@ -27,8 +27,10 @@ mod sealed {
 /// Arrow buffer.
 ///
 /// # Safety
-/// Every bit pattern of `WIDTH` bytes must be a valid value, and `WIDTH` must
-/// be the type's size. Sealed: implemented only by this crate.
+/// `size_of::<Self>()` is `PHYSICAL.width()`, with no padding bytes, its
+/// alignment is at most its size, and every bit pattern of those bytes is a
+/// valid value: the SDK reinterprets Arrow buffers as `&[Self]` and `&[Self]`
+/// as bytes. Sealed: implemented only by this crate.
 pub unsafe trait NativeType:
     Copy + Default + Send + Sync + 'static + sealed::Sealed
 {
@@ -55,7 +57,9 @@ pub(crate) const fn simple_name(data_type: DataType) -> &'static str {
 macro_rules! native {
     ($($t:ty => $phys:ident, $dt:ident;)*) => {$(
         impl sealed::Sealed for $t {}
-        // SAFETY: plain integers, floats and transparent wrappers of them.
+        // SAFETY: primitive integers and floats, and repr(transparent)
+        // wrappers of one: size = width (tested in widths_match_rust_sizes),
+        // no padding, alignment <= size, and every bit pattern valid.
         unsafe impl NativeType for $t {
             const PHYSICAL: Physical = Physical::$phys;
         }
@@ -83,7 +87,8 @@ native! {
 }
 
 impl sealed::Sealed for i128 {}
-// SAFETY: a plain integer.
+// SAFETY: a primitive integer: 16 bytes (tested), no padding, alignment
+// <= 16, every bit pattern valid.
 unsafe impl NativeType for i128 {
     const PHYSICAL: Physical = Physical::I128;
 }
