@@ -9,7 +9,32 @@ pub const ABI_VERSION: u32 = 1;
 
 /// The custom section holding a module's description: JSON lines, one per
 /// function.
-pub const SECTION: &str = "wasql.udfs";
+pub const SECTION: &str = crate::literal!(section);
+
+/// The ABI's fixed names as string literals, for the attributes that take
+/// only a literal: `#[link_section = wasql_abi::literal!(section)]`,
+/// `#[export_name = wasql_abi::literal!(alloc)]`. The constants [`SECTION`],
+/// [`export::ALLOC`], [`export::FREE`] and [`export::RELEASE`] are these
+/// same literals; a guest SDK names its section and exports with this
+/// macro so that the names are written once.
+///
+/// `section` is the custom section's name; `alloc`, `free` and `release`
+/// the exports every module has.
+#[macro_export]
+macro_rules! literal {
+    (section) => {
+        "wasql.udfs"
+    };
+    (alloc) => {
+        "wasql_alloc"
+    };
+    (free) => {
+        "wasql_free"
+    };
+    (release) => {
+        "wasql_release"
+    };
+}
 
 /// What kind of function a description line declares: its `kind` key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,11 +116,11 @@ pub fn is_valid_name(name: &str) -> bool {
 /// signatures are in §1 (and, for the host, in its `exports` table).
 pub mod export {
     /// `wasql_alloc(size, align) -> ptr`, which every module exports.
-    pub const ALLOC: &str = "wasql_alloc";
+    pub const ALLOC: &str = crate::literal!(alloc);
     /// `wasql_free(ptr, size, align)`, which every module exports.
-    pub const FREE: &str = "wasql_free";
+    pub const FREE: &str = crate::literal!(free);
     /// `wasql_release(array)`, which every module exports.
-    pub const RELEASE: &str = "wasql_release";
+    pub const RELEASE: &str = crate::literal!(release);
     /// The memory every module exports.
     pub const MEMORY: &str = "memory";
 
@@ -118,6 +143,19 @@ mod tests {
         for invalid in ["", "9a", "A", "drop table", "é", "a-b", "a\u{0}"] {
             assert!(!is_valid_name(invalid), "{invalid}");
         }
+    }
+
+    #[test]
+    fn literals_are_the_constants() {
+        assert_eq!(SECTION, "wasql.udfs");
+        assert_eq!(crate::literal!(section), SECTION);
+        assert_eq!(crate::literal!(alloc), export::ALLOC);
+        assert_eq!(crate::literal!(free), export::FREE);
+        assert_eq!(crate::literal!(release), export::RELEASE);
+        assert_eq!(
+            [export::ALLOC, export::FREE, export::RELEASE],
+            ["wasql_alloc", "wasql_free", "wasql_release"]
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   [`ABI_VERSION`], [`SECTION`], [`Kind`], [`Volatility`],
 //!   [`is_valid_name`];
 //! - the names of the exports every module has and of an aggregate's six
-//!   ([`export`], §1 and §8);
+//!   ([`export`], §1 and §8), and the section's and the fixed exports' names
+//!   as literals for attributes ([`literal!`]);
 //! - the structs in guest memory as a wasm32 guest lays them out
 //!   ([`ArrowArray`], [`ArrowSchema`], [`WasqlError`], §3 and §4): pointers
 //!   are `u32` offsets into linear memory, so the same `repr(C)` layout holds

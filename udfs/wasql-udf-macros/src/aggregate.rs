@@ -5,9 +5,11 @@ use proc_macro2::TokenStream as TokenStream2;
 use quote::quote;
 use syn::{ImplItem, ItemImpl, Type};
 
+use wasql_abi::{Kind, export};
+
 use crate::{
-    Described, Options, Readers, arg_data_types, arg_type_parts, describe, only_options,
-    rename_lifetimes, section,
+    Described, Options, Readers, arg_data_types, arg_type_parts, describe, description_head,
+    only_options, rename_lifetimes, section,
 };
 
 /// `GeoMean` -> `geo_mean`.
@@ -79,12 +81,8 @@ pub(crate) fn expand(options: &Options, block: &ItemImpl) -> syn::Result<TokenSt
     let (static_types, _) = args_of(block, "'static")?;
     let (types, tuple) = args_of(block, "'__a")?;
     let arg_types = arg_data_types(&static_types);
-    let mut parts = vec![{
-        let head = format!(
-            "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"aggregate\",\"export\":\"{export}\",\"args\":["
-        );
-        quote!(#head)
-    }];
+    let head = description_head(&name, Kind::Aggregate, &export);
+    let mut parts = vec![quote!(#head)];
     parts.extend(arg_type_parts(&static_types));
     parts.push(quote!("],\"returns\":\""));
     parts.push(quote!(
@@ -104,21 +102,18 @@ pub(crate) fn expand(options: &Options, block: &ItemImpl) -> syn::Result<TokenSt
     } else {
         quote!(#(#values)*)
     };
+    // Emitted inside fold_rows, whose contract (FoldRows::fold_rows) is
+    // that every id is below __groups.len().
     let update = quote! {
-        // SAFETY: the caller checked every id.
+        // SAFETY: get_unchecked_mut needs __id < __groups.len(): the
+        // contract of the fold_rows this code is the body of (the caller,
+        // Accumulator::update, checks every id first).
         let __group = unsafe { __groups.get_unchecked_mut(__id as usize) };
         <#ty as ::wasql_udf::Aggregate>::update(__group, #args);
     };
 
-    let export_fn = |suffix: &str| format!("{export}_{suffix}");
-    let (new, update_export, merge, state, finish, drop) = (
-        export_fn("new"),
-        export_fn("update"),
-        export_fn("merge"),
-        export_fn("state"),
-        export_fn("finish"),
-        export_fn("drop"),
-    );
+    let [new, update_export, merge, state, finish, drop] =
+        export::AGGREGATE_SUFFIXES.map(|suffix| format!("{export}{suffix}"));
     Ok(quote! {
         impl ::wasql_udf::__private::FoldRows for #ty {
             const ARG_TYPES: &'static [::wasql_udf::DataType] = #arg_types;
@@ -146,7 +141,12 @@ pub(crate) fn expand(options: &Options, block: &ItemImpl) -> syn::Result<TokenSt
             }
         }
 
-        // The exports of udfs/ABI.md §8; the host calls them as it says.
+        // The exports of udfs/ABI.md §8; only the host calls them, and it
+        // keeps to the ABI (see "What the host guarantees" in
+        // wasql_udf::ffi): that is each rt:: function's contract.
+        // SAFETY (of the export_name attributes): the six names are
+        // `wasql_agg_<name>_<suffix>`, unique in the module because the SQL
+        // name is.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use ::wasql_udf::__private as rt;
@@ -158,31 +158,38 @@ pub(crate) fn expand(options: &Options, block: &ItemImpl) -> syn::Result<TokenSt
 
             #[unsafe(export_name = #update_export)]
             extern "C" fn update(acc: i32, args: i32, nargs: i32, nrows: i32, groups: i32, ngroups: i32, err: i32) -> i32 {
-                // SAFETY: the host keeps to the ABI.
+                // SAFETY: agg_update needs a live handle of this type, nargs
+                // argument structs, nrows group ids and a writable err: the
+                // host's call of E_update (§8).
                 unsafe { rt::agg_update::<#ty>(acc, args, nargs, nrows, groups, ngroups, err) }
             }
 
             #[unsafe(export_name = #merge)]
             extern "C" fn merge(acc: i32, states: i32, nrows: i32, groups: i32, ngroups: i32, err: i32) -> i32 {
-                // SAFETY: the host keeps to the ABI.
+                // SAFETY: agg_merge needs a live handle of this type, a binary
+                // states struct, nrows group ids and a writable err: the
+                // host's call of E_merge (§8).
                 unsafe { rt::agg_merge::<#ty>(acc, states, nrows, groups, ngroups, err) }
             }
 
             #[unsafe(export_name = #state)]
             extern "C" fn state(acc: i32, n: i32, out: i32, err: i32) -> i32 {
-                // SAFETY: the host keeps to the ABI.
+                // SAFETY: agg_emit needs a live handle of this type and
+                // writable out and err: the host's call of E_state (§8).
                 unsafe { rt::agg_emit::<#ty>(acc, n, out, err, false) }
             }
 
             #[unsafe(export_name = #finish)]
             extern "C" fn finish(acc: i32, n: i32, out: i32, err: i32) -> i32 {
-                // SAFETY: the host keeps to the ABI.
+                // SAFETY: agg_emit needs a live handle of this type and
+                // writable out and err: the host's call of E_finish (§8).
                 unsafe { rt::agg_emit::<#ty>(acc, n, out, err, true) }
             }
 
             #[unsafe(export_name = #drop)]
             extern "C" fn drop(acc: i32) {
-                // SAFETY: the host keeps to the ABI.
+                // SAFETY: agg_drop needs a live handle of this type, not used
+                // again: the host calls E_drop once per handle, last (§8).
                 unsafe { rt::agg_drop::<#ty>(acc) }
             }
         };

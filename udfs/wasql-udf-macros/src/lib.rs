@@ -1,10 +1,30 @@
 //! `#[udf]`: turns a plain Rust function into a wasql UDF export (udfs/ABI.md).
 //! Use it through the `wasql-udf` crate, which re-exports it.
+//!
+//! The type list, names, name rule and ABI version come from `wasql-abi`
+//! (a `no_std` crate with no dependencies, so it builds for the host this
+//! macro runs on as well as for the wasm32 guest).
+//!
+//! # `unsafe` in the generated code
+//!
+//! The expansion calls the SDK's `unsafe` readers and call drivers, and
+//! names its exports and section with `unsafe` attributes. A `//` comment
+//! inside `quote!` is not a token, so it never reaches the expansion, and
+//! clippy's `undocumented_unsafe_blocks` does not look into proc-macro
+//! output. Each `unsafe` the macro emits is therefore documented here, at
+//! the `quote!` that emits it: a `// SAFETY:` comment states the callee's
+//! preconditions and why the generated code around it meets them. The
+//! generated code itself has no `#[allow]` for the lint (it does not need
+//! one).
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::visit_mut::VisitMut;
+use wasql_abi::{
+    ABI_VERSION, DataType, Kind, MAX_DECIMAL_PRECISION, SECTION, Volatility, is_valid_name,
+};
+
 use syn::{
     Attribute, Expr, ExprArray, FnArg, Ident, Item, ItemFn, Lit, LitStr, ReturnType, Signature,
     Type, parse_macro_input,
@@ -142,64 +162,34 @@ fn json_escape(text: &str) -> String {
     out
 }
 
-fn valid_sql_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
 /// Tokens for the SDK's `DataType` of an ABI type string, and the string in
-/// canonical form.
+/// canonical form. The type list is wasql-abi's: a type without parameters
+/// becomes `DataType::SIMPLE[i]`, so that the macro names no variant itself.
 fn data_type(lit: &LitStr) -> syn::Result<(TokenStream2, String)> {
-    let text = lit.value();
-    let simple = |variant: &str| {
-        let ident = format_ident!("{}", variant);
-        Ok((
-            quote!(::wasql_udf::DataType::#ident),
-            text.trim().to_string(),
-        ))
+    let Some(parsed) = DataType::parse(&lit.value()) else {
+        let simple: Vec<&str> = DataType::SIMPLE
+            .iter()
+            .filter_map(|t| t.simple_name())
+            .collect();
+        return Err(syn::Error::new_spanned(
+            lit,
+            format!(
+                "unknown type: use {} or decimal128(P,S) (1 <= P <= {MAX_DECIMAL_PRECISION}, |S| <= P)",
+                simple.join(", ")
+            ),
+        ));
     };
-    match text.trim() {
-        "boolean" => simple("Boolean"),
-        "int8" => simple("Int8"),
-        "int16" => simple("Int16"),
-        "int32" => simple("Int32"),
-        "int64" => simple("Int64"),
-        "uint8" => simple("UInt8"),
-        "uint16" => simple("UInt16"),
-        "uint32" => simple("UInt32"),
-        "uint64" => simple("UInt64"),
-        "float32" => simple("Float32"),
-        "float64" => simple("Float64"),
-        "utf8" => simple("Utf8"),
-        "binary" => simple("Binary"),
-        "date32" => simple("Date32"),
-        "timestamp_us" => simple("TimestampMicros"),
-        "timestamp_us_utc" => simple("TimestampMicrosUtc"),
-        other => {
-            let decimal = other
-                .strip_prefix("decimal128(")
-                .and_then(|t| t.strip_suffix(')'))
-                .and_then(|t| t.split_once(','))
-                .and_then(|(p, s)| {
-                    Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?))
-                })
-                .filter(|&(p, s)| (1..=38).contains(&p) && s.unsigned_abs() <= p);
-            match decimal {
-                Some((p, s)) => Ok((
-                    quote!(::wasql_udf::DataType::Decimal128(#p, #s)),
-                    format!("decimal128({p},{s})"),
-                )),
-                None => Err(syn::Error::new_spanned(
-                    lit,
-                    "unknown type: use boolean, int8..int64, uint8..uint64, float32, float64, \
-                     utf8, binary, date32, timestamp_us, timestamp_us_utc or decimal128(P,S)",
-                )),
-            }
+    let tokens = match parsed {
+        DataType::Decimal128(p, s) => quote!(::wasql_udf::DataType::Decimal128(#p, #s)),
+        simple => {
+            let index = DataType::SIMPLE
+                .iter()
+                .position(|&t| t == simple)
+                .expect("parse returns a decimal or one of SIMPLE");
+            quote!(::wasql_udf::DataType::SIMPLE[#index])
         }
-    }
+    };
+    Ok((tokens, parsed.to_string()))
 }
 
 /// Names elided and `'_` lifetimes, and `named` (a generic parameter being
@@ -298,7 +288,7 @@ fn describe(
         Some(lit) => (lit.value(), lit.span()),
         None => (default_name, span),
     };
-    if !valid_sql_name(&name) {
+    if !is_valid_name(&name) {
         return Err(syn::Error::new(
             name_span,
             format!(
@@ -307,18 +297,13 @@ fn describe(
         ));
     }
     let volatility = match &options.volatility {
-        None => "immutable".to_string(),
-        Some(lit) => {
-            let v = lit.value();
-            if !["immutable", "stable", "volatile"].contains(&v.as_str()) {
-                return Err(syn::Error::new_spanned(
-                    lit,
-                    "volatility is \"immutable\", \"stable\" or \"volatile\"",
-                ));
-            }
-            v
-        }
+        None => Volatility::default(),
+        Some(lit) => Volatility::parse(&lit.value()).ok_or_else(|| {
+            let [a, b, c] = Volatility::ALL.map(Volatility::name);
+            syn::Error::new_spanned(lit, format!("volatility is \"{a}\", \"{b}\" or \"{c}\""))
+        })?,
     };
+    let volatility = volatility.name();
     let doc = options
         .doc
         .as_ref()
@@ -439,20 +424,34 @@ impl Readers {
     }
 
     /// Binds the values of row `__row`, knowing every reader is dense.
+    ///
+    /// Emitted only inside `if #dense { for __row in R { ... } }` where every
+    /// row of `R` is below `__nrows` (`0..__nrows`, a `__ids` enumeration
+    /// with `__nrows = __ids.len()`, or `__start..__end` after
+    /// `check_bounds`), and each reader was made by `ArgReader::new(view,
+    /// __nrows)`.
     fn get_dense(&self) -> TokenStream2 {
         let (readers, values) = (&self.readers, &self.values);
         quote! {
-            // SAFETY: __row < __nrows; every reader is dense.
+            // SAFETY: ArgReader::get_dense needs __row < the reader's nrows
+            // and a dense reader: the loop around this code runs __row below
+            // __nrows, the nrows every reader was made for, inside a branch
+            // taken only when every reader is dense (see the doc above).
             #(let #values = unsafe { ::wasql_udf::__private::ArgReader::get_dense(&#readers, __row) };)*
         }
     }
 
     /// Binds the values of row `__row`, running `on_null` for a null.
+    ///
+    /// Emitted only inside a loop whose rows are all below `__nrows`, as for
+    /// [`Readers::get_dense`].
     fn get_or(&self, on_null: TokenStream2) -> TokenStream2 {
         let (readers, values) = (&self.readers, &self.values);
         quote! {
             #(
-                // SAFETY: __row < __nrows.
+                // SAFETY: ArgReader::get needs __row < the reader's nrows:
+                // the loop around this code runs __row below __nrows, the
+                // nrows every reader was made for.
                 let #values = match unsafe { ::wasql_udf::__private::ArgReader::get(&#readers, __row) } {
                     ::core::option::Option::Some(v) => v,
                     ::core::option::Option::None => { #on_null }
@@ -462,7 +461,7 @@ impl Readers {
     }
 }
 
-/// The `wasql.udfs` section line made of `parts`, as the statics
+/// The description section's line made of `parts`, as the statics
 /// `__WASQL_UDF_PARTS_<suffix>` and `__WASQL_UDF_SECTION_<suffix>`.
 fn section(suffix: &str, parts: &[TokenStream2]) -> TokenStream2 {
     let parts_const = format_ident!("__WASQL_UDF_PARTS_{}", suffix);
@@ -476,10 +475,23 @@ fn section(suffix: &str, parts: &[TokenStream2]) -> TokenStream2 {
         #[doc(hidden)]
         #[allow(dead_code, non_upper_case_globals)]
         #[used]
-        #[cfg_attr(target_family = "wasm", unsafe(link_section = "wasql.udfs"))]
+        // SAFETY (of the attribute): link_section is unsafe because data
+        // placed in a section the program loads could break what else lives
+        // there; a wasm custom section is never loaded into memory or
+        // executed, it only carries these bytes for the host to read.
+        #[cfg_attr(target_family = "wasm", unsafe(link_section = #SECTION))]
         pub static #section_static: [u8; ::wasql_udf::__private::json_len(#parts_const)] =
             ::wasql_udf::__private::json_bytes(#parts_const);
     }
+}
+
+/// The start of a description line (udfs/ABI.md §2), up to the opening
+/// bracket of its `args`.
+fn description_head(name: &str, kind: Kind, export: &str) -> String {
+    format!(
+        "{{\"abi\":{ABI_VERSION},\"name\":\"{name}\",\"kind\":\"{}\",\"export\":\"{export}\",\"args\":[",
+        kind.name()
+    )
 }
 
 /// An error unless the options are only those of `kind`.
@@ -518,9 +530,7 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
 
     // The description line, in pieces: literal JSON around const type names.
     let mut parts: Vec<TokenStream2> = Vec::new();
-    let head = format!(
-        "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"scalar\",\"export\":\"{export}\",\"args\":["
-    );
+    let head = description_head(&name, Kind::Scalar, &export);
     let (arg_types, return_type, body);
     if options.batch {
         let (Some(args), Some(returns)) = (&options.args, &options.returns) else {
@@ -626,9 +636,16 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         #[allow(dead_code, non_snake_case)]
+        // SAFETY (of the attribute): export_name is unsafe because two
+        // symbols of one name would clash; `wasql_udf_<name>` is unique in
+        // the module, since the SQL name is (the host refuses a module that
+        // describes a name twice, and the linker refuses duplicate symbols).
         #[unsafe(export_name = #export)]
         pub extern "C" fn #export_fn(args: i32, nargs: i32, nrows: i32, out: i32, err: i32) -> i32 {
-            // SAFETY: the host calls the export as udfs/ABI.md §3 says.
+            // SAFETY: run needs the arguments of a call made as udfs/ABI.md §3
+            // says (args/nargs argument structs, writable out and err, valid
+            // for the call): only the host calls this export, and it keeps to
+            // the ABI (see "What the host guarantees" in wasql_udf::ffi).
             unsafe {
                 ::wasql_udf::__private::run(
                     args, nargs, nrows, out, err, #arg_types, #return_type, #body_fn,
@@ -638,4 +655,38 @@ fn expand(options: Options, function: &ItemFn) -> syn::Result<TokenStream2> {
 
         #section
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(text: &str) -> LitStr {
+        LitStr::new(text, Span::call_site())
+    }
+
+    #[test]
+    fn type_strings_come_from_wasql_abi() {
+        for (i, t) in DataType::SIMPLE.iter().enumerate() {
+            let (tokens, canonical) = data_type(&lit(&format!(" {t} "))).unwrap();
+            assert_eq!(canonical, t.to_string());
+            assert_eq!(
+                tokens.to_string(),
+                quote!(::wasql_udf::DataType::SIMPLE[#i]).to_string()
+            );
+        }
+        let (tokens, canonical) = data_type(&lit("decimal128( 10 , -2 )")).unwrap();
+        assert_eq!(canonical, "decimal128(10,-2)");
+        assert_eq!(
+            tokens.to_string(),
+            quote!(::wasql_udf::DataType::Decimal128(10u8, -2i8)).to_string()
+        );
+        for refused in ["float16", "decimal128(39,0)", "Int8"] {
+            let message = data_type(&lit(refused)).unwrap_err().to_string();
+            assert!(
+                message.contains("timestamp_us_utc") && message.contains("decimal128(P,S)"),
+                "{refused}: {message}"
+            );
+        }
+    }
 }

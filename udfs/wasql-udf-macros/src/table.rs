@@ -5,9 +5,11 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::{FnArg, GenericArgument, ItemFn, PathArguments, Type};
 
+use wasql_abi::{Kind, is_valid_name};
+
 use crate::{
     Described, Options, Readers, arg_data_types, arg_type_parts, check_plain, describe,
-    input_types, only_options, valid_sql_name, with_lifetime,
+    description_head, input_types, only_options, with_lifetime,
 };
 
 /// The type arguments of `ty`'s last path segment, if it is named `name`.
@@ -96,7 +98,7 @@ pub(crate) fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenS
         ));
     }
     for (i, lit) in names.iter().enumerate() {
-        if !valid_sql_name(&lit.value()) {
+        if !is_valid_name(&lit.value()) {
             return Err(syn::Error::new_spanned(
                 lit,
                 "a column name must match [a-z_][a-z0-9_]*",
@@ -139,12 +141,8 @@ pub(crate) fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenS
         inputs
     };
 
-    let mut parts = vec![{
-        let head = format!(
-            "{{\"abi\":1,\"name\":\"{name}\",\"kind\":\"table\",\"export\":\"{export}\",\"args\":["
-        );
-        quote!(#head)
-    }];
+    let head = description_head(&name, Kind::Table, &export);
+    let mut parts = vec![quote!(#head)];
     parts.extend(arg_type_parts(&types));
     parts.push(quote!("],\"columns\":["));
     for (i, (lit, ty)) in names.iter().zip(&columns).enumerate() {
@@ -182,8 +180,10 @@ pub(crate) fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenS
         let elided = types.iter().map(|t| with_lifetime(t, "'_"));
         quote! {
             #(
-                // SAFETY: check_bounds: __start <= __end <= __nrows, the
-                // rows of every reader.
+                // SAFETY: Rows::new needs __start <= __end <= the reader's
+                // nrows: check_bounds (run above, before any part) made the
+                // bounds start at 0, never decrease and end at __nrows, the
+                // nrows every reader was made for.
                 let #values = unsafe { ::wasql_udf::Rows::<#elided>::new(&#readers, __start, __end) };
             )*
             #call
@@ -235,11 +235,17 @@ pub(crate) fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenS
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         #[allow(dead_code, non_snake_case)]
+        // SAFETY (of the attribute): `wasql_table_<name>` is unique in the
+        // module, since the SQL name is.
         #[unsafe(export_name = #export)]
         pub extern "C" fn #export_fn(
             args: i32, nargs: i32, nrows: i32, bounds: i32, nparts: i32, out: i32, err: i32,
         ) -> i32 {
-            // SAFETY: the host calls the export as udfs/ABI.md §9 says.
+            // SAFETY: run_table needs the arguments of a call made as
+            // udfs/ABI.md §9 says (argument structs, nparts + 1 bounds,
+            // 1 + ncolumns writable out structs for the columns declared here,
+            // a writable err): only the host calls this export, and it keeps
+            // to the ABI (see "What the host guarantees" in wasql_udf::ffi).
             unsafe {
                 ::wasql_udf::__private::run_table(
                     args, nargs, nrows, bounds, nparts, out, err, #arg_types, #body_fn,

@@ -57,7 +57,9 @@ pub trait FoldRows: Aggregate {
     /// Folds row `i` of `args` into group `ids[i]`.
     ///
     /// # Safety
-    /// Every id is below `groups.len()`.
+    /// Every id is below `groups.len()`: the implementation indexes `groups`
+    /// without bounds checks. (The views are checked: their readers accept
+    /// only `ids.len()` rows or one.)
     unsafe fn fold_rows<'a>(
         groups: &mut [Self],
         args: &'a [ArrayView<'a>],
@@ -118,7 +120,8 @@ impl<A: Aggregate> Accumulator<A> {
             ));
         }
         self.prepare(ngroups, ids)?;
-        // SAFETY: prepare checked every id.
+        // SAFETY: fold_rows needs every id below groups.len(): prepare just
+        // grew the groups and returned an error if an id was not below.
         unsafe { A::fold_rows(&mut self.groups, args, ids) }
     }
 
@@ -231,7 +234,9 @@ mod tests {
         ) -> Result<(), String> {
             let x = <f64 as FromArg<'a>>::Reader::new(&args[0], ids.len())?;
             for (row, &id) in ids.iter().enumerate() {
-                // SAFETY: row < ids.len() = nrows; the caller checked ids.
+                // SAFETY: x.get needs row < nrows = ids.len() (the enumerate
+                // bound); get_unchecked_mut needs id < groups.len(): the
+                // contract of fold_rows.
                 unsafe {
                     if let Some(x) = x.get(row) {
                         groups.get_unchecked_mut(id as usize).update(x);

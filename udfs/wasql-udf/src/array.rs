@@ -17,9 +17,13 @@ pub struct Buffer {
     align: usize,
 }
 
-// SAFETY: a Buffer owns its memory like a Vec<u8>.
+// SAFETY: Send needs that moving a Buffer to another thread is sound: it
+// owns its allocation outright (no other handle to it exists, like Vec<u8>),
+// and the global allocator frees from any thread.
 unsafe impl Send for Buffer {}
-// SAFETY: shared access is read-only.
+// SAFETY: Sync needs that &Buffer is safe to share: through & a Buffer only
+// reads its bytes (as_slice, as_ptr); nothing mutates through a shared
+// reference.
 unsafe impl Sync for Buffer {}
 
 impl Buffer {
@@ -48,7 +52,11 @@ impl Buffer {
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: ptr holds len initialised bytes (from a Vec).
+        // SAFETY: from_raw_parts needs ptr non-null, aligned for u8, valid
+        // for len initialised bytes that are not mutated while borrowed:
+        // ptr/len are a Vec's pointer and length in bytes (from_vec, whose T
+        // is Copy, so the bytes are initialised plain data), the Buffer owns
+        // them until drop, and &self keeps them from being freed or changed.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
@@ -61,8 +69,11 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         if self.cap != 0 {
-            // SAFETY: the allocation came from a Vec<T> of `cap` bytes with
-            // T's alignment: exactly this layout.
+            // SAFETY: dealloc needs a live block of this allocator with this
+            // exact layout: a non-zero cap means from_vec took a Vec<T>'s
+            // allocation of capacity * size_of::<T>() = cap bytes with
+            // align_of::<T>() = align (a valid layout, since the Vec had
+            // it), and drop runs once. (cap 0: Vec never allocated.)
             unsafe {
                 dealloc(
                     self.ptr.as_ptr(),
@@ -206,7 +217,9 @@ impl ArrayData {
                 return Err(format!("row {row} is not valid UTF-8: {e}"));
             }
         }
-        // SAFETY: just checked.
+        // SAFETY: var_unchecked needs valid offsets into data and, for
+        // utf8, UTF-8 rows: check_offsets and the loop above just checked
+        // both.
         Ok(unsafe { Self::var_unchecked(DataType::Utf8, offsets, data, validity) })
     }
 
@@ -222,7 +235,8 @@ impl ArrayData {
         data: Vec<u8>,
         validity: Option<Bitmap>,
     ) -> ArrayData {
-        // SAFETY: passed on to the caller.
+        // SAFETY: the caller guarantees what var_unchecked needs (the same
+        // contract).
         unsafe { Self::var_unchecked(DataType::Utf8, offsets, data, validity) }
     }
 
@@ -233,12 +247,17 @@ impl ArrayData {
         validity: Option<Bitmap>,
     ) -> Result<ArrayData, String> {
         check_offsets(&offsets, data.len())?;
-        // SAFETY: just checked.
+        // SAFETY: var_unchecked needs valid offsets into data (binary rows
+        // may hold any bytes): check_offsets just checked them.
         Ok(unsafe { Self::var_unchecked(DataType::Binary, offsets, data, validity) })
     }
 
+    /// A utf8 or binary array of `offsets` into `data`, unchecked.
+    ///
     /// # Safety
-    /// As [`ArrayData::utf8_from_parts_unchecked`] (UTF-8 only for `utf8`).
+    /// `data_type` is `utf8` or `binary`; otherwise as
+    /// [`ArrayData::utf8_from_parts_unchecked`] (rows valid UTF-8 only for
+    /// `utf8`).
     unsafe fn var_unchecked(
         data_type: DataType,
         offsets: Vec<i32>,
@@ -262,7 +281,9 @@ impl ArrayData {
         match data_type {
             DataType::Boolean => ArrayData::boolean(Bitmap::new(len, false), validity),
             DataType::Utf8 | DataType::Binary => {
-                // SAFETY: all offsets 0, no data.
+                // SAFETY: var_unchecked needs len + 1 offsets, from 0 or more,
+                // never decreasing, ending inside data, rows valid UTF-8:
+                // all zeros into an empty buffer is that (every row empty).
                 unsafe { Self::var_unchecked(data_type, vec![0; len + 1], Vec::new(), validity) }
             }
             other => {
@@ -376,6 +397,15 @@ struct Align16([u8; 16]);
 ///
 /// An argument holds either `nrows` rows or exactly one (a constant for every
 /// row); see [`ArrayView::is_scalar`].
+///
+/// Invariant (what the accessors' `unsafe` relies on; every constructor
+/// establishes it): `values` is valid for `values_len` bytes for `'a` (or
+/// while `_owned`, which backs it, lives), unchanged while the view exists,
+/// aligned for the type's storage (4 for offsets, 1 for bits), and
+/// `values_len` is [`values_len_of`]`(data_type, len)`: `len` values, or
+/// `ceil(len / 8)` bytes of bits, or `len + 1` offsets; the offsets of a
+/// utf8 or binary array never decrease, start at 0 or more and end inside
+/// `data`, and each utf8 row is valid UTF-8.
 #[derive(Debug)]
 pub struct ArrayView<'a> {
     data_type: DataType,
@@ -405,7 +435,10 @@ fn aligned(bytes: &[u8], align: usize) -> (*const u8, Option<Vec<Align16>>) {
         (bytes.as_ptr(), None)
     } else {
         let mut copy = vec![Align16([0; 16]); bytes.len().div_ceil(16)];
-        // SAFETY: copy holds at least bytes.len() bytes; no overlap.
+        // SAFETY: copy_nonoverlapping needs bytes.len() readable bytes at the
+        // source, as many writable at the destination, and no overlap: the
+        // source is a live slice; copy is a fresh Vec of 16 * ceil(len / 16)
+        // >= len bytes (Align16 is 16 plain bytes), so distinct memory.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
@@ -454,7 +487,11 @@ impl<'a> ArrayView<'a> {
             assert!(v.len() >= values.len(), "validity shorter than values");
         }
         let bytes =
-            // SAFETY: T is plain data; the slice covers exactly the values.
+            // SAFETY: from_raw_parts needs a non-null pointer valid for
+            // size_of_val(values) initialised bytes for the borrow: values is
+            // a live &'a [T] of exactly those bytes, and a NativeType is
+            // plain data without padding (its # Safety), so every byte is
+            // initialised; u8 needs no alignment.
             unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) };
         Self::from_parts(
             T::DATA_TYPE,
@@ -482,16 +519,25 @@ impl<'a> ArrayView<'a> {
         )
     }
 
-    /// Unchecked view of a host-provided array.
+    /// A view of a host-provided array; checks its header (length, offset,
+    /// buffer count, null pointers, a negative last offset) and trusts the
+    /// buffers' contents.
     ///
     /// # Safety
-    /// `array` must point to a live ABI `ArrowArray` of `data_type` whose
-    /// buffers stay valid for `'a`.
+    /// `array` is non-null, 8-byte aligned and points to an `ArrowArray` laid
+    /// out as udfs/ABI.md §4 and §5 say for `data_type` (the buffer table
+    /// holds `n_buffers` addresses; each buffer holds what the type needs for
+    /// `length` rows; offsets never decrease and end inside the data; utf8
+    /// rows are valid UTF-8), and the struct and its buffers stay valid and
+    /// unchanged for `'a` (**\[args\]**, \[call\], \[aligned\] in
+    /// [`crate::ffi`]).
     pub(crate) unsafe fn from_ffi(
         array: *const crate::ffi::ArrowArray,
         data_type: DataType,
     ) -> Result<ArrayView<'a>, String> {
-        // SAFETY: the caller passes a live struct.
+        // SAFETY: a shared reference needs a non-null, aligned pointer to an
+        // initialised ArrowArray not mutated while borrowed: the caller's
+        // contract (any bit pattern is a valid ArrowArray: integers only).
         let array = unsafe { &*array };
         let len = usize::try_from(array.length)
             .map_err(|_| format!("the length {} is negative", array.length))?;
@@ -509,9 +555,17 @@ impl<'a> ArrayView<'a> {
         if table.is_null() {
             return Err("the buffer table is null".into());
         }
-        // SAFETY: the table holds n_buffers pointers.
-        let pointer = |i: usize| unsafe { table.add(i).read() };
+        // SAFETY: (each call) add/read need i < n_buffers, so that the
+        // address stays in the table, and a readable u32 there: the calls
+        // below pass 0, 1 and, for utf8 and binary only, 2, below n_buffers
+        // (checked against the type above); the caller's contract has the
+        // table hold n_buffers addresses; read_unaligned needs no alignment.
+        let pointer = |i: usize| unsafe { table.add(i).read_unaligned() };
         /// `len` bytes at `ptr` (which may be 0 only when `len` is 0).
+        ///
+        /// # Safety
+        /// A non-zero `ptr` with a non-zero `len` is valid for reading `len`
+        /// initialised bytes, unchanged for `'b`.
         unsafe fn bytes<'b>(ptr: u32, len: usize, what: &str) -> Result<&'b [u8], String> {
             if len == 0 {
                 return Ok(&[]);
@@ -519,14 +573,18 @@ impl<'a> ArrayView<'a> {
             if ptr == 0 {
                 return Err(format!("the {what} buffer is null"));
             }
-            // SAFETY: the host laid out `len` bytes at ptr.
+            // SAFETY: from_raw_parts needs a non-null pointer (checked just
+            // above) valid for len bytes for 'b (the caller's contract); u8
+            // needs no alignment; len <= isize::MAX because it is inside a
+            // 32-bit linear memory.
             Ok(unsafe { std::slice::from_raw_parts(crate::ffi::guest_ptr::<u8>(ptr), len) })
         }
         let bitmap_len = len.div_ceil(8);
         let validity = match pointer(0) {
             0 => None,
             _ if array.null_count == 0 => None,
-            // SAFETY: a validity bitmap of len bits.
+            // SAFETY: bytes needs ptr valid for ceil(len / 8) bytes for 'a:
+            // a non-zero validity pointer holds len bits (§4, [args]).
             ptr => Some(BitmapRef::new(
                 unsafe { bytes(ptr, bitmap_len, "validity") }?,
                 len,
@@ -534,19 +592,26 @@ impl<'a> ArrayView<'a> {
         };
         let view = match data_type {
             DataType::Boolean => {
-                // SAFETY: len bits of values.
+                // SAFETY: bytes needs pointer(1) valid for ceil(len / 8) bytes
+                // for 'a: a boolean's value bits ([args]).
                 let values = unsafe { bytes(pointer(1), bitmap_len, "values") }?;
                 Self::from_parts(data_type, len, validity, values, 1, &[])
             }
             DataType::Utf8 | DataType::Binary => {
-                // SAFETY: len + 1 offsets.
+                // SAFETY: bytes needs pointer(1) valid for 4 * (len + 1) bytes
+                // for 'a: utf8 and binary hold len + 1 i32 offsets ([args]).
                 let offsets = unsafe { bytes(pointer(1), 4 * (len + 1), "offsets") }?;
                 let (ptr, owned) = aligned(offsets, 4);
-                // SAFETY: ptr is 4-aligned and holds len + 1 offsets.
+                // SAFETY: read needs an aligned, readable i32 at index len:
+                // `aligned` returned a 4-aligned pointer to (a copy of) the
+                // 4 * (len + 1) offset bytes, alive in `owned` or the host's
+                // buffer.
                 let last = unsafe { ptr.cast::<i32>().add(len).read() };
                 let data_len = usize::try_from(last)
                     .map_err(|_| format!("the last offset {last} is negative"))?;
-                // SAFETY: the data buffer ends at the last offset.
+                // SAFETY: bytes needs pointer(2) valid for data_len bytes for
+                // 'a: the data buffer is at least as long as the last offset
+                // ([args]).
                 let data = unsafe { bytes(pointer(2), data_len, "data") }?;
                 let validity = validity.filter(|v| v.count_zeros() > 0);
                 ArrayView {
@@ -563,7 +628,8 @@ impl<'a> ArrayView<'a> {
             }
             other => {
                 let width = other.byte_width().expect("fixed width");
-                // SAFETY: len values of width bytes.
+                // SAFETY: bytes needs pointer(1) valid for width * len bytes
+                // for 'a: len values of the type's width ([args]).
                 let values = unsafe { bytes(pointer(1), width * len, "values") }?;
                 Self::from_parts(data_type, len, validity, values, width, &[])
             }
@@ -633,8 +699,12 @@ impl<'a> ArrayView<'a> {
             std::any::type_name::<T>(),
             self.data_type
         );
-        // SAFETY: values points to len aligned values of T's storage, kept
-        // alive by 'a or by _owned.
+        // SAFETY: from_raw_parts needs a non-null pointer aligned for T,
+        // valid for len initialised T's for the borrow: the type invariant
+        // gives len values of the array's storage, aligned for it, alive and
+        // unchanged for 'a (or by _owned, which &self keeps); T has that
+        // storage (asserted above), so the same size and alignment, and every
+        // bit pattern is a valid T (NativeType's contract).
         unsafe { std::slice::from_raw_parts(self.values.cast::<T>(), self.len) }
     }
 
@@ -648,7 +718,9 @@ impl<'a> ArrayView<'a> {
             "bool_values() of a {} array",
             self.data_type
         );
-        // SAFETY: ceil(len / 8) bytes of values.
+        // SAFETY: from_raw_parts needs values valid for values_len bytes for
+        // the borrow: the type invariant (a boolean's values_len is
+        // ceil(len / 8)).
         BitmapRef::new(
             unsafe { std::slice::from_raw_parts(self.values, self.values_len) },
             self.len,
@@ -670,7 +742,9 @@ impl<'a> ArrayView<'a> {
             "offsets() of a {} array",
             self.data_type
         );
-        // SAFETY: len + 1 aligned offsets.
+        // SAFETY: from_raw_parts needs a 4-aligned pointer valid for len + 1
+        // initialised i32's for the borrow: the type invariant for utf8 and
+        // binary (asserted above); any bits are a valid i32.
         unsafe { std::slice::from_raw_parts(self.values.cast::<i32>(), self.len + 1) }
     }
 
@@ -700,8 +774,10 @@ impl<'a> ArrayView<'a> {
             "str_value() of a {} array",
             self.data_type
         );
-        // SAFETY: utf8 arrays hold valid UTF-8 per row (the host passes Arrow
-        // string arrays; the constructors here check).
+        // SAFETY: from_utf8_unchecked needs valid UTF-8: bytes_value slices
+        // exactly row i (or panics), and each row of a utf8 view is valid
+        // UTF-8 (the type invariant: the host passes Arrow string arrays,
+        // [args]; ArrayData's safe constructors check).
         unsafe { std::str::from_utf8_unchecked(self.bytes_value(i)) }
     }
 }
@@ -747,7 +823,9 @@ pub fn map_rows<T, F: FnMut(usize) -> T>(nrows: usize, mut f: F) -> Vec<T> {
         slot.write(f(row));
         row += 1;
     }
-    // SAFETY: every one of the first nrows slots was written above.
+    // SAFETY: set_len needs nrows <= capacity and the first nrows elements
+    // initialised: the Vec has capacity nrows, and the two loops above wrote
+    // every one of the nrows slots (the chunks, then their remainder).
     unsafe { values.set_len(nrows) };
     values
 }
@@ -942,8 +1020,10 @@ impl VarBuilder {
 
     fn finish(self, data_type: DataType) -> ArrayData {
         let validity = validity_from_nulls(&self.nulls, self.len());
-        // SAFETY: the offsets were built from appended values (of &str for
-        // utf8, by the callers).
+        // SAFETY: var_unchecked needs offsets from 0, never decreasing, ending
+        // inside data, and UTF-8 rows for utf8: offsets start at 0 and each
+        // row appends data.len() after extending it; StringBuilder (the one
+        // utf8 caller) appends only &str bytes, whole rows.
         unsafe { ArrayData::var_unchecked(data_type, self.offsets, self.data, validity) }
     }
 }
@@ -1239,7 +1319,9 @@ mod tests {
             );
         }
         let (ptr, _owned) = aligned(&source[1..17], 8);
-        // SAFETY: two aligned i64 values, kept alive by _owned or source.
+        // SAFETY: from_raw_parts needs an 8-aligned pointer valid for two
+        // i64's: `aligned` returned an 8-aligned pointer to 16 bytes (the
+        // copy in _owned, alive to the end of the test).
         let values = unsafe { std::slice::from_raw_parts(ptr.cast::<i64>(), 2) };
         assert_eq!(values, &[7, -2]);
     }

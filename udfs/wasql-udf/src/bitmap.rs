@@ -173,6 +173,7 @@ impl FromIterator<bool> for Bitmap {
 }
 
 /// A borrowed bitmap of `len` bits, such as an argument's validity.
+/// Invariant: `bytes` holds at least `len` bits (checked by [`BitmapRef::new`]).
 #[derive(Clone, Copy, Debug)]
 pub struct BitmapRef<'a> {
     bytes: &'a [u8],
@@ -210,7 +211,7 @@ impl<'a> BitmapRef<'a> {
     #[inline]
     pub fn get(&self, i: usize) -> bool {
         assert!(i < self.len, "bit {i} of a {}-bit bitmap", self.len);
-        // SAFETY: i < len <= 8 * bytes.len().
+        // SAFETY: get_unchecked needs i < len: asserted just above.
         unsafe { self.get_unchecked(i) }
     }
 
@@ -220,7 +221,9 @@ impl<'a> BitmapRef<'a> {
     /// `i < self.len()`.
     #[inline(always)]
     pub unsafe fn get_unchecked(&self, i: usize) -> bool {
-        // SAFETY: the caller keeps i < len, and len <= 8 * bytes.len().
+        // SAFETY: get_unchecked needs i / 8 < bytes.len(): the caller keeps
+        // i < len, and new() asserted len <= 8 * bytes.len(), so
+        // i / 8 < ceil(len / 8) <= bytes.len().
         unsafe { *self.bytes.get_unchecked(i / 8) & (1 << (i % 8)) != 0 }
     }
 

@@ -247,8 +247,15 @@ mod wasm {
                 .ok()
                 .filter(|_| responses.len() == requests.len())
                 .ok_or_else(|| Error::new("too many requests for one call"))?;
-            // SAFETY: `count` request structs, whose buffers the caller
-            // keeps alive, and `count` writable response structs.
+            // SAFETY: the import (udfs/ABI.md §7) reads `count` request
+            // structs at `requests` and the buffers they point to, and writes
+            // `count` response structs at `responses`, during the call only:
+            // requests is a live slice of count RawRequest (repr(C), the
+            // ABI's layout) whose buffers are the caller's `data`, borrowed
+            // for the whole call; responses is a live &mut slice of the same
+            // length (checked above); both are aligned for their structs (4,
+            // as the ABI asks); the host allocates what it returns with our
+            // wasql_alloc, which touches no memory we hold.
             let code =
                 unsafe { wasql_http_fetch(requests.as_ptr(), count, responses.as_mut_ptr()) };
             if code == 0 {
@@ -270,9 +277,13 @@ mod wasm {
 
         unsafe fn take(&mut self, ptr: u32, len: u32) -> Vec<u8> {
             let len = len as usize;
-            // SAFETY: the host allocated it with wasql_alloc(len, 1), which
-            // is std::alloc::alloc(Layout(len, 1)): the layout Vec<u8> frees
-            // with when its capacity is `len`; it is in memory and ours now.
+            // SAFETY: Vec::from_raw_parts needs a pointer from the global
+            // allocator with the layout of `len` u8's (align 1), `len`
+            // initialised bytes, capacity = that allocation's size, and no
+            // other owner: by take's contract the host allocated it with
+            // wasql_alloc(len, 1) = std::alloc::alloc(Layout(len, 1)) (len > 0),
+            // wrote its len bytes, and nobody has taken it before; the guest
+            // owns it from now on (ABI.md §7, "Buffers").
             unsafe { Vec::from_raw_parts(guest_ptr::<u8>(ptr), len, len) }
         }
     }
@@ -453,8 +464,11 @@ fn fetch_with(requests: &[Request], host: &mut impl Host) -> Vec<Result<Response
                 let raw = encoded.raw_requests(host.address(&encoded.data));
                 let mut responses = vec![RawResponse::default(); raw.len()];
                 host.call(&raw, &encoded.data, &mut responses)?;
-                // SAFETY: the call succeeded: the host filled in every
-                // response with buffers from wasql_alloc, now ours.
+                // SAFETY: decode_responses needs `responses` to be what a
+                // successful http_fetch filled in, its buffers not yet taken:
+                // the call returned Ok (code 0), and they are fresh (ABI.md
+                // §7: each non-empty buffer from wasql_alloc(len, 1), ours
+                // to free once).
                 Ok(unsafe { decode_responses(&responses, host) })
             })
             .unwrap_or_else(|e| vec![Err(e); to_send.len()]);
@@ -534,8 +548,12 @@ unsafe fn decode_responses(
     }
     let mut owned: Vec<[Vec<u8>; 3]> = vec![Default::default(); raw.len()];
     for (ptr, len, i, field) in buffers {
-        // SAFETY: in memory, overlapping no other buffer, taken once here;
-        // the caller vouches for the rest.
+        // SAFETY: take needs a block of len > 0 bytes from
+        // wasql_alloc(len, 1) during the last call, not taken before: len is
+        // non-zero (empty ones skipped), the caller's contract has every
+        // in-memory, non-overlapping buffer be such a block, this one was
+        // checked to be in memory and to overlap no other, and each
+        // (ptr, len) appears once in `buffers`, so it is taken once.
         owned[i][field as usize] = unsafe { host.take(ptr, len) };
     }
     raw.iter()

@@ -89,11 +89,13 @@ pub use types::{
 };
 pub use wasql_udf_macros::udf;
 
+/// The ABI itself, as the host uses it too: types, layouts, names.
+pub use wasql_abi as abi;
 /// The ABI version this SDK implements.
-pub const ABI_VERSION: u32 = 1;
+pub use wasql_abi::ABI_VERSION;
 
 /// Adds hand-written description lines (JSON objects, without the trailing
-/// newline) to the module's `wasql.udfs` section. `#[udf]` writes its own;
+/// newline) to the module's `wasql.udfs` section ([`abi::SECTION`]). `#[udf]` writes its own;
 /// this is for exports implemented by hand against [`ffi`].
 ///
 /// ```ignore
@@ -104,8 +106,11 @@ macro_rules! raw_section {
     ($($line:expr),+ $(,)?) => {
         const _: () = {
             const PARTS: &[&str] = &[$($line, "\n"),+];
+            // SAFETY (of link_section): a wasm custom section is never
+            // loaded into memory or run; it only carries these bytes for the
+            // host to read.
             #[used]
-            #[cfg_attr(target_family = "wasm", unsafe(link_section = "wasql.udfs"))]
+            #[cfg_attr(target_family = "wasm", unsafe(link_section = $crate::abi::literal!(section)))]
             static SECTION: [u8; $crate::__private::json_len(PARTS)] =
                 $crate::__private::json_bytes(PARTS);
         };

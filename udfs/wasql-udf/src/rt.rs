@@ -13,7 +13,9 @@ use crate::array::{
 };
 use crate::bitmap::BitmapRef;
 use crate::ffi::{ArrowArray, export_array, guest_address, guest_ptr, write_error};
-use crate::types::{DataType, Date32, PrimitiveType, TimestampMicros, TimestampMicrosUtc};
+use crate::types::{
+    DataType, Date32, PrimitiveType, TimestampMicros, TimestampMicrosUtc, simple_name,
+};
 
 /// A Rust argument type: its ABI type and how to read it row by row.
 pub trait FromArg<'a>: Sized {
@@ -37,12 +39,14 @@ pub trait ArgReader<'a>: Sized {
     /// type has no null of its own, so the result row is null.
     ///
     /// # Safety
-    /// `row < nrows`.
+    /// `row < nrows`, the rows the reader was made for: readers index their
+    /// buffers without bounds checks.
     unsafe fn get(&self, row: usize) -> Option<Self::Item>;
     /// Row `row`, knowing the reader is dense.
     ///
     /// # Safety
-    /// `row < nrows` and [`ArgReader::dense`] is true.
+    /// `row < nrows` and [`ArgReader::dense`] is true (so there are `nrows`
+    /// values and no validity to consult).
     unsafe fn get_dense(&self, row: usize) -> Self::Item;
 }
 
@@ -112,7 +116,12 @@ impl<'a, T: PrimitiveType> ArgReader<'a> for PrimReader<'a, T> {
     #[inline(always)]
     unsafe fn get(&self, row: usize) -> Option<T> {
         let row = row * self.step;
-        // SAFETY: row < nrows, and values holds nrows values (or 1, step 0).
+        // SAFETY: get_unchecked and add/deref need row inside the validity
+        // bitmap and the values: the caller keeps row < nrows; with step 1
+        // the view had nrows rows (checked by `step`), so values (the
+        // view's or the broadcast Vec, kept alive by self) holds nrows
+        // aligned T's and validity nrows bits; with step 0 row is 0, and a
+        // constant holds 1 value and 1 bit.
         unsafe {
             if let Some(validity) = self.validity
                 && !validity.get_unchecked(row)
@@ -125,7 +134,9 @@ impl<'a, T: PrimitiveType> ArgReader<'a> for PrimReader<'a, T> {
 
     #[inline(always)]
     unsafe fn get_dense(&self, row: usize) -> T {
-        // SAFETY: dense: nrows values, and row < nrows.
+        // SAFETY: add/deref need row inside the values: dense means step 1,
+        // so values holds nrows aligned T's (the view's, or the broadcast
+        // Vec kept alive by self), and the caller keeps row < nrows.
         unsafe { *self.values.add(row) }
     }
 }
@@ -157,7 +168,9 @@ impl<'a> ArgReader<'a> for BoolReader<'a> {
     #[inline(always)]
     unsafe fn get(&self, row: usize) -> Option<bool> {
         let row = row * self.step;
-        // SAFETY: row is inside the view.
+        // SAFETY: get_unchecked needs row below each bitmap's len: the
+        // caller keeps row < nrows; with step 1 the view (so both bitmaps)
+        // has nrows rows, with step 0 row is 0 of a 1-row constant.
         unsafe {
             if let Some(validity) = self.validity
                 && !validity.get_unchecked(row)
@@ -170,7 +183,8 @@ impl<'a> ArgReader<'a> for BoolReader<'a> {
 
     #[inline(always)]
     unsafe fn get_dense(&self, row: usize) -> bool {
-        // SAFETY: row < nrows = len.
+        // SAFETY: get_unchecked needs row < the bitmap's len: dense means
+        // step 1, so the values hold nrows bits, and row < nrows.
         unsafe { self.values.get_unchecked(row) }
     }
 }
@@ -199,11 +213,15 @@ impl<'a> BytesReader<'a> {
         self.validity.is_none() && self.step == 1
     }
 
+    /// Row `row`'s bytes.
+    ///
     /// # Safety
-    /// `row` is inside the view.
+    /// `row` is below the view's length (`nrows`, or 1 for a constant).
     #[inline(always)]
     unsafe fn at(&self, row: usize) -> &'a [u8] {
-        // SAFETY: offsets holds len + 1 entries; the data range is checked.
+        // SAFETY: get_unchecked needs row + 1 < offsets.len() = len + 1: the
+        // caller keeps row < len. (The data range itself is sliced with a
+        // bounds check.)
         let (start, end) = unsafe {
             (
                 *self.offsets.get_unchecked(row) as usize,
@@ -213,12 +231,16 @@ impl<'a> BytesReader<'a> {
         &self.data[start..end]
     }
 
+    /// Row `row`'s bytes, `None` when null.
+    ///
     /// # Safety
     /// `row < nrows`.
     #[inline(always)]
     unsafe fn get(&self, row: usize) -> Option<&'a [u8]> {
         let row = row * self.step;
-        // SAFETY: row is inside the view.
+        // SAFETY: get_unchecked and at need row below the view's length:
+        // the caller keeps row < nrows; with step 1 the view has nrows rows
+        // (checked by `step`), with step 0 row is 0 of a 1-row constant.
         unsafe {
             if let Some(validity) = self.validity
                 && !validity.get_unchecked(row)
@@ -249,13 +271,16 @@ macro_rules! bytes_reader {
 
             #[inline(always)]
             unsafe fn get(&self, row: usize) -> Option<$item> {
-                // SAFETY: passed on.
+                // SAFETY: BytesReader::get needs row < nrows: this
+                // function's own contract.
                 unsafe { self.0.get(row) }.map(|$b| $map)
             }
 
             #[inline(always)]
             unsafe fn get_dense(&self, row: usize) -> $item {
-                // SAFETY: passed on.
+                // SAFETY: at needs row below the view's length: dense
+                // (this function's contract) means step 1 and nrows rows,
+                // and row < nrows.
                 let $b = unsafe { self.0.at(row) };
                 $map
             }
@@ -263,15 +288,29 @@ macro_rules! bytes_reader {
     };
 }
 
-// SAFETY (of from_utf8_unchecked below): the host passes Arrow string arrays,
-// valid UTF-8 per row (udfs/ABI.md §5).
-bytes_reader!(StrReader, &'a str, DataType::Utf8, |b| unsafe {
-    std::str::from_utf8_unchecked(b)
-});
-bytes_reader!(StringReader, String, DataType::Utf8, |b| unsafe {
-    std::str::from_utf8_unchecked(b)
+/// Row bytes of a `utf8` argument as `&str`, unchecked.
+///
+/// # Safety
+/// `bytes` is one row of a `utf8` array the host passed: udfs/ABI.md §5 has
+/// each row valid UTF-8 (the host passes Arrow string arrays, which hold
+/// UTF-8 by construction), and the readers here only ever slice whole rows.
+#[inline(always)]
+unsafe fn utf8_row(bytes: &[u8]) -> &str {
+    // SAFETY: the caller passes one whole row of a utf8 array, which is
+    // valid UTF-8 (see the function's contract).
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
-.to_owned());
+
+// SAFETY (of each `utf8_row` call below): `b` is one whole row that
+// `BytesReader` sliced out of a `utf8` argument (it checked the type).
+bytes_reader!(StrReader, &'a str, DataType::Utf8, |b| {
+    // SAFETY: a whole row of a utf8 argument (above).
+    unsafe { utf8_row(b) }
+});
+bytes_reader!(StringReader, String, DataType::Utf8, |b| {
+    // SAFETY: a whole row of a utf8 argument (above).
+    unsafe { utf8_row(b) }.to_owned()
+});
 bytes_reader!(BinReader, &'a [u8], DataType::Binary, |b| b);
 bytes_reader!(VecReader, Vec<u8>, DataType::Binary, |b| b.to_vec());
 
@@ -292,13 +331,14 @@ impl<'a, R: ArgReader<'a>> ArgReader<'a> for OptionReader<R> {
 
     #[inline(always)]
     unsafe fn get(&self, row: usize) -> Option<Option<R::Item>> {
-        // SAFETY: passed on.
+        // SAFETY: R::get needs row < nrows: this function's own contract.
         Some(unsafe { self.0.get(row) })
     }
 
     #[inline(always)]
     unsafe fn get_dense(&self, row: usize) -> Option<R::Item> {
-        // SAFETY: passed on.
+        // SAFETY: R::get_dense needs row < nrows and R dense: this
+        // function's contract (dense() is R's).
         Some(unsafe { self.0.get_dense(row) })
     }
 }
@@ -330,31 +370,31 @@ prim_arg!(
 );
 
 impl<'a> FromArg<'a> for bool {
-    const TYPE: &'static str = "boolean";
+    const TYPE: &'static str = simple_name(DataType::Boolean);
     const DATA_TYPE: DataType = DataType::Boolean;
     type Reader = BoolReader<'a>;
 }
 
 impl<'a> FromArg<'a> for &'a str {
-    const TYPE: &'static str = "utf8";
+    const TYPE: &'static str = simple_name(DataType::Utf8);
     const DATA_TYPE: DataType = DataType::Utf8;
     type Reader = StrReader<'a>;
 }
 
 impl<'a> FromArg<'a> for String {
-    const TYPE: &'static str = "utf8";
+    const TYPE: &'static str = simple_name(DataType::Utf8);
     const DATA_TYPE: DataType = DataType::Utf8;
     type Reader = StringReader<'a>;
 }
 
 impl<'a> FromArg<'a> for &'a [u8] {
-    const TYPE: &'static str = "binary";
+    const TYPE: &'static str = simple_name(DataType::Binary);
     const DATA_TYPE: DataType = DataType::Binary;
     type Reader = BinReader<'a>;
 }
 
 impl<'a> FromArg<'a> for Vec<u8> {
-    const TYPE: &'static str = "binary";
+    const TYPE: &'static str = simple_name(DataType::Binary);
     const DATA_TYPE: DataType = DataType::Binary;
     type Reader = VecReader<'a>;
 }
@@ -496,7 +536,7 @@ prim_ret!(
 );
 
 impl IntoRet for bool {
-    const TYPE: &'static str = "boolean";
+    const TYPE: &'static str = simple_name(DataType::Boolean);
     const DATA_TYPE: DataType = DataType::Boolean;
     type Builder = BooleanBuilder;
     #[inline(always)]
@@ -507,9 +547,9 @@ impl IntoRet for bool {
 }
 
 macro_rules! var_ret {
-    ($builder:ident, $name:literal, $dt:expr, $($t:ty => |$v:ident| $as:expr;)*) => {$(
+    ($builder:ident, $dt:expr, $($t:ty => |$v:ident| $as:expr;)*) => {$(
         impl<'a> IntoRet for $t {
-            const TYPE: &'static str = $name;
+            const TYPE: &'static str = simple_name($dt);
             const DATA_TYPE: DataType = $dt;
             type Builder = $builder;
             #[inline(always)]
@@ -522,13 +562,13 @@ macro_rules! var_ret {
     )*};
 }
 
-var_ret!(StringBuilder, "utf8", DataType::Utf8,
+var_ret!(StringBuilder, DataType::Utf8,
     String => |v| v.as_str();
     &'a str => |v| v;
     Cow<'a, str> => |v| v.as_ref();
     Box<str> => |v| v.as_ref();
 );
-var_ret!(BinaryBuilder, "binary", DataType::Binary,
+var_ret!(BinaryBuilder, DataType::Binary,
     Vec<u8> => |v| v.as_slice();
     &'a [u8] => |v| v;
     Cow<'a, [u8]> => |v| v.as_ref();
@@ -610,7 +650,8 @@ pub type Body = for<'a> fn(&'a [ArrayView<'a>], usize) -> Result<ArrayData, Stri
 /// the message into `err` and return 1.
 ///
 /// # Safety
-/// `err` is the host's error struct.
+/// `err` is the address of the host's error struct: 4-byte aligned and
+/// writable (**\[out\]** in [`crate::ffi`]).
 unsafe fn answer<T>(result: Result<T, String>, err: i32, write: impl FnOnce(T)) -> i32 {
     match result {
         Ok(value) => {
@@ -618,7 +659,8 @@ unsafe fn answer<T>(result: Result<T, String>, err: i32, write: impl FnOnce(T)) 
             0
         }
         Err(message) => {
-            // SAFETY: err is the host's error struct.
+            // SAFETY: write_error needs a non-null, aligned, writable
+            // WasqlError: this function's contract for err.
             unsafe { write_error(guest_ptr(err as u32), &message) };
             1
         }
@@ -634,7 +676,9 @@ fn count(value: i32, what: &str) -> Result<usize, String> {
 /// declared types, each 1 or `nrows` rows long.
 ///
 /// # Safety
-/// `args` points to `nargs` structs the host keeps alive for `'a`.
+/// `args` points to `nargs` `ArrowArray` structs laid out as udfs/ABI.md §4
+/// says, which the host keeps valid and unchanged, with their buffers, for
+/// `'a` (**\[args\]**, \[call\], \[aligned\] in [`crate::ffi`]).
 unsafe fn read_args<'a>(
     args: i32,
     nargs: i32,
@@ -649,9 +693,14 @@ unsafe fn read_args<'a>(
     }
     let mut views: Vec<ArrayView<'a>> = Vec::with_capacity(arg_types.len());
     for (i, &data_type) in arg_types.iter().enumerate() {
-        // SAFETY: args points to nargs structs.
+        // SAFETY: add needs the result inside the same allocation: i <
+        // arg_types.len() = nargs (checked above), and args points to nargs
+        // consecutive structs (this function's contract).
         let array = unsafe { guest_ptr::<ArrowArray>(args as u32).add(i) };
-        // SAFETY: the host keeps the struct and its buffers alive for the call.
+        // SAFETY: from_ffi needs an aligned ArrowArray laid out per §4 for
+        // data_type, valid with its buffers for 'a: this function's contract
+        // for each of the nargs structs. (It checks the header and returns an
+        // error for a wrong one.)
         let view = unsafe { ArrayView::from_ffi(array, data_type) }
             .map_err(|e| format!("argument {}: {e}", i + 1))?;
         if view.len() != nrows && view.len() != 1 {
@@ -669,12 +718,16 @@ unsafe fn read_args<'a>(
 /// `len` u32 values at guest address `ptr` (which may be 0 when `len` is).
 ///
 /// # Safety
-/// `ptr` holds `len` values that outlive `'a`.
+/// When `len > 0`, `ptr` is 4-byte aligned and valid for reading `len`
+/// `u32`s that stay unchanged for `'a` (**\[extras\]**, \[aligned\],
+/// \[call\] in [`crate::ffi`]).
 unsafe fn u32s<'a>(ptr: i32, len: usize) -> &'a [u32] {
     if len == 0 {
         return &[];
     }
-    // SAFETY: passed on to the caller.
+    // SAFETY: from_raw_parts needs a non-null, aligned pointer valid for len
+    // initialised u32's for 'a: this function's contract (len > 0 here; any
+    // bits are a valid u32; a wasm32 address range is far below isize::MAX).
     unsafe { std::slice::from_raw_parts(guest_ptr::<u32>(ptr as u32), len) }
 }
 
@@ -682,7 +735,10 @@ unsafe fn u32s<'a>(ptr: i32, len: usize) -> &'a [u32] {
 /// arguments, runs `body`, checks and exports the result or writes the error.
 ///
 /// # Safety
-/// The arguments are the export's, from a host keeping to the ABI.
+/// The arguments are the export's, from a host keeping to udfs/ABI.md §3:
+/// `args` points to `nargs` argument structs (**\[args\]**), `out` to a
+/// writable result struct and `err` to a writable error struct
+/// (**\[out\]**), all aligned and valid for the call (see [`crate::ffi`]).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn run(
     args: i32,
@@ -694,9 +750,10 @@ pub unsafe fn run(
     returns: DataType,
     body: Body,
 ) -> i32 {
-    // SAFETY: passed on.
+    // SAFETY: call needs what run needs: this function's contract.
     let result = unsafe { call(args, nargs, nrows, arg_types, returns, body) };
-    // SAFETY: out and err are the host's structs.
+    // SAFETY: answer needs err writable and export_array needs out writable
+    // for one ArrowArray, both aligned: this function's contract ([out]).
     unsafe {
         answer(result, err, |data| {
             export_array(guest_ptr(out as u32), data)
@@ -704,8 +761,11 @@ pub unsafe fn run(
     }
 }
 
+/// Reads the arguments, runs `body` and checks the result's length and
+/// type.
+///
 /// # Safety
-/// As [`run`].
+/// As [`run`] (of `args` and `nargs`).
 unsafe fn call(
     args: i32,
     nargs: i32,
@@ -715,7 +775,8 @@ unsafe fn call(
     body: Body,
 ) -> Result<ArrayData, String> {
     let nrows = count(nrows, "rows")?;
-    // SAFETY: passed on.
+    // SAFETY: read_args needs args to point to nargs valid structs for the
+    // call: this function's contract.
     let views = unsafe { read_args(args, nargs, nrows, arg_types) }?;
     let data = body(&views, nrows)?;
     if data.len() != nrows {
@@ -774,7 +835,11 @@ pub fn check_bounds(bounds: &[u32], nrows: usize) -> Result<(), String> {
 /// Runs one call of a table function export (udfs/ABI.md §9).
 ///
 /// # Safety
-/// The arguments are the export's, from a host keeping to the ABI.
+/// The arguments are the export's, from a host keeping to udfs/ABI.md §9:
+/// `args` and `nargs` as for [`run`], `bounds` pointing to `nparts + 1`
+/// `u32`s (**\[extras\]**), `out` to `1 + ncolumns` writable result structs
+/// where `ncolumns` is what `body` returns minus one (the description's
+/// columns), and `err` to a writable error struct (**\[out\]**).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn run_table(
     args: i32,
@@ -790,7 +855,9 @@ pub unsafe fn run_table(
     let result = (|| {
         let nrows = count(nrows, "rows")?;
         let nparts = count(nparts, "parts")?;
-        // SAFETY: the host passes nargs structs and nparts + 1 bounds.
+        // SAFETY: read_args needs nargs valid argument structs at args, and
+        // u32s needs nparts + 1 readable, aligned u32's at bounds (non-zero
+        // length): this function's contract.
         let (views, bounds) = unsafe {
             (
                 read_args(args, nargs, nrows, arg_types)?,
@@ -800,7 +867,10 @@ pub unsafe fn run_table(
         body(&views, nrows, bounds)
     })();
     let out = guest_ptr::<ArrowArray>(out as u32);
-    // SAFETY: out points to 1 + ncolumns structs; err is the host's.
+    // SAFETY: add and export_array need out.add(i) inside the host's
+    // 1 + ncolumns writable, aligned structs, and answer needs err writable:
+    // this function's contract; body returns 1 + ncolumns arrays (the
+    // Emitter's parts and columns, as #[udf] declared them).
     unsafe {
         answer(result, err, |arrays| {
             for (i, data) in arrays.into_iter().enumerate() {
@@ -813,9 +883,14 @@ pub unsafe fn run_table(
 /// The accumulator behind an aggregate handle.
 ///
 /// # Safety
-/// `acc` came from [`agg_new`] for the same `A` and is not dropped.
+/// `acc` came from [`agg_new`] for the same `A`, is not dropped, and no
+/// other reference to its accumulator is in use during `'h`
+/// (**\[handles\]**, \[call\] in [`crate::ffi`]).
 unsafe fn accumulator<'h, A>(acc: i32) -> &'h mut Accumulator<A> {
-    // SAFETY: passed on to the caller.
+    // SAFETY: a unique reference needs a non-null, aligned pointer to a live
+    // Accumulator<A> that nothing else references: agg_new made it with
+    // Box::into_raw for this A, agg_drop has not freed it, and the caller
+    // holds no other reference (this function's contract).
     unsafe { &mut *guest_ptr::<Accumulator<A>>(acc as u32) }
 }
 
@@ -827,7 +902,10 @@ pub fn agg_new<A: Aggregate>() -> i32 {
 /// `E_update`.
 ///
 /// # Safety
-/// The arguments are the export's, from a host keeping to the ABI.
+/// The arguments are the export's, from a host keeping to udfs/ABI.md §8:
+/// `acc` a live handle of this `A` (**\[handles\]**), `args` and `nargs` as
+/// for [`run`], `groups` pointing to `nrows` `u32`s (**\[extras\]**), `err`
+/// a writable error struct (**\[out\]**).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn agg_update<A: FoldRows>(
     acc: i32,
@@ -840,7 +918,10 @@ pub unsafe fn agg_update<A: FoldRows>(
 ) -> i32 {
     let result = (|| {
         let nrows = count(nrows, "rows")?;
-        // SAFETY: the host's handle, arguments and nrows group ids.
+        // SAFETY: accumulator needs a live handle of A, not otherwise
+        // referenced; read_args nargs valid argument structs; u32s nrows
+        // readable u32's at groups: this function's contract (one call at a
+        // time, so no other reference to the accumulator).
         let (acc, views, ids) = unsafe {
             (
                 accumulator::<A>(acc),
@@ -850,14 +931,19 @@ pub unsafe fn agg_update<A: FoldRows>(
         };
         acc.update(&views, ids, count(ngroups, "groups")?)
     })();
-    // SAFETY: err is the host's.
+    // SAFETY: answer needs err to be a writable error struct: this
+    // function's contract.
     unsafe { answer(result, err, |()| ()) }
 }
 
 /// `E_merge`.
 ///
 /// # Safety
-/// The arguments are the export's, from a host keeping to the ABI.
+/// The arguments are the export's, from a host keeping to udfs/ABI.md §8:
+/// `acc` a live handle of this `A` (**\[handles\]**), `states` a `binary`
+/// argument struct of `nrows` rows (**\[args\]**), `groups` pointing to
+/// `nrows` `u32`s (**\[extras\]**), `err` a writable error struct
+/// (**\[out\]**).
 pub unsafe fn agg_merge<A: Aggregate>(
     acc: i32,
     states: i32,
@@ -868,7 +954,10 @@ pub unsafe fn agg_merge<A: Aggregate>(
 ) -> i32 {
     let result = (|| {
         let nrows = count(nrows, "rows")?;
-        // SAFETY: the host's handle, a binary array and nrows group ids.
+        // SAFETY: accumulator needs a live handle of A, not otherwise
+        // referenced; from_ffi an aligned binary ArrowArray valid for the
+        // call; u32s nrows readable u32's at groups: this function's
+        // contract.
         let (acc, states, ids) = unsafe {
             (
                 accumulator::<A>(acc),
@@ -879,21 +968,26 @@ pub unsafe fn agg_merge<A: Aggregate>(
         };
         acc.merge(&states, ids, count(ngroups, "groups")?)
     })();
-    // SAFETY: err is the host's.
+    // SAFETY: answer needs err to be a writable error struct: this
+    // function's contract.
     unsafe { answer(result, err, |()| ()) }
 }
 
 /// `E_state` (`finish == false`) or `E_finish`.
 ///
 /// # Safety
-/// The arguments are the export's, from a host keeping to the ABI.
+/// The arguments are the export's, from a host keeping to udfs/ABI.md §8:
+/// `acc` a live handle of this `A` (**\[handles\]**), `out` a writable
+/// result struct and `err` a writable error struct (**\[out\]**).
 pub unsafe fn agg_emit<A: Aggregate>(acc: i32, n: i32, out: i32, err: i32, finish: bool) -> i32 {
     let result = count(n, "groups").and_then(|n| {
-        // SAFETY: the host's handle.
+        // SAFETY: accumulator needs a live handle of A, not otherwise
+        // referenced: this function's contract.
         let acc = unsafe { accumulator::<A>(acc) };
         if finish { acc.finish(n) } else { acc.state(n) }
     });
-    // SAFETY: out and err are the host's structs.
+    // SAFETY: answer needs err writable and export_array needs out
+    // writable for one ArrowArray, both aligned: this function's contract.
     unsafe {
         answer(result, err, |data| {
             export_array(guest_ptr(out as u32), data)
@@ -904,10 +998,14 @@ pub unsafe fn agg_emit<A: Aggregate>(acc: i32, n: i32, out: i32, err: i32, finis
 /// `E_drop`.
 ///
 /// # Safety
-/// `acc` came from [`agg_new`] for the same `A`; it is not used again.
+/// `acc` is 0 or came from [`agg_new`] for the same `A`, is not dropped
+/// yet, and is not used again (**\[handles\]** in [`crate::ffi`]).
 pub unsafe fn agg_drop<A: Aggregate>(acc: i32) {
     if acc != 0 {
-        // SAFETY: the handle is a Box from agg_new.
+        // SAFETY: Box::from_raw needs a pointer from Box::into_raw of the
+        // same type, not freed since and not used after: agg_new leaked a
+        // Box<Accumulator<A>>, and this function's contract has it live and
+        // dropped once.
         drop(unsafe { Box::from_raw(guest_ptr::<Accumulator<A>>(acc as u32)) });
     }
 }
@@ -964,9 +1062,10 @@ mod tests {
         let c = PrimReader::<i64>::new(&constant, 3).unwrap();
         assert!(!r.dense(), "a column with nulls");
         assert!(c.dense(), "a non-null constant is broadcast");
-        // SAFETY: row < 3, dense.
+        // SAFETY: get_dense needs row < nrows = 3 and a dense reader
+        // (asserted just above).
         assert_eq!(unsafe { c.get_dense(2) }, 10);
-        // SAFETY: rows < 3.
+        // SAFETY: get needs rows < nrows = 3: 0, 1 and 2.
         unsafe {
             assert_eq!(
                 (0..3).map(|i| r.get(i)).collect::<Vec<_>>(),
@@ -975,7 +1074,7 @@ mod tests {
             assert_eq!((0..3).map(|i| c.get(i)).collect::<Vec<_>>(), [Some(10); 3]);
         }
         let o = OptionReader::<PrimReader<'_, i64>>::new(&column, 3).unwrap();
-        // SAFETY: row < 3.
+        // SAFETY: get needs row < nrows = 3.
         assert_eq!(unsafe { o.get(1) }, Some(None));
         assert!(PrimReader::<i64>::new(&column, 4).is_err());
         assert!(PrimReader::<f64>::new(&column, 3).is_err());
@@ -990,7 +1089,8 @@ mod tests {
         let view = data.view();
         let r = StrReader::new(&view, 2).unwrap();
         assert!(r.dense());
-        // SAFETY: rows < 2, dense.
+        // SAFETY: get_dense and get need rows < nrows = 2, and get_dense a
+        // dense reader (asserted just above).
         unsafe {
             assert_eq!(r.get_dense(1), "cde");
             assert_eq!(r.get(0), Some("ab"));

@@ -99,7 +99,10 @@ mod global {
 
     struct ScratchAlloc(UnsafeCell<Option<Arena>>);
 
-    // SAFETY: without the atomics feature a wasm module has one thread.
+    // SAFETY: Sync needs that sharing &ScratchAlloc across threads is
+    // sound: this module is compiled only without the `atomics` target
+    // feature, where a wasm module has exactly one thread, so the static is
+    // never touched from two threads.
     unsafe impl Sync for ScratchAlloc {}
 
     #[global_allocator]
@@ -111,11 +114,18 @@ mod global {
         #[inline(always)]
         #[allow(clippy::mut_from_ref)] // one thread; see the Sync impl
         fn arena(&self) -> &mut Arena {
-            // SAFETY: one thread, and no reference outlives a call below.
+            // SAFETY: a unique reference into the UnsafeCell needs that no
+            // other reference to its contents is in use: there is one thread
+            // (see the Sync impl), the allocator is not re-entered while the
+            // reference lives (System does not call the global allocator),
+            // and each GlobalAlloc method stops using one arena() reference
+            // before it takes another (realloc calls alloc/dealloc only after
+            // its last use of its own).
             let slot = unsafe { &mut *self.0.get() };
             slot.get_or_insert_with(|| {
                 let layout = Layout::from_size_align(ARENA_BYTES, MAX_ALIGN).expect("valid");
-                // SAFETY: non-zero size.
+                // SAFETY: GlobalAlloc::alloc needs a layout of non-zero size:
+                // ARENA_BYTES is 256 KiB.
                 let start = unsafe { System.alloc(layout) } as usize;
                 let len = if start == 0 { 0 } else { ARENA_BYTES };
                 Arena::new(start.max(1), len)
@@ -123,14 +133,20 @@ mod global {
         }
     }
 
-    // SAFETY: blocks come either from the arena (never handed out twice
-    // while live) or from System, and each goes back where it came from.
+    // SAFETY: GlobalAlloc needs that alloc returns null or a block fitting
+    // the layout that no live block overlaps, and that dealloc/realloc
+    // accept what alloc returned: arena blocks are aligned and sized for
+    // their layout and never handed out twice while live (Arena's tests);
+    // everything else is System's, and `owns` sends each block back to the
+    // allocator it came from (the arena's range and System's blocks are
+    // disjoint: the arena itself is one System block). No method panics.
     unsafe impl GlobalAlloc for ScratchAlloc {
         #[inline(always)]
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             match self.arena().alloc(layout) {
                 Some(at) => at as *mut u8,
-                // SAFETY: the caller's layout, passed on.
+                // SAFETY: System.alloc needs a layout of non-zero size: the
+                // caller's contract for GlobalAlloc::alloc.
                 None => unsafe { System.alloc(layout) },
             }
         }
@@ -141,7 +157,10 @@ mod global {
             if arena.owns(ptr as usize) {
                 arena.free(ptr as usize, layout.size());
             } else {
-                // SAFETY: System's block, with its layout.
+                // SAFETY: System.dealloc needs a live System block with this
+                // layout: the caller passes a block this allocator returned
+                // with this layout, and one outside the arena's range came
+                // from System.
                 unsafe { System.dealloc(ptr, layout) }
             }
         }
@@ -150,19 +169,30 @@ mod global {
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
             let arena = self.arena();
             if !arena.owns(ptr as usize) {
-                // SAFETY: System's block, with its layout.
+                // SAFETY: System.realloc needs a live System block with this
+                // layout and a valid non-zero new size: outside the arena's
+                // range it is System's (as in dealloc), and the caller
+                // guarantees the rest (GlobalAlloc::realloc's contract).
                 return unsafe { System.realloc(ptr, layout, new_size) };
             }
             if arena.resize_in_place(ptr as usize, layout.size(), new_size) {
                 return ptr;
             }
-            // SAFETY: the caller guarantees a valid new layout.
+            // SAFETY: from_size_align_unchecked needs a power-of-two align and
+            // a size that rounded up to it fits isize: layout.align() is one,
+            // and GlobalAlloc::realloc's contract has new_size, rounded up to
+            // that align, not overflow isize.
             let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-            // SAFETY: non-zero size (the caller's contract).
+            // SAFETY: alloc needs a non-zero size: realloc's contract has
+            // new_size > 0. The arena reference above is no longer used.
             let moved = unsafe { self.alloc(new_layout) };
             if !moved.is_null() {
-                // SAFETY: both blocks hold at least layout.size() bytes (it
-                // grows), and they do not overlap (the old one is live).
+                // SAFETY: copy_nonoverlapping needs layout.size() readable
+                // bytes at ptr, as many writable at moved, and no overlap:
+                // resize_in_place returned false, so new_size > old size and
+                // both blocks hold layout.size() bytes; moved is a fresh block
+                // while ptr is still live, so they are disjoint. dealloc needs
+                // ptr from this allocator with this layout: the caller's.
                 unsafe {
                     std::ptr::copy_nonoverlapping(ptr, moved, layout.size());
                     self.dealloc(ptr, layout);

@@ -4,7 +4,7 @@
 
 use crate::__private::{ArgReader, FromArg, RetBuilder};
 use crate::array::{ArrayData, BinaryBuilder, BooleanBuilder, PrimitiveBuilder, StringBuilder};
-use crate::types::{Date32, TimestampMicros, TimestampMicrosUtc};
+use crate::types::{DataType, Date32, TimestampMicros, TimestampMicrosUtc, simple_name};
 
 /// The Rust type of an output column: its ABI type, its builder, and the
 /// value an output row gives it (`&str` for a `String` column, `&[u8]` for
@@ -55,9 +55,9 @@ prim_column!(
     TimestampMicros,
     TimestampMicrosUtc
 );
-column!(BooleanBuilder, "boolean", bool => bool);
-column!(StringBuilder, "utf8", String => &'v str);
-column!(BinaryBuilder, "binary", Vec<u8> => &'v [u8]);
+column!(BooleanBuilder, simple_name(DataType::Boolean), bool => bool);
+column!(StringBuilder, simple_name(DataType::Utf8), String => &'v str);
+column!(BinaryBuilder, simple_name(DataType::Binary), Vec<u8> => &'v [u8]);
 
 impl<T: Column> Column for Option<T> {
     const TYPE: &'static str = T::TYPE;
@@ -182,7 +182,9 @@ impl<'r, T: FromArg<'r>> Rows<'r, T> {
     /// Rows `start..end` of the argument `reader` reads.
     ///
     /// # Safety
-    /// `start <= end` and `end` is at most the rows `reader` was made for.
+    /// `start <= end` and `end` is at most the `nrows` `reader` was made
+    /// for: [`Rows::get`] reads rows `start..end` of it with
+    /// [`ArgReader::get`], whose contract is `row < nrows`.
     pub unsafe fn new(reader: &'r T::Reader, start: usize, end: usize) -> Self {
         Rows {
             reader,
@@ -208,7 +210,9 @@ impl<'r, T: FromArg<'r>> Rows<'r, T> {
     #[inline]
     pub fn get(&self, i: usize) -> Option<T> {
         assert!(i < self.len, "row {i} of a {}-row partition", self.len);
-        // SAFETY: start + i < end <= the reader's rows (see new).
+        // SAFETY: ArgReader::get needs a row below the reader's nrows:
+        // i < len (asserted above), so start + i < start + len = end, and
+        // new's contract has end <= nrows.
         unsafe { self.reader.get(self.start + i) }
     }
 
@@ -263,14 +267,14 @@ mod tests {
         let values = [1i64, 2, 3, 4];
         let column = ArrayView::from_values(&values, Some(validity.as_ref()));
         let reader = PrimReader::<i64>::new(&column, 4).unwrap();
-        // SAFETY: 1..4 of 4 rows.
+        // SAFETY: new needs start <= end <= the reader's rows: 1 <= 4 <= 4.
         let rows = unsafe { Rows::<i64>::new(&reader, 1, 4) };
         assert_eq!(rows.len(), 3);
         assert_eq!(rows.iter().collect::<Vec<_>>(), [Some(2), None, Some(4)]);
 
         let constant = ArrayView::from_values(&values[..1], None);
         let reader = PrimReader::<i64>::new(&constant, 4).unwrap();
-        // SAFETY: 2..4 of 4 rows.
+        // SAFETY: new needs start <= end <= the reader's rows: 2 <= 4 <= 4.
         let rows = unsafe { Rows::<i64>::new(&reader, 2, 4) };
         assert_eq!(rows.iter().collect::<Vec<_>>(), [Some(1), Some(1)]);
     }
@@ -281,7 +285,7 @@ mod tests {
         let values = [1i64, 2, 3];
         let column = ArrayView::from_values(&values, None);
         let reader = PrimReader::<i64>::new(&column, 3).unwrap();
-        // SAFETY: 0..2 of 3 rows.
+        // SAFETY: new needs start <= end <= the reader's rows: 0 <= 2 <= 3.
         unsafe { Rows::<i64>::new(&reader, 0, 2) }.get(2);
     }
 }

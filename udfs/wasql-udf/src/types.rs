@@ -1,176 +1,8 @@
-//! The value types that cross the ABI (udfs/ABI.md §5) and their Rust forms.
+//! The Rust forms of the value types that cross the ABI (udfs/ABI.md §5).
+//! The types themselves ([`DataType`], [`Physical`]) are wasql-abi's, the
+//! definition the host uses too.
 
-use std::fmt;
-
-/// An ABI value type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DataType {
-    /// `boolean`: BOOLEAN, one bit per row.
-    Boolean,
-    /// `int8`: TINYINT.
-    Int8,
-    /// `int16`: SMALLINT.
-    Int16,
-    /// `int32`: INT.
-    Int32,
-    /// `int64`: BIGINT.
-    Int64,
-    /// `uint8`.
-    UInt8,
-    /// `uint16`.
-    UInt16,
-    /// `uint32`.
-    UInt32,
-    /// `uint64`.
-    UInt64,
-    /// `float32`: REAL.
-    Float32,
-    /// `float64`: DOUBLE.
-    Float64,
-    /// `utf8`: VARCHAR.
-    Utf8,
-    /// `binary`: BYTEA.
-    Binary,
-    /// `date32`: DATE, days since 1970-01-01.
-    Date32,
-    /// `timestamp_us`: TIMESTAMP, microseconds since 1970-01-01 00:00:00.
-    TimestampMicros,
-    /// `timestamp_us_utc`: TIMESTAMPTZ, microseconds since the epoch, UTC.
-    TimestampMicrosUtc,
-    /// `decimal128(P,S)`: DECIMAL(P,S), i128 values × 10^S.
-    Decimal128(u8, i8),
-}
-
-/// How values of a fixed-width type are stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Physical {
-    I8,
-    I16,
-    I32,
-    I64,
-    U8,
-    U16,
-    U32,
-    U64,
-    F32,
-    F64,
-    I128,
-}
-
-impl DataType {
-    /// Parses an ABI type string: `float64`, `utf8`, `decimal128(10,2)`, ...
-    pub fn parse(text: &str) -> Option<DataType> {
-        use DataType::*;
-        Some(match text.trim() {
-            "boolean" => Boolean,
-            "int8" => Int8,
-            "int16" => Int16,
-            "int32" => Int32,
-            "int64" => Int64,
-            "uint8" => UInt8,
-            "uint16" => UInt16,
-            "uint32" => UInt32,
-            "uint64" => UInt64,
-            "float32" => Float32,
-            "float64" => Float64,
-            "utf8" => Utf8,
-            "binary" => Binary,
-            "date32" => Date32,
-            "timestamp_us" => TimestampMicros,
-            "timestamp_us_utc" => TimestampMicrosUtc,
-            other => {
-                let inner = other.strip_prefix("decimal128(")?.strip_suffix(')')?;
-                let (precision, scale) = inner.split_once(',')?;
-                let precision: u8 = precision.trim().parse().ok()?;
-                let scale: i8 = scale.trim().parse().ok()?;
-                if precision == 0 || precision > 38 || scale.unsigned_abs() > precision {
-                    return None;
-                }
-                Decimal128(precision, scale)
-            }
-        })
-    }
-
-    /// Buffers of an array of this type, the validity bitmap included.
-    pub const fn n_buffers(self) -> usize {
-        match self {
-            DataType::Utf8 | DataType::Binary => 3,
-            _ => 2,
-        }
-    }
-
-    /// The storage of a fixed-width type; `None` for `boolean`, `utf8` and
-    /// `binary`.
-    pub const fn physical(self) -> Option<Physical> {
-        use DataType::*;
-        Some(match self {
-            Int8 => Physical::I8,
-            Int16 => Physical::I16,
-            Int32 | Date32 => Physical::I32,
-            Int64 | TimestampMicros | TimestampMicrosUtc => Physical::I64,
-            UInt8 => Physical::U8,
-            UInt16 => Physical::U16,
-            UInt32 => Physical::U32,
-            UInt64 => Physical::U64,
-            Float32 => Physical::F32,
-            Float64 => Physical::F64,
-            Decimal128(..) => Physical::I128,
-            Boolean | Utf8 | Binary => return None,
-        })
-    }
-
-    /// Bytes per value of a fixed-width type.
-    pub const fn byte_width(self) -> Option<usize> {
-        match self.physical() {
-            Some(p) => Some(p.width()),
-            None => None,
-        }
-    }
-
-    /// `utf8` or `binary`: offsets and a data buffer.
-    pub const fn is_variable(self) -> bool {
-        matches!(self, DataType::Utf8 | DataType::Binary)
-    }
-}
-
-impl Physical {
-    /// Bytes per value.
-    pub const fn width(self) -> usize {
-        match self {
-            Physical::I8 | Physical::U8 => 1,
-            Physical::I16 | Physical::U16 => 2,
-            Physical::I32 | Physical::U32 | Physical::F32 => 4,
-            Physical::I64 | Physical::U64 | Physical::F64 => 8,
-            Physical::I128 => 16,
-        }
-    }
-}
-
-impl fmt::Display for DataType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use DataType::*;
-        let name = match self {
-            Boolean => "boolean",
-            Int8 => "int8",
-            Int16 => "int16",
-            Int32 => "int32",
-            Int64 => "int64",
-            UInt8 => "uint8",
-            UInt16 => "uint16",
-            UInt32 => "uint32",
-            UInt64 => "uint64",
-            Float32 => "float32",
-            Float64 => "float64",
-            Utf8 => "utf8",
-            Binary => "binary",
-            Date32 => "date32",
-            TimestampMicros => "timestamp_us",
-            TimestampMicrosUtc => "timestamp_us_utc",
-            Decimal128(p, s) => return write!(f, "decimal128({p},{s})"),
-        };
-        f.write_str(name)
-    }
-}
+pub use wasql_abi::{DataType, Physical};
 
 /// SQL `DATE`: days since 1970-01-01.
 #[repr(transparent)]
@@ -195,8 +27,10 @@ mod sealed {
 /// Arrow buffer.
 ///
 /// # Safety
-/// Every bit pattern of `WIDTH` bytes must be a valid value, and `WIDTH` must
-/// be the type's size. Sealed: implemented only by this crate.
+/// `size_of::<Self>()` is `PHYSICAL.width()`, with no padding bytes, its
+/// alignment is at most its size, and every bit pattern of those bytes is a
+/// valid value: the SDK reinterprets Arrow buffers as `&[Self]` and `&[Self]`
+/// as bytes. Sealed: implemented only by this crate.
 pub unsafe trait NativeType:
     Copy + Default + Send + Sync + 'static + sealed::Sealed
 {
@@ -212,38 +46,49 @@ pub trait PrimitiveType: NativeType {
     const TYPE_NAME: &'static str;
 }
 
+/// The type string of a type without parameters, at compile time.
+pub(crate) const fn simple_name(data_type: DataType) -> &'static str {
+    match data_type.simple_name() {
+        Some(name) => name,
+        None => panic!("a type with parameters has no simple name"),
+    }
+}
+
 macro_rules! native {
-    ($($t:ty => $phys:ident, $dt:ident, $name:literal;)*) => {$(
+    ($($t:ty => $phys:ident, $dt:ident;)*) => {$(
         impl sealed::Sealed for $t {}
-        // SAFETY: plain integers, floats and transparent wrappers of them.
+        // SAFETY: primitive integers and floats, and repr(transparent)
+        // wrappers of one: size = width (tested in widths_match_rust_sizes),
+        // no padding, alignment <= size, and every bit pattern valid.
         unsafe impl NativeType for $t {
             const PHYSICAL: Physical = Physical::$phys;
         }
         impl PrimitiveType for $t {
             const DATA_TYPE: DataType = DataType::$dt;
-            const TYPE_NAME: &'static str = $name;
+            const TYPE_NAME: &'static str = simple_name(DataType::$dt);
         }
     )*};
 }
 
 native! {
-    i8 => I8, Int8, "int8";
-    i16 => I16, Int16, "int16";
-    i32 => I32, Int32, "int32";
-    i64 => I64, Int64, "int64";
-    u8 => U8, UInt8, "uint8";
-    u16 => U16, UInt16, "uint16";
-    u32 => U32, UInt32, "uint32";
-    u64 => U64, UInt64, "uint64";
-    f32 => F32, Float32, "float32";
-    f64 => F64, Float64, "float64";
-    Date32 => I32, Date32, "date32";
-    TimestampMicros => I64, TimestampMicros, "timestamp_us";
-    TimestampMicrosUtc => I64, TimestampMicrosUtc, "timestamp_us_utc";
+    i8 => I8, Int8;
+    i16 => I16, Int16;
+    i32 => I32, Int32;
+    i64 => I64, Int64;
+    u8 => U8, UInt8;
+    u16 => U16, UInt16;
+    u32 => U32, UInt32;
+    u64 => U64, UInt64;
+    f32 => F32, Float32;
+    f64 => F64, Float64;
+    Date32 => I32, Date32;
+    TimestampMicros => I64, TimestampMicros;
+    TimestampMicrosUtc => I64, TimestampMicrosUtc;
 }
 
 impl sealed::Sealed for i128 {}
-// SAFETY: a plain integer.
+// SAFETY: a primitive integer: 16 bytes (tested), no padding, alignment
+// <= 16, every bit pattern valid.
 unsafe impl NativeType for i128 {
     const PHYSICAL: Physical = Physical::I128;
 }
@@ -251,35 +96,6 @@ unsafe impl NativeType for i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn type_strings_round_trip() {
-        for text in [
-            "boolean",
-            "int8",
-            "int16",
-            "int32",
-            "int64",
-            "uint8",
-            "uint16",
-            "uint32",
-            "uint64",
-            "float32",
-            "float64",
-            "utf8",
-            "binary",
-            "date32",
-            "timestamp_us",
-            "timestamp_us_utc",
-            "decimal128(38,-2)",
-            "decimal128(10,2)",
-        ] {
-            let parsed = DataType::parse(text).unwrap_or_else(|| panic!("{text}"));
-            assert_eq!(parsed.to_string(), text);
-        }
-        assert_eq!(DataType::parse("decimal128(39,0)"), None);
-        assert_eq!(DataType::parse("float16"), None);
-    }
 
     #[test]
     fn widths_match_rust_sizes() {
