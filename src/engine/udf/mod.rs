@@ -38,7 +38,7 @@ pub use limiter::LimitExceeded;
 pub use module::WasmModule;
 pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
-pub use table::{ApplyExec, ApplyMode, WasmTableFunction, explain_apply, texts};
+pub use table::{TableOutput, WasmTableFunction};
 
 /// A function of a module under its SQL name, ready to register with
 /// DataFusion.

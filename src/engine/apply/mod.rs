@@ -45,7 +45,10 @@ use datafusion::sql::sqlparser::ast::{
     self as sql, FunctionArg, FunctionArgExpr, FunctionArguments, TableFactor, WindowType,
 };
 
-use crate::udf::{ApplyExec, ApplyMode, ArrowType, WasmTableFunction, explain_apply, texts};
+mod exec;
+
+use crate::udf::{ArrowType, WasmTableFunction};
+use exec::{ApplyExec, ApplyMode, explain_apply, texts};
 
 /// The session's WASM table functions by SQL name, for the relation
 /// planner (DataFusion's catalog of table functions gives no way back to
