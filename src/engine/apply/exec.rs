@@ -532,42 +532,26 @@ impl Partitions {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use datafusion::arrow::array::{AsArray, Int64Array};
     use datafusion::arrow::compute::cast;
-    use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, TimeUnit};
-    use datafusion::datasource::MemTable;
+    use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, TimeUnit};
 
     use super::*;
-    use crate::{Engine, EngineSettings};
+    use crate::EngineSettings;
 
     /// The `ApplyExec` of `sessionize` (udfs/examples/tables) over
     /// `t(u BIGINT, ts TIMESTAMP)`, partitioned by `u`, as wasql plans it.
     async fn sessionize_apply() -> Arc<dyn ExecutionPlan> {
-        let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../udfs/dist/tables.wasm");
-        assert!(
-            module.is_file(),
-            "{} is missing: run `bash udfs/build.sh` first",
-            module.display()
+        let engine = super::super::tests::engine_with_tables(
+            &EngineSettings {
+                target_partitions: Some(1),
+                ..EngineSettings::default()
+            },
+            vec![
+                Field::new("u", DataType::Int64, true),
+                Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            ],
         );
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(&module, dir.path().join("tables.wasm")).unwrap();
-        let engine = Engine::new(&EngineSettings {
-            target_partitions: Some(1),
-            ..EngineSettings::default()
-        })
-        .unwrap();
-        engine.load_udf_dir(dir.path()).unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("u", DataType::Int64, true),
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
-        ]));
-        let table = MemTable::try_new(schema, vec![vec![]]).unwrap();
-        engine
-            .context()
-            .register_table("t", Arc::new(table))
-            .unwrap();
         let plan = engine
             .context()
             .sql(

@@ -814,10 +814,10 @@ mod tests {
     use super::*;
     use crate::{Engine, EngineSettings};
 
-    /// An engine with `udfs/examples/tables` (`tokenize` per row,
-    /// `sessionize` per partition) and an empty table
-    /// `t(id BIGINT, body VARCHAR, ts TIMESTAMP)`.
-    fn engine() -> Engine {
+    /// An engine with `settings`, the functions of `udfs/examples/tables`
+    /// (`tokenize` per row, `sessionize` per partition) and an empty table
+    /// `t` of `fields`.
+    pub(super) fn engine_with_tables(settings: &EngineSettings, fields: Vec<Field>) -> Engine {
         let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../udfs/dist/tables.wasm");
         assert!(
             module.is_file(),
@@ -826,19 +826,27 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(&module, dir.path().join("tables.wasm")).unwrap();
-        let engine = Engine::new(&EngineSettings::default()).unwrap();
+        let engine = Engine::new(settings).unwrap();
         engine.load_udf_dir(dir.path()).unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new("body", DataType::Utf8, true),
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
-        ]));
-        let table = MemTable::try_new(schema, vec![vec![]]).unwrap();
+        let table = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]]).unwrap();
         engine
             .context()
             .register_table("t", Arc::new(table))
             .unwrap();
         engine
+    }
+
+    /// [`engine_with_tables`] with the default settings and
+    /// `t(id BIGINT, body VARCHAR, ts TIMESTAMP)`.
+    fn engine() -> Engine {
+        engine_with_tables(
+            &EngineSettings::default(),
+            vec![
+                Field::new("id", DataType::Int64, false),
+                Field::new("body", DataType::Utf8, true),
+                Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            ],
+        )
     }
 
     /// `sql` planned (not yet analyzed), then rewritten by
