@@ -110,6 +110,26 @@ enum Attempt {
 }
 
 impl Sender<'_> {
+    /// Audits an attempt that failed with `why` (after an answer with
+    /// `status`, if one came) and returns the request's error.
+    fn failed(
+        &self,
+        method: &str,
+        shown: &str,
+        started: Instant,
+        rule: Option<String>,
+        status: Option<u16>,
+        why: &str,
+    ) -> String {
+        self.record(
+            method,
+            shown,
+            started,
+            AttemptRecord::failed(rule, status, why),
+        );
+        format!("{method} {shown}: {why}")
+    }
+
     fn record(&self, method: &str, url: &str, started: Instant, outcome: AttemptRecord) {
         self.audit.record(AuditRecord {
             time_us: AuditRecord::now_us(),
@@ -308,16 +328,11 @@ impl Sender<'_> {
                 } else {
                     format!("cannot connect: {}", error_chain(&e.without_url()))
                 };
-                self.record(
-                    method,
-                    shown,
-                    started,
-                    AttemptRecord::failed(rule_name, None, &why),
-                );
+                let error = self.failed(method, shown, started, rule_name, None, &why);
                 if connect {
                     return Ok(Attempt::Retry(None, why));
                 }
-                return Err(format!("{method} {shown}: {why}"));
+                return Err(error);
             }
         };
         let status = sent.status().as_u16();
@@ -363,13 +378,7 @@ impl Sender<'_> {
             && length > max as u64
         {
             let why = too_large(format!("Content-Length {length}"));
-            self.record(
-                method,
-                shown,
-                started,
-                AttemptRecord::failed(rule_name, Some(status), &why),
-            );
-            return Err(format!("{method} {shown}: {why}"));
+            return Err(self.failed(method, shown, started, rule_name, Some(status), &why));
         }
         let headers: Vec<(String, String)> = sent
             .headers()
@@ -388,13 +397,14 @@ impl Sender<'_> {
                 Ok(Some(chunk)) => {
                     if bytes.len() + chunk.len() > max {
                         let why = too_large("cut off".into());
-                        self.record(
+                        return Err(self.failed(
                             method,
                             shown,
                             started,
-                            AttemptRecord::failed(rule_name, Some(status), &why),
-                        );
-                        return Err(format!("{method} {shown}: {why}"));
+                            rule_name,
+                            Some(status),
+                            &why,
+                        ));
                     }
                     bytes.extend_from_slice(&chunk);
                 }
@@ -408,13 +418,7 @@ impl Sender<'_> {
                     } else {
                         format!("reading the body failed: {}", error_chain(&e.without_url()))
                     };
-                    self.record(
-                        method,
-                        shown,
-                        started,
-                        AttemptRecord::failed(rule_name, Some(status), &why),
-                    );
-                    return Err(format!("{method} {shown}: {why}"));
+                    return Err(self.failed(method, shown, started, rule_name, Some(status), &why));
                 }
             }
         }
