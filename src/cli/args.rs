@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use super::output::Format;
 
@@ -16,6 +16,9 @@ Examples:
   wasql --udfs udfs/dist -c \"SELECT slugify(name) FROM 'cities.csv'\"
   wasql -f report.sql --param day=2024-06-01   # SQL says $day, paths '${day}'
   wasql -f setup.sql -i                   run a script, then stay in the shell
+  wasql scheduler --bind 127.0.0.1:50050  a cluster: one scheduler,
+  wasql executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50051   executors,
+  wasql --cluster df://127.0.0.1:50050 -f report.sql                  and clients
 
 Exit status: 0 on success, 1 if a statement failed, 2 on bad usage.
 Config: --config FILE, or ~/.config/wasql/config.toml when it exists.
@@ -55,8 +58,16 @@ pub struct Args {
     pub output: Option<PathBuf>,
 
     /// Config file (TOML)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+
+    /// Run on the cluster whose scheduler is at URL (df://HOST:PORT)
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+
+    /// Run as a cluster's scheduler or executor instead
+    #[command(subcommand)]
+    pub role: Option<Role>,
 
     /// Go on with a script after a statement fails (the exit status is still 1)
     #[arg(long)]
@@ -97,6 +108,34 @@ pub struct Args {
     /// Stay in the shell after running the -c/-f scripts
     #[arg(short, long)]
     pub interactive: bool,
+}
+
+/// A cluster role: the same binary serves as scheduler and executor.
+#[derive(Debug, Subcommand)]
+pub enum Role {
+    /// Run a cluster's scheduler: clients send it queries, it plans them
+    /// and hands their tasks to executors
+    Scheduler {
+        /// Address to listen on
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+    },
+    /// Run an executor: it runs tasks under its own config's [udf] limits
+    /// and [net] policy
+    Executor {
+        /// The scheduler to serve
+        #[arg(long, value_name = "HOST:PORT")]
+        scheduler: String,
+        /// Address to listen on (results and shuffle data; tasks arrive on PORT+1)
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+        bind: String,
+        /// Where shuffle files go (default: a directory under the system's temp directory)
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Tasks run at once (default: the number of cores)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+        concurrent_tasks: Option<usize>,
+    },
 }
 
 /// Parses `NAME=VALUE` for `--param`.

@@ -6,6 +6,7 @@ mod limits;
 mod meta;
 mod output;
 mod progress;
+mod roles;
 mod runner;
 mod shell;
 pub mod split;
@@ -168,7 +169,16 @@ fn run() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let engine = match runtime.block_on(async { Engine::new(&engine_settings) }) {
+    if let Some(role) = &args.role {
+        return roles::run(role, &engine_settings, &runtime);
+    }
+    let cluster = args.cluster.as_ref().or(config.cluster.as_ref());
+    let engine = match runtime.block_on(async {
+        match cluster {
+            Some(url) => wasql_cluster::client::connect(url, &engine_settings).await,
+            None => Engine::new(&engine_settings),
+        }
+    }) {
         Ok(engine) => engine,
         Err(e) => return usage_error(errors::describe(&e).message),
     };

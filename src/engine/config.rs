@@ -30,6 +30,8 @@ pub struct Config {
     pub target_partitions: Option<Count>,
     /// Seconds a statement may run before it is cancelled (like `--timeout`).
     pub timeout: Option<Seconds>,
+    /// The cluster to run on, `df://HOST:PORT` (like `--cluster`).
+    pub cluster: Option<String>,
     /// Named object-store profiles: endpoint, credentials and client options.
     #[serde(default)]
     pub profiles: BTreeMap<String, StoreProfile>,

@@ -47,6 +47,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::dml::CopyTo;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement as PlanStatement};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -90,6 +91,38 @@ pub struct Query {
 impl Engine {
     /// Creates a session with the given settings.
     pub fn new(settings: &EngineSettings) -> Result<Engine> {
+        let (engine, files) = Self::local(settings)?;
+        files
+            .inner()
+            .session_store()
+            .with_state(engine.ctx.state_weak_ref());
+        Ok(engine)
+    }
+
+    /// Creates a session whose context `make_context` builds from the
+    /// session's state, with every wasql set-up in it: how a cluster client
+    /// (`SessionContext::remote_with_state`) turns the session into one that
+    /// runs on a cluster. The SQL functions are registered again on the
+    /// context it returns, which may have replaced them.
+    pub async fn with_context(
+        settings: &EngineSettings,
+        make_context: impl AsyncFnOnce(SessionState) -> Result<SessionContext>,
+    ) -> Result<Engine> {
+        let (mut engine, files) = Self::local(settings)?;
+        engine.ctx = make_context(engine.ctx.state()).await?;
+        files
+            .inner()
+            .session_store()
+            .with_state(engine.ctx.state_weak_ref());
+        for function in net::http_functions(&engine.net) {
+            engine.ctx.register_udf(function);
+        }
+        Ok(engine)
+    }
+
+    /// The session, running here, and its file-table factory (which must
+    /// be pointed at the session's final state).
+    fn local(settings: &EngineSettings) -> Result<(Engine, Arc<files::FileTableFactory>)> {
         let mut config = SessionConfig::from_env()?.with_information_schema(true);
         // Spans let planning errors (unknown columns...) say where they are.
         config.options_mut().sql_parser.collect_spans = true;
@@ -129,19 +162,21 @@ impl Engine {
             udfs: Arc::clone(&udfs),
             functions: functions.clone(),
         };
-        let ctx = with_file_tables(ctx).with_function_factory(Arc::new(factory));
+        let (ctx, files) = with_file_tables(ctx);
+        let ctx = ctx.with_function_factory(Arc::new(factory));
         ctx.add_analyzer_rule(Arc::new(apply::LateralTableFunctions));
         ctx.register_relation_planner(Arc::new(apply::PartitionedTableFunctions {
             functions: functions.table_functions().clone(),
         }))?;
-        Ok(Engine {
+        let engine = Engine {
             ctx,
             stores,
             udfs,
             functions,
             net,
             system_schema,
-        })
+        };
+        Ok((engine, files))
     }
 
     /// The underlying DataFusion context.
@@ -198,6 +233,11 @@ impl Engine {
     /// The network policy and audit trail.
     pub fn net(&self) -> &Net {
         &self.net
+    }
+
+    /// The WASM modules of the session, and those shipped to it.
+    pub fn udf_registry(&self) -> &Arc<UdfRegistry> {
+        &self.udfs
     }
 
     /// The WASM modules loaded so far.
@@ -335,7 +375,7 @@ impl Engine {
 /// Lets queries name files and URLs as tables (`FROM 'data/*.parquet'`),
 /// like DataFusion's `enable_url_table` but with wasql's clearer errors; and
 /// plans WASM table functions applied to rows.
-fn with_file_tables(ctx: SessionContext) -> SessionContext {
+fn with_file_tables(ctx: SessionContext) -> (SessionContext, Arc<files::FileTableFactory>) {
     let factory = Arc::new(files::FileTableFactory::default());
     let catalogs = Arc::new(DynamicFileCatalog::new(
         Arc::clone(ctx.state().catalog_list()),
@@ -347,11 +387,7 @@ fn with_file_tables(ctx: SessionContext) -> SessionContext {
         .with_query_planner(Arc::new(apply::WasqlQueryPlanner))
         .build()
         .into();
-    factory
-        .inner()
-        .session_store()
-        .with_state(ctx.state_weak_ref());
-    ctx
+    (ctx, factory)
 }
 
 fn option_value(value: &Value) -> String {

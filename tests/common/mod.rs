@@ -6,6 +6,7 @@
 //! Each test file includes it with `mod common;` and uses a part of it.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod encode;
 pub mod http;
 pub mod modules;

@@ -44,6 +44,18 @@ pub struct WasmAggregateUdf {
     documentation: OnceLock<Documentation>,
 }
 
+impl WasmAggregateUdf {
+    /// The module the function comes from.
+    pub fn module(&self) -> &Arc<WasmModule> {
+        &self.aggregate.module
+    }
+
+    /// The function's description, named as SQL calls it.
+    pub fn spec(&self) -> &FunctionSpec {
+        &self.aggregate.spec
+    }
+}
+
 /// What every accumulator of one aggregate function needs.
 #[derive(Debug)]
 struct Aggregate {

@@ -63,7 +63,7 @@ pub enum WasmUdf {
 
 impl WasmFunction {
     /// The function `spec` of `module`.
-    fn new(module: &Arc<WasmModule>, spec: FunctionSpec) -> WasmFunction {
+    pub fn new(module: &Arc<WasmModule>, spec: FunctionSpec) -> WasmFunction {
         let owner = Arc::clone(module);
         let udf = match spec.kind.clone() {
             FunctionKind::Scalar { returns } => WasmUdf::Scalar(ScalarUDF::new_from_impl(
@@ -175,6 +175,30 @@ impl UdfRegistry {
             .unwrap_or_else(|e| e.into_inner())
             .push(module);
         Ok(function)
+    }
+
+    /// The module whose bytes have the hex sha256 `digest`, if one is
+    /// loaded or was shipped here before: its compiled code is reused.
+    pub fn by_digest(&self, digest: &str) -> Option<Arc<WasmModule>> {
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|module| module.sha256 == digest)
+            .cloned()
+    }
+
+    /// Loads a module from `bytes` that another process sent, named `path`
+    /// (where that process loaded it from), under this registry's limits;
+    /// it is kept for [`UdfRegistry::by_digest`]. The caller checks the
+    /// digest it was promised against the module's `sha256`.
+    pub fn load_shipped(&self, path: &Path, bytes: Vec<u8>) -> Result<Arc<WasmModule>, UdfError> {
+        let module = module::load_bytes(path, bytes, self.limits.for_module(path), &self.session)?;
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::clone(&module));
+        Ok(module)
     }
 
     /// Loads the given module files; see [`UdfRegistry::load_dir`].

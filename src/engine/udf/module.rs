@@ -37,6 +37,9 @@ pub struct WasmModule {
     pub sha256: String,
     /// The module file's size in bytes.
     pub size: u64,
+    /// The module's bytes as loaded (what a cluster ships to executors
+    /// that lack them): a file changed on disk later changes nothing.
+    pub bytes: Arc<[u8]>,
     /// The functions the module offers.
     pub functions: Vec<FunctionSpec>,
     /// The sandbox limits of the module's instances.
@@ -229,7 +232,7 @@ const ANNOUNCE_AFTER: Duration = Duration::from_secs(1);
 /// the background and still fills the cache); one that takes long is
 /// announced on a terminal.
 fn compile(
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
     sha256: &str,
     path: &Path,
     cache: Option<CodeCache>,
@@ -315,14 +318,33 @@ pub fn load(
     session: &Session,
     cancel: &AtomicBool,
 ) -> Result<Arc<WasmModule>, UdfError> {
-    load_checked(path, limits, session, cancel).map_err(|cause| {
-        if cancel.load(Ordering::Relaxed) {
-            UdfError::Cancelled
-        } else {
-            UdfError::Load {
-                module: path.to_path_buf(),
-                cause,
+    std::fs::read(path)
+        .map_err(|e| format!("cannot read: {e}"))
+        .and_then(|bytes| load_checked(path, bytes, limits, session, cancel))
+        .map_err(|cause| {
+            if cancel.load(Ordering::Relaxed) {
+                UdfError::Cancelled
+            } else {
+                UdfError::Load {
+                    module: path.to_path_buf(),
+                    cause,
+                }
             }
+        })
+}
+
+/// Loads a module from `bytes`, named `path` (its file, or where a client
+/// loaded it from), into `session`.
+pub fn load_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    limits: Limits,
+    session: &Session,
+) -> Result<Arc<WasmModule>, UdfError> {
+    load_checked(path, bytes, limits, session, &AtomicBool::new(false)).map_err(|cause| {
+        UdfError::Load {
+            module: path.to_path_buf(),
+            cause,
         }
     })
 }
@@ -330,6 +352,7 @@ pub fn load(
 /// [`load`], with errors that say what is wrong without the path.
 fn load_checked(
     path: &Path,
+    bytes: Vec<u8>,
     limits: Limits,
     session: &Session,
     cancel: &AtomicBool,
@@ -342,7 +365,6 @@ fn load_checked(
                 .into(),
         );
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let description = inspect(&bytes)?;
@@ -354,7 +376,8 @@ fn load_checked(
         ));
     }
     let functions = describe::parse_description(&description)?;
-    let compiled = compile(bytes, &sha256, path, CodeCache::user(), cancel)?;
+    let bytes: Arc<[u8]> = bytes.into();
+    let compiled = compile(Arc::clone(&bytes), &sha256, path, CodeCache::user(), cancel)?;
     check_exports(&compiled, &functions)?;
     let prepared = sandbox::prepare(&compiled, Arc::clone(&session.net))?;
     Ok(Arc::new(WasmModule {
@@ -362,6 +385,7 @@ fn load_checked(
         path: path.to_path_buf(),
         sha256,
         size,
+        bytes,
         functions,
         limits,
         output: Output::default(),
@@ -454,7 +478,7 @@ mod tests {
     /// Compiles [`ANSWER`] through `cache` and calls its `f`.
     fn compile_and_call(cache: &CodeCache) -> i32 {
         let module = compile(
-            ANSWER.to_vec(),
+            ANSWER.into(),
             "answer",
             Path::new("answer.wasm"),
             Some(cache.clone()),

@@ -37,6 +37,18 @@ pub struct WasmScalarUdf {
     documentation: OnceLock<Documentation>,
 }
 
+impl WasmScalarUdf {
+    /// The module the function comes from.
+    pub fn module(&self) -> &Arc<WasmModule> {
+        &self.module
+    }
+
+    /// The function's description, named as SQL calls it.
+    pub fn spec(&self) -> &FunctionSpec {
+        &self.spec
+    }
+}
+
 impl PartialEq for WasmScalarUdf {
     fn eq(&self, other: &Self) -> bool {
         self.module.id == other.module.id && self.spec.name == other.spec.name

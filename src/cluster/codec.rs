@@ -1,0 +1,479 @@
+//! How WASM functions travel in plans: by name, export, signature and the
+//! module's sha256 — never by a path on the sender's disk.
+//!
+//! A receiver (the scheduler, an executor) uses the module it already has
+//! with that digest; otherwise it takes the module's bytes from the
+//! message, checks that they hash to the digest, compiles them once (its
+//! compiled-code cache helps on the next start) and keeps them. Every other
+//! node, table and format is left to Ballista's own codecs.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::{DataFusionError, Result, TableReference};
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use wasql_engine::udf::{
+    FunctionSpec, UdfRegistry, WasmAggregateUdf, WasmFunction, WasmModule, WasmScalarUdf, WasmUdf,
+};
+
+/// A WASM function in a plan.
+#[derive(Clone, PartialEq, Message)]
+pub struct WasmFunctionRef {
+    /// The name SQL calls it by.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// The module's export that implements it.
+    #[prost(string, tag = "2")]
+    pub export: String,
+    /// Its signature as the sender's module describes it (`f(utf8) ->
+    /// utf8`): the receiver's module must describe the same.
+    #[prost(string, tag = "3")]
+    pub signature: String,
+    /// Where the sender loaded the module from: for messages only.
+    #[prost(string, tag = "4")]
+    pub module: String,
+    /// The hex sha256 of the module's bytes: what identifies the module.
+    #[prost(string, tag = "5")]
+    pub sha256: String,
+    /// The module's bytes, for a receiver that does not have them.
+    #[prost(bytes = "vec", tag = "6")]
+    pub bytes: Vec<u8>,
+}
+
+impl WasmFunctionRef {
+    /// The reference to `spec` of `module`, with the module's bytes.
+    fn new(module: &WasmModule, spec: &FunctionSpec) -> WasmFunctionRef {
+        WasmFunctionRef {
+            name: spec.name.clone(),
+            export: spec.export.clone(),
+            signature: spec.signature(),
+            module: module.path.display().to_string(),
+            sha256: module.sha256.clone(),
+            bytes: module.bytes.to_vec(),
+        }
+    }
+}
+
+/// Finds the modules plans name, by digest, in a process's UDF registry
+/// (whose limits and network policy are this process's own).
+pub struct Modules {
+    registry: Arc<UdfRegistry>,
+    /// Held while a shipped module is checked and loaded, so that tasks
+    /// decoding the same module at once compile it once.
+    loading: Mutex<()>,
+}
+
+impl fmt::Debug for Modules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Modules").finish_non_exhaustive()
+    }
+}
+
+impl Modules {
+    /// Modules resolved through `registry`.
+    pub fn new(registry: Arc<UdfRegistry>) -> Arc<Modules> {
+        Arc::new(Modules {
+            registry,
+            loading: Mutex::new(()),
+        })
+    }
+
+    /// The function `reference` names, from the module with its digest.
+    pub fn resolve(&self, reference: &WasmFunctionRef) -> Result<WasmFunction> {
+        let module = self.module(reference)?;
+        let found = module
+            .functions
+            .iter()
+            .find(|f| f.export == reference.export)
+            .ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "function {}: module {} (sha256 {}) has no export '{}'",
+                    reference.name, reference.module, reference.sha256, reference.export
+                ))
+            })?;
+        let spec = FunctionSpec {
+            name: reference.name.clone(),
+            ..found.clone()
+        };
+        if spec.signature() != reference.signature {
+            return Err(DataFusionError::Plan(format!(
+                "function {}: module {} describes it as {}, the plan as {}",
+                reference.name,
+                reference.module,
+                spec.signature(),
+                reference.signature
+            )));
+        }
+        Ok(WasmFunction::new(&module, spec))
+    }
+
+    fn module(&self, reference: &WasmFunctionRef) -> Result<Arc<WasmModule>> {
+        if let Some(module) = self.registry.by_digest(&reference.sha256) {
+            return Ok(module);
+        }
+        let _loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(module) = self.registry.by_digest(&reference.sha256) {
+            return Ok(module);
+        }
+        if reference.bytes.is_empty() {
+            return Err(DataFusionError::Plan(format!(
+                "function {}: module {} (sha256 {}) is not here and the plan does not carry it",
+                reference.name, reference.module, reference.sha256
+            )));
+        }
+        let digest = hex(&Sha256::digest(&reference.bytes));
+        if digest != reference.sha256 {
+            return Err(DataFusionError::Plan(format!(
+                "function {}: the bytes shipped for module {} do not match its digest \
+                 (the plan names sha256 {}, the bytes hash to {digest}): refused",
+                reference.name, reference.module, reference.sha256
+            )));
+        }
+        let module = self
+            .registry
+            .load_shipped(Path::new(&reference.module), reference.bytes.clone())?;
+        Ok(module)
+    }
+
+    /// Decodes a scalar function: a WASM one if `buf` holds a reference.
+    fn scalar(&self, buf: &[u8]) -> Result<Option<Arc<ScalarUDF>>> {
+        Ok(match self.function(buf)?.map(|f| f.udf) {
+            Some(WasmUdf::Scalar(udf)) => Some(Arc::new(udf)),
+            Some(_) => return Err(kind_error(buf, "a scalar")),
+            None => None,
+        })
+    }
+
+    /// Decodes an aggregate function: a WASM one if `buf` holds a reference.
+    fn aggregate(&self, buf: &[u8]) -> Result<Option<Arc<AggregateUDF>>> {
+        Ok(match self.function(buf)?.map(|f| f.udf) {
+            Some(WasmUdf::Aggregate(udaf)) => Some(Arc::new(udaf)),
+            Some(_) => return Err(kind_error(buf, "an aggregate")),
+            None => None,
+        })
+    }
+
+    fn function(&self, buf: &[u8]) -> Result<Option<WasmFunction>> {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let reference = WasmFunctionRef::decode(buf)
+            .map_err(|e| DataFusionError::Plan(format!("a WASM function in the plan: {e}")))?;
+        self.resolve(&reference).map(Some)
+    }
+}
+
+fn kind_error(buf: &[u8], kind: &str) -> DataFusionError {
+    let name = WasmFunctionRef::decode(buf)
+        .map(|r| r.name)
+        .unwrap_or_default();
+    DataFusionError::Plan(format!(
+        "function {name}: the plan uses it as {kind} function, the module does not"
+    ))
+}
+
+/// The reference to a scalar function if it is a WASM one, encoded.
+fn encode_scalar(udf: &ScalarUDF, buf: &mut Vec<u8>) -> bool {
+    let Some(wasm) = udf.inner().downcast_ref::<WasmScalarUdf>() else {
+        return false;
+    };
+    WasmFunctionRef::new(wasm.module(), wasm.spec())
+        .encode(buf)
+        .is_ok()
+}
+
+/// The reference to an aggregate function if it is a WASM one, encoded.
+fn encode_aggregate(udaf: &AggregateUDF, buf: &mut Vec<u8>) -> bool {
+    let Some(wasm) = udaf.inner().downcast_ref::<WasmAggregateUdf>() else {
+        return false;
+    };
+    WasmFunctionRef::new(wasm.module(), wasm.spec())
+        .encode(buf)
+        .is_ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Ballista's logical codec, with WASM functions carried by digest.
+#[derive(Debug)]
+pub struct LogicalCodec {
+    inner: BallistaLogicalExtensionCodec,
+    modules: Option<Arc<Modules>>,
+}
+
+impl LogicalCodec {
+    /// A codec that decodes WASM functions through `modules`.
+    pub fn new(modules: Arc<Modules>) -> LogicalCodec {
+        LogicalCodec {
+            inner: BallistaLogicalExtensionCodec::default(),
+            modules: Some(modules),
+        }
+    }
+
+    /// A codec for a process that only sends plans (the client).
+    pub fn sender() -> LogicalCodec {
+        LogicalCodec {
+            inner: BallistaLogicalExtensionCodec::default(),
+            modules: None,
+        }
+    }
+
+    fn modules(&self, name: &str) -> Result<&Modules> {
+        self.modules.as_deref().ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "function {name}: this process sends plans, it does not decode them"
+            ))
+        })
+    }
+}
+
+impl LogicalExtensionCodec for LogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        self.inner
+            .try_decode_table_provider(buf, table_ref, schema, ctx)
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        self.inner.try_encode_table_provider(table_ref, node, buf)
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match self.modules(name)?.scalar(buf)? {
+            Some(udf) => Ok(udf),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_scalar(node, buf) {
+            return Ok(());
+        }
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match self.modules(name)?.aggregate(buf)? {
+            Some(udaf) => Ok(udaf),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_aggregate(node, buf) {
+            return Ok(());
+        }
+        self.inner.try_encode_udaf(node, buf)
+    }
+}
+
+/// Ballista's physical codec, with WASM functions carried by digest.
+#[derive(Debug)]
+pub struct PhysicalCodec {
+    inner: BallistaPhysicalExtensionCodec,
+    modules: Arc<Modules>,
+}
+
+impl PhysicalCodec {
+    /// A codec that decodes WASM functions through `modules`.
+    pub fn new(modules: Arc<Modules>) -> PhysicalCodec {
+        PhysicalCodec {
+            inner: BallistaPhysicalExtensionCodec::default(),
+            modules,
+        }
+    }
+}
+
+impl PhysicalExtensionCodec for PhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        self.inner.try_encode(node, buf, proto_converter)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match self.modules.scalar(buf)? {
+            Some(udf) => Ok(udf),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_scalar(node, buf) {
+            return Ok(());
+        }
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match self.modules.aggregate(buf)? {
+            Some(udaf) => Ok(udaf),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_aggregate(node, buf) {
+            return Ok(());
+        }
+        self.inner.try_encode_udaf(node, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasql_engine::{Engine, EngineSettings};
+
+    /// A reference to `slugify` as a client would send it: made from the
+    /// module it loaded from `elsewhere/slugify.wasm`.
+    fn slugify() -> WasmFunctionRef {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../udfs/dist/slugify.wasm");
+        let bytes = std::fs::read(path).expect("run `bash udfs/build.sh` first");
+        let client = Engine::new(&EngineSettings::default()).expect("an engine");
+        let module = client
+            .udf_registry()
+            .load_shipped(Path::new("elsewhere/slugify.wasm"), bytes)
+            .expect("loaded");
+        WasmFunctionRef::new(&module, &module.functions[0])
+    }
+
+    fn modules() -> Arc<Modules> {
+        let engine = Engine::new(&EngineSettings::default()).expect("an engine");
+        Modules::new(Arc::clone(engine.udf_registry()))
+    }
+
+    /// Why `reference` does not resolve.
+    fn refusal(reference: &WasmFunctionRef) -> String {
+        match modules().resolve(reference) {
+            Ok(_) => panic!("{} resolved", reference.name),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_shipped_module_is_loaded_once_and_found_by_digest_after() {
+        let modules = modules();
+        let reference = slugify();
+        let function = modules.resolve(&reference).expect("resolved");
+        assert_eq!(function.spec.name, "slugify");
+        assert_eq!(function.module.path, Path::new("elsewhere/slugify.wasm"));
+        // Without the bytes, the module already here serves.
+        let again = modules
+            .resolve(&WasmFunctionRef {
+                bytes: Vec::new(),
+                ..reference
+            })
+            .expect("found by digest");
+        assert!(Arc::ptr_eq(&again.module, &function.module));
+    }
+
+    #[test]
+    fn bytes_that_do_not_match_the_digest_are_refused() {
+        let mut reference = slugify();
+        reference.bytes.push(0);
+        let error = refusal(&reference);
+        assert!(error.contains("do not match its digest"), "{error}");
+        assert!(error.contains("elsewhere/slugify.wasm"), "{error}");
+    }
+
+    #[test]
+    fn a_module_missing_here_and_from_the_plan_is_named() {
+        let reference = WasmFunctionRef {
+            bytes: Vec::new(),
+            ..slugify()
+        };
+        let error = refusal(&reference);
+        assert!(
+            error.contains("is not here and the plan does not carry it"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn another_signature_than_the_plans_is_refused() {
+        let reference = WasmFunctionRef {
+            signature: "slugify(Int64) -> Utf8".into(),
+            ..slugify()
+        };
+        let error = refusal(&reference);
+        assert!(
+            error.contains("the plan as slugify(Int64) -> Utf8"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn references_round_trip() {
+        let reference = slugify();
+        let mut buf = Vec::new();
+        reference.encode(&mut buf).unwrap();
+        assert_eq!(WasmFunctionRef::decode(buf.as_slice()).unwrap(), reference);
+    }
+}

@@ -1,0 +1,37 @@
+//! wasql on an Apache DataFusion Ballista cluster.
+//!
+//! One binary plays every role: `wasql scheduler` ([`scheduler::run`]),
+//! `wasql executor` ([`executor::run`]) and the client, `wasql --cluster
+//! df://HOST:PORT` ([`client::connect`]), which is the usual [`Engine`]
+//! whose queries run on the cluster. Each role is an [`Engine`] of its own,
+//! made from its own config: an executor runs WASM functions under its
+//! own `[udf]` limits and `[net]` policy, whatever the client's are.
+//!
+//! WASM functions cross in plans through wasql's codecs ([`codec`]) by
+//! name, signature and the module's sha256, with the module's bytes for a
+//! receiver that does not have them yet.
+//!
+//! [`Engine`]: wasql_engine::Engine
+
+pub mod client;
+pub mod codec;
+pub mod executor;
+mod names;
+pub mod scheduler;
+
+use std::sync::Arc;
+
+use datafusion::common::DataFusionError;
+use wasql_engine::Engine;
+
+use codec::Modules;
+
+/// The modules of `engine`'s registry, for decoding plans.
+fn modules(engine: &Engine) -> Arc<Modules> {
+    Modules::new(Arc::clone(engine.udf_registry()))
+}
+
+/// A Ballista error as a DataFusion one.
+fn ballista_error(role: &str, error: ballista_core::error::BallistaError) -> DataFusionError {
+    DataFusionError::Execution(format!("{role}: {error}"))
+}

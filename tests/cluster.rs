@@ -1,0 +1,132 @@
+//! Cluster mode: a scheduler and two executors (separate `wasql`
+//! processes on 127.0.0.1) give the embedded engine's answers; WASM
+//! modules reach executors that never saw them; an executor's own network
+//! policy decides its fetches; a missing scheduler is a clear error.
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+
+use common::Sandbox;
+use common::cluster::Cluster;
+use common::http::serve;
+
+/// Queries over a CSV file with the example UDFs: scalar (Rust and C),
+/// aggregate, grouped, joined, sorted.
+const QUERIES: &[&str] = &[
+    "SELECT country, count(*) AS n, sum(population) AS people FROM 'cities.csv' \
+     GROUP BY country ORDER BY country",
+    "SELECT name, slugify(name || ' City') AS slug FROM 'cities.csv' ORDER BY name",
+    "SELECT a.name, round(haversine_km(a.lat, a.lon, b.lat, b.lon)) AS km \
+     FROM 'cities.csv' a JOIN 'cities.csv' b ON a.name < b.name \
+     ORDER BY km, a.name LIMIT 10",
+    "SELECT country, round(geo_mean(population), 3) AS g FROM 'cities.csv' \
+     GROUP BY country ORDER BY country",
+    "SELECT luhn_valid(CAST(population AS VARCHAR)) AS valid, count(*) AS n FROM 'cities.csv' \
+     GROUP BY valid ORDER BY valid",
+];
+
+#[test]
+fn cluster_gives_the_embedded_answers_with_udfs_the_executors_never_saw() {
+    let sandbox = Sandbox::with(&["slugify", "haversine", "stats", "luhn_c"]);
+    sandbox.add_cities();
+    let cluster = Cluster::start(&sandbox, "");
+    let udfs = sandbox.udfs_arg();
+    for sql in QUERIES {
+        let embedded = sandbox
+            .run(&["--udfs", &udfs, "-q", "--format", "csv", "-c", sql])
+            .success();
+        let on_cluster = sandbox
+            .run(&[
+                "--cluster",
+                &cluster.url,
+                "--udfs",
+                &udfs,
+                "-q",
+                "--format",
+                "csv",
+                "-c",
+                sql,
+            ])
+            .success();
+        assert!(embedded.stdout.lines().count() > 1, "{sql}: {embedded:#?}");
+        assert_eq!(on_cluster.stdout, embedded.stdout, "{sql}");
+    }
+}
+
+/// Serves `/label` with a fixed body on 127.0.0.1; returns the port.
+fn label_server() -> u16 {
+    serve(|_| {
+        service_fn(|_request| async {
+            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from("fetched"))))
+        })
+    })
+}
+
+fn allow(port: u16) -> String {
+    format!("[[net.allow]]\nurl = \"http://127.0.0.1:{port}/\"\n")
+}
+
+#[test]
+fn the_executors_network_policy_decides_not_the_clients() {
+    let port = label_server();
+    let sandbox = Sandbox::new();
+    sandbox.write("urls.csv", format!("url\nhttp://127.0.0.1:{port}/label\n"));
+    let client_allows = sandbox.write("client.toml", allow(port));
+    let client_allows = client_allows.to_str().unwrap();
+    let sql = "SELECT http_get(url) AS body FROM 'urls.csv'";
+
+    // The executors allow nothing: a client that allows the host cannot
+    // widen their policy.
+    let strict = Cluster::start(&sandbox, "");
+    let run = sandbox
+        .run(&[
+            "--cluster",
+            &strict.url,
+            "--config",
+            client_allows,
+            "-c",
+            sql,
+        ])
+        .exit(1);
+    assert!(
+        run.stderr.contains("refused") && run.stderr.contains("[[net.allow]]"),
+        "{run:#?}"
+    );
+    drop(strict);
+
+    // The executors allow the host: the fetch is theirs, whatever the
+    // client's config says.
+    let open = Cluster::start(&sandbox, &allow(port));
+    let run = sandbox
+        .run(&["--cluster", &open.url, "-q", "--format", "csv", "-c", sql])
+        .success();
+    assert_eq!(run.stdout, "body\nfetched\n");
+}
+
+#[test]
+fn no_scheduler_is_a_clear_error_within_seconds() {
+    let sandbox = Sandbox::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("df://127.0.0.1:{port}");
+    let run = sandbox.run(&["--cluster", &url, "-c", "SELECT 1"]).exit(2);
+    assert!(
+        run.stderr
+            .contains(&format!("no scheduler answers at 127.0.0.1:{port}")),
+        "{run:#?}"
+    );
+    assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+    let run = sandbox
+        .run(&["--cluster", "127.0.0.1:1", "-c", "SELECT 1"])
+        .exit(2);
+    assert!(run.stderr.contains("df://HOST:PORT"), "{run:#?}");
+}
