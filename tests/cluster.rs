@@ -29,6 +29,12 @@ const QUERIES: &[&str] = &[
      GROUP BY country ORDER BY country",
     "SELECT luhn_valid(CAST(population AS VARCHAR)) AS valid, count(*) AS n FROM 'cities.csv' \
      GROUP BY valid ORDER BY valid",
+    // WASM calls in shuffle keys: a window's PARTITION BY and ORDER BY, a sort.
+    "SELECT name, rank() OVER (PARTITION BY slugify(country) ORDER BY slugify(name)) AS r, \
+     sum(population) OVER (PARTITION BY luhn_valid(CAST(population AS VARCHAR))) AS s \
+     FROM 'cities.csv' ORDER BY slugify(name) DESC",
+    // Introspection describes the client's session.
+    "SELECT name, kind, signature FROM wasql.functions ORDER BY name",
 ];
 
 #[test]

@@ -15,7 +15,7 @@ use datafusion_proto::protobuf::LogicalPlanNode;
 use wasql_engine::{Engine, EngineSettings};
 
 use crate::codec::LogicalCodec;
-use crate::names;
+use crate::{keys, names};
 
 /// A session on the cluster whose scheduler is at `url` (`df://HOST:PORT`).
 /// Statements are planned here and run there; WASM functions registered
@@ -67,7 +67,10 @@ async fn check_reachable(url: &str, address: &str) -> Result<()> {
 }
 
 /// Plans statements for the cluster: Ballista's planner, given plans whose
-/// table names survive the trip ([`names::portable`]).
+/// table names survive the trip ([`names::portable`]) and whose shuffle keys
+/// call no WASM function ([`keys::without_wasm_keys`]). Introspection (the
+/// `wasql` schema, `information_schema`) is answered by the client itself:
+/// it describes the client's session.
 #[derive(Debug)]
 struct ClusterPlanner {
     scheduler_url: String,
@@ -80,7 +83,12 @@ impl QueryPlanner for ClusterPlanner {
         logical_plan: &LogicalPlan,
         session_state: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let plan = names::portable(logical_plan.clone())?;
+        if wasql_engine::reads_only_system_tables(logical_plan) {
+            return wasql_engine::query_planner()
+                .create_physical_plan(logical_plan, session_state)
+                .await;
+        }
+        let plan = names::portable(keys::without_wasm_keys(logical_plan.clone())?)?;
         let config = session_state.config();
         BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
             self.scheduler_url.clone(),

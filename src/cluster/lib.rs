@@ -16,6 +16,7 @@
 pub mod client;
 pub mod codec;
 pub mod executor;
+mod keys;
 mod names;
 pub mod scheduler;
 

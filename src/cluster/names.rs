@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, Result, TableReference};
+use datafusion::logical_expr::expr::Alias;
 use datafusion::logical_expr::{
     Expr, LogicalPlan, LogicalPlanBuilder, TableScan, TableScanBuilder,
 };
@@ -103,7 +104,7 @@ pub fn portable(plan: LogicalPlan) -> Result<LogicalPlan> {
 }
 
 /// `expr` with its columns of renamed tables renamed; so are the columns
-/// named after expressions over them (`sum(cities.csv.population)` is
+/// and aliases named after expressions over them (`sum(cities.csv.population)` is
 /// `sum(wasql_table_0.population)` once the aggregate below is renamed).
 fn rename_columns(
     expr: Expr,
@@ -122,18 +123,26 @@ fn rename_columns(
             relation: None,
             name,
             ..
-        }) => {
-            let new_name = renamed.iter().fold(name.clone(), |name, (from, to)| {
-                name.replace(&format!("{from}."), &format!("{to}."))
-            });
-            if new_name == *name {
-                Ok(Transformed::no(expr))
-            } else {
-                Ok(Transformed::yes(Expr::Column(Column::new_unqualified(
-                    new_name,
-                ))))
-            }
-        }
+        }) => Ok(match renamed_text(name, renamed) {
+            Some(name) => Transformed::yes(Expr::Column(Column::new_unqualified(name))),
+            None => Transformed::no(expr),
+        }),
+        Expr::Alias(alias) => Ok(match renamed_text(&alias.name, renamed) {
+            Some(name) => Transformed::yes(Expr::Alias(Alias {
+                name,
+                ..alias.clone()
+            })),
+            None => Transformed::no(expr),
+        }),
         _ => Ok(Transformed::no(expr)),
     })
+}
+
+/// `name` (of a column or alias named after an expression) with the
+/// renamed tables' names in it replaced, if any are.
+fn renamed_text(name: &str, renamed: &HashMap<TableReference, TableReference>) -> Option<String> {
+    let new_name = renamed.iter().fold(name.to_string(), |name, (from, to)| {
+        name.replace(&format!("{from}."), &format!("{to}."))
+    });
+    (new_name != name).then_some(new_name)
 }

@@ -46,6 +46,7 @@ use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::TaskContext;
+use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::dml::CopyTo;
@@ -68,6 +69,31 @@ pub use params::{Params, check_name as check_param_name};
 pub use settings::EngineSettings;
 pub use stores::StoreRegistry;
 use system_schema::SystemSchema;
+
+/// wasql's physical planner (DataFusion's, with the WASM table-function
+/// operator): what a cluster's scheduler plans jobs with.
+pub fn query_planner() -> Arc<dyn QueryPlanner + Send + Sync> {
+    Arc::new(apply::WasqlQueryPlanner)
+}
+
+/// Whether `plan` reads only the read-only `wasql` schema and
+/// `information_schema`: introspection, which a cluster client answers
+/// itself.
+pub fn reads_only_system_tables(plan: &LogicalPlan) -> bool {
+    let mut scans = 0;
+    let mut local = true;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            scans += 1;
+            local &= matches!(
+                scan.table_name.schema(),
+                Some(system_schema::NAME | "information_schema")
+            );
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    local && scans > 0
+}
 
 /// A wasql session: the DataFusion context and its object stores.
 pub struct Engine {
