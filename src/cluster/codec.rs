@@ -12,7 +12,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::TableProvider;
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
@@ -204,6 +206,61 @@ fn encode_aggregate(udaf: &AggregateUDF, buf: &mut Vec<u8>) -> bool {
         .is_ok()
 }
 
+/// What starts an in-memory table (`CREATE TABLE ... AS`, `VALUES`) in a
+/// plan: its partitions follow, each an Arrow IPC stream.
+const MEMORY_TABLE: &[u8] = b"wasql-memory-table:";
+
+/// The partitions of an in-memory table, in a plan.
+#[derive(Clone, PartialEq, Message)]
+struct MemoryPartitions {
+    /// Each partition's batches as an Arrow IPC stream.
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    partitions: Vec<Vec<u8>>,
+}
+
+/// Writes `table`'s rows into the plan: in-memory tables travel with the
+/// plans that read them (executors have no catalog of the client's).
+fn encode_memory_table(
+    table_ref: &TableReference,
+    table: &MemTable,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let schema = table.schema();
+    let mut partitions = Vec::with_capacity(table.batches.len());
+    for partition in &table.batches {
+        let batches = partition.try_read().map_err(|_| {
+            DataFusionError::Execution(format!("table {table_ref} is being written to"))
+        })?;
+        let mut stream = Vec::new();
+        let mut writer = StreamWriter::try_new(&mut stream, &schema)?;
+        for batch in batches.iter() {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+        drop(writer);
+        partitions.push(stream);
+    }
+    buf.extend_from_slice(MEMORY_TABLE);
+    MemoryPartitions { partitions }
+        .encode(buf)
+        .map_err(|e| DataFusionError::Internal(format!("encoding table {table_ref}: {e}")))
+}
+
+fn decode_memory_table(bytes: &[u8], schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    let message = MemoryPartitions::decode(bytes)
+        .map_err(|e| DataFusionError::Plan(format!("an in-memory table in the plan: {e}")))?;
+    let partitions = message
+        .partitions
+        .iter()
+        .map(|stream| {
+            StreamReader::try_new(stream.as_slice(), None)?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(DataFusionError::from)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(MemTable::try_new(schema, partitions)?))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -262,8 +319,12 @@ impl LogicalExtensionCodec for LogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
-        self.inner
-            .try_decode_table_provider(buf, table_ref, schema, ctx)
+        match buf.strip_prefix(MEMORY_TABLE) {
+            Some(partitions) => decode_memory_table(partitions, schema),
+            None => self
+                .inner
+                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
     }
 
     fn try_encode_table_provider(
@@ -272,7 +333,10 @@ impl LogicalExtensionCodec for LogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        self.inner.try_encode_table_provider(table_ref, node, buf)
+        match node.downcast_ref::<MemTable>() {
+            Some(table) => encode_memory_table(table_ref, table, buf),
+            None => self.inner.try_encode_table_provider(table_ref, node, buf),
+        }
     }
 
     fn try_decode_file_format(

@@ -32,6 +32,7 @@ pub struct ExecutorOptions {
 
 /// Runs an executor until it is stopped (Ctrl-C, SIGTERM) or fails.
 pub async fn run(options: &ExecutorOptions, settings: &EngineSettings) -> Result<()> {
+    crate::start_logging();
     let engine = Engine::new(settings)?;
     let modules = crate::modules(&engine);
     std::fs::create_dir_all(&options.work_dir).map_err(|e| {

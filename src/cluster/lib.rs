@@ -27,6 +27,14 @@ use wasql_engine::Engine;
 
 use codec::Modules;
 
+/// Prints Ballista's warnings and errors on stderr (more with `RUST_LOG`,
+/// e.g. `RUST_LOG=info`): what an operator of a scheduler or an executor
+/// reads.
+fn start_logging() {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .try_init();
+}
+
 /// The modules of `engine`'s registry, for decoding plans.
 fn modules(engine: &Engine) -> Arc<Modules> {
     Modules::new(Arc::clone(engine.udf_registry()))

@@ -21,6 +21,7 @@ pub const EXECUTOR_TIMEOUT_SECONDS: u64 = 10;
 
 /// Runs a scheduler on `bind` until it fails.
 pub async fn run(bind: SocketAddr, settings: &EngineSettings) -> Result<()> {
+    crate::start_logging();
     let engine = Engine::new(settings)?;
     let modules = crate::modules(&engine);
     let base = engine.context().state();
