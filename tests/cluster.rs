@@ -136,3 +136,73 @@ fn no_scheduler_is_a_clear_error_within_seconds() {
         .exit(2);
     assert!(run.stderr.contains("df://HOST:PORT"), "{run:#?}");
 }
+
+#[test]
+fn a_killed_executor_does_not_hang_the_query_or_the_cluster() {
+    let sandbox = Sandbox::with(&["slugify"]);
+    // 400,000 rows in 8 files: tasks for both executors, for seconds.
+    for part in 0..8 {
+        sandbox
+            .run(&[
+                "-q",
+                "-c",
+                &format!(
+                    "COPY (SELECT i, 'Row number ' || i AS name FROM generate_series(1, 50000) t(i)) \
+                     TO 'rows/part{part}.csv'"
+                ),
+            ])
+            .success();
+    }
+    let mut cluster = Cluster::start(&sandbox, "");
+    let udfs = sandbox.udfs_arg();
+    let sql = "SELECT count(DISTINCT slugify(name)) AS n FROM 'rows/*.csv'";
+    let url = cluster.url.clone();
+    let query = {
+        let mut command = sandbox.command(&[
+            "--cluster",
+            &url,
+            "--udfs",
+            &udfs,
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            sql,
+        ]);
+        command.spawn().expect("start the client")
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.kill_executor(1);
+    let started = std::time::Instant::now();
+    let output = query.wait_with_output().expect("the client ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Either Ballista ran the lost tasks on the other executor, or the
+    // query failed with one line; never a hang.
+    assert!(
+        (output.status.success() && stdout == "n\n50000\n")
+            || (output.status.code() == Some(1) && stderr.lines().count() == 1),
+        "status {:?}\nstdout: {stdout}\nstderr: {stderr}",
+        output.status
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "{:?}",
+        started.elapsed()
+    );
+    // The cluster serves the next query with the executor left.
+    let run = sandbox
+        .run(&[
+            "--cluster",
+            &url,
+            "--udfs",
+            &udfs,
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM 'rows/*.csv'",
+        ])
+        .success();
+    assert_eq!(run.stdout, "n\n400000\n");
+}

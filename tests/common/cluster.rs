@@ -98,6 +98,15 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Kills executor `n` (1 or 2) at once, as a crash would.
+    pub fn kill_executor(&mut self, n: usize) {
+        let process = &mut self.processes[n];
+        process.kill().expect("kill the executor");
+        process.wait().expect("reap the executor");
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for process in &mut self.processes {
