@@ -22,29 +22,18 @@
 //! query on each side, and the TOTAL (sum of medians) with the ratio
 //! wasql/plain.
 
-use std::fs::File;
+#[path = "common/tpch_data.rs"]
+mod tpch_data;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::record_batch::RecordBatchReader;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::Result;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::common::collect;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use tokio::runtime::Runtime;
-use tpchgen::generators::{
-    CustomerGenerator, LineItemGenerator, NationGenerator, OrderGenerator, PartGenerator,
-    PartSuppGenerator, RegionGenerator, SupplierGenerator,
-};
-use tpchgen_arrow::{
-    CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow, RegionArrow,
-    SupplierArrow,
-};
 use wasql_engine::{Engine, EngineSettings};
 
 /// Samples per benchmark; the summary uses the last `SAMPLE_SIZE` samples of
@@ -52,10 +41,6 @@ use wasql_engine::{Engine, EngineSettings};
 const SAMPLE_SIZE: usize = 10;
 const WARM_UP_TIME: Duration = Duration::from_secs(1);
 const MEASUREMENT_TIME: Duration = Duration::from_secs(5);
-
-const TABLES: [&str; 8] = [
-    "region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem",
-];
 
 /// The 22 TPC-H queries with the validation substitution parameters.
 /// Statements are separated by `;` (only Q15 has more than one).
@@ -111,7 +96,7 @@ impl Sessions {
         let wasql = Engine::new(&EngineSettings::default())?;
         let plain = SessionContext::new();
         for ctx in [wasql.context(), &plain] {
-            for table in TABLES {
+            for table in tpch_data::TABLES {
                 let path = dir.join(format!("{table}.parquet"));
                 let path = path.to_str().expect("data directory is not UTF-8");
                 ctx.register_parquet(table, path, ParquetReadOptions::default())
@@ -164,63 +149,6 @@ fn data_dir(sf: f64) -> PathBuf {
     Path::new(&home)
         .join(".cache/wasql")
         .join(format!("tpch-sf{sf}"))
-}
-
-/// A generator of the record batches of one table.
-fn table_reader(table: &str, sf: f64) -> Box<dyn RecordBatchReader> {
-    match table {
-        "region" => Box::new(RegionArrow::new(RegionGenerator::new(sf, 1, 1))),
-        "nation" => Box::new(NationArrow::new(NationGenerator::new(sf, 1, 1))),
-        "supplier" => Box::new(SupplierArrow::new(SupplierGenerator::new(sf, 1, 1))),
-        "customer" => Box::new(CustomerArrow::new(CustomerGenerator::new(sf, 1, 1))),
-        "part" => Box::new(PartArrow::new(PartGenerator::new(sf, 1, 1))),
-        "partsupp" => Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, 1, 1))),
-        "orders" => Box::new(OrderArrow::new(OrderGenerator::new(sf, 1, 1))),
-        "lineitem" => Box::new(LineItemArrow::new(LineItemGenerator::new(sf, 1, 1))),
-        _ => unreachable!("unknown table {table}"),
-    }
-}
-
-/// Writes `<table>.parquet` into `dir`, through a temporary name so that an
-/// interrupted run leaves no file that looks complete.
-fn write_table(dir: &Path, table: &str, sf: f64) -> Result<()> {
-    let reader = table_reader(table, sf);
-    let tmp = dir.join(format!("{table}.parquet.tmp"));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut writer = ArrowWriter::try_new(File::create(&tmp)?, reader.schema(), Some(props))?;
-    for batch in reader {
-        writer.write(&batch?)?;
-    }
-    writer.close()?;
-    std::fs::rename(&tmp, dir.join(format!("{table}.parquet")))?;
-    Ok(())
-}
-
-/// Generates the tables whose files are missing, one thread per table.
-fn generate(dir: &Path, sf: f64) -> Result<()> {
-    let missing: Vec<&str> = TABLES
-        .into_iter()
-        .filter(|table| !dir.join(format!("{table}.parquet")).exists())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)?;
-    eprintln!("generating TPC-H SF{sf} {missing:?} into {}", dir.display());
-    let start = Instant::now();
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = missing
-            .iter()
-            .map(|table| scope.spawn(move || write_table(dir, table, sf)))
-            .collect();
-        threads
-            .into_iter()
-            .try_for_each(|thread| thread.join().expect("generator thread panicked"))
-    })?;
-    eprintln!("generated in {:.1?}", start.elapsed());
-    Ok(())
 }
 
 /// Runs every query once on each side: both must succeed and return the same
@@ -301,7 +229,7 @@ fn summary(sf: f64, samples: &[[Vec<Duration>; 2]]) {
 fn main() -> Result<()> {
     let sf = scale_factor();
     let dir = data_dir(sf);
-    generate(&dir, sf)?;
+    tpch_data::generate(&dir, sf)?;
 
     let rt = Runtime::new()?;
     let sessions = rt.block_on(Sessions::new(&dir))?;

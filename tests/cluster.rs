@@ -5,6 +5,9 @@
 
 mod common;
 
+#[path = "../benches/common/tpch_data.rs"]
+mod tpch_data;
+
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -205,4 +208,35 @@ fn a_killed_executor_does_not_hang_the_query_or_the_cluster() {
         ])
         .success();
     assert_eq!(run.stdout, "n\n400000\n");
+}
+
+#[test]
+fn tpch_at_scale_factor_0_1_gives_the_embedded_answers() {
+    let sandbox = Sandbox::new();
+    let data = sandbox.path("tpch");
+    tpch_data::generate(&data, 0.1).expect("TPC-H data");
+    let setup: String = tpch_data::TABLES
+        .iter()
+        .map(|table| {
+            format!(
+                "CREATE EXTERNAL TABLE {table} STORED AS PARQUET LOCATION '{}';\n",
+                data.join(format!("{table}.parquet")).display()
+            )
+        })
+        .collect();
+    let setup = sandbox.write("setup.sql", setup);
+    let setup = setup.to_str().unwrap();
+    let cluster = Cluster::start(&sandbox, "");
+    let queries = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/tpch");
+    for q in 1..=22 {
+        let query = queries.join(format!("q{q}.sql"));
+        let query = query.to_str().unwrap();
+        let args = ["-q", "--format", "csv", "-f", setup, "-f", query];
+        let embedded = sandbox.run(&args).success();
+        let on_cluster = sandbox
+            .run(&[&["--cluster", cluster.url.as_str()][..], &args[..]].concat())
+            .success();
+        assert!(embedded.stdout.lines().count() > 1, "q{q}: {embedded:#?}");
+        assert_eq!(on_cluster.stdout, embedded.stdout, "q{q}");
+    }
 }
