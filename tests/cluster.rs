@@ -144,18 +144,7 @@ fn no_scheduler_is_a_clear_error_within_seconds() {
 fn a_killed_executor_does_not_hang_the_query_or_the_cluster() {
     let sandbox = Sandbox::with(&["slugify"]);
     // 400,000 rows in 8 files: tasks for both executors, for seconds.
-    for part in 0..8 {
-        sandbox
-            .run(&[
-                "-q",
-                "-c",
-                &format!(
-                    "COPY (SELECT i, 'Row number ' || i AS name FROM generate_series(1, 50000) t(i)) \
-                     TO 'rows/part{part}.csv'"
-                ),
-            ])
-            .success();
-    }
+    write_rows(&sandbox);
     let mut cluster = Cluster::start(&sandbox, "");
     let udfs = sandbox.udfs_arg();
     let sql = "SELECT count(DISTINCT slugify(name)) AS n FROM 'rows/*.csv'";
@@ -238,5 +227,58 @@ fn tpch_at_scale_factor_0_1_gives_the_embedded_answers() {
             .success();
         assert!(embedded.stdout.lines().count() > 1, "q{q}: {embedded:#?}");
         assert_eq!(on_cluster.stdout, embedded.stdout, "q{q}");
+    }
+}
+
+/// `rows/part0.csv` .. `part7.csv`: 50,000 rows each (`i`, `name`).
+fn write_rows(sandbox: &Sandbox) {
+    for part in 0..8 {
+        sandbox
+            .run(&[
+                "-q",
+                "-c",
+                &format!(
+                    "COPY (SELECT i, 'Row number ' || i AS name FROM generate_series(1, 50000) t(i)) \
+                     TO 'rows/part{part}.csv'"
+                ),
+            ])
+            .success();
+    }
+}
+
+#[test]
+fn a_statement_stopped_by_its_client_is_cancelled_on_the_cluster() {
+    let sandbox = Sandbox::with(&["slugify"]).env("RUST_LOG", "ballista_scheduler=info");
+    write_rows(&sandbox);
+    let cluster = Cluster::start(&sandbox, "");
+    let udfs = sandbox.udfs_arg();
+    // Minutes of work: 400 rows of b for each of 400,000 rows of a, each
+    // pair through the UDF.
+    let sql = "SELECT count(*) FROM 'rows/*.csv' a JOIN 'rows/*.csv' b \
+               ON a.i % 1000 = b.i % 1000 WHERE slugify(a.name) < slugify(b.name)";
+    let run = sandbox
+        .run(&[
+            "--cluster",
+            &cluster.url,
+            "--udfs",
+            &udfs,
+            "--timeout",
+            "1",
+            "-c",
+            sql,
+        ])
+        .exit(1);
+    assert!(run.stderr.contains("--timeout"), "{run:#?}");
+    let started = std::time::Instant::now();
+    while !sandbox
+        .read("scheduler.log")
+        .contains("Received cancellation request for job")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no cancellation reached the scheduler:\n{}",
+            sandbox.read("scheduler.log")
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

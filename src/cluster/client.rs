@@ -14,6 +14,7 @@ use datafusion::prelude::SessionContext;
 use datafusion_proto::protobuf::LogicalPlanNode;
 use wasql_engine::{Engine, EngineSettings};
 
+use crate::cancel::CancelOnDrop;
 use crate::codec::LogicalCodec;
 use crate::{keys, names};
 
@@ -28,9 +29,13 @@ pub async fn connect(url: &str, settings: &EngineSettings) -> Result<Engine> {
     })?;
     check_reachable(url, address).await?;
     Engine::with_context(settings, async |state| {
-        let config = state
-            .config()
-            .clone()
+        let mut config = state.config().clone().upgrade_for_ballista();
+        // The client polls for its job's status, and so knows the job's id
+        // from its submission on: what cancelling it needs.
+        config
+            .options_mut()
+            .set(ballista_core::config::BALLISTA_CLIENT_PULL, "true")?;
+        let config = config
             .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::sender()))
             .with_ballista_query_planner(Arc::new(ClusterPlanner {
                 scheduler_url: scheduler_url(address),
@@ -90,12 +95,13 @@ impl QueryPlanner for ClusterPlanner {
         }
         let plan = names::portable(keys::without_wasm_keys(logical_plan.clone())?)?;
         let config = session_state.config();
-        BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
+        let job = BallistaQueryPlanner::<LogicalPlanNode>::with_extension(
             self.scheduler_url.clone(),
             config.ballista_config(),
             config.ballista_logical_extension_codec(),
         )
         .create_physical_plan(&plan, session_state)
-        .await
+        .await?;
+        Ok(CancelOnDrop::wrap(job, &self.scheduler_url))
     }
 }

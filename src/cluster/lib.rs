@@ -13,6 +13,7 @@
 //!
 //! [`Engine`]: wasql_engine::Engine
 
+mod cancel;
 pub mod client;
 pub mod codec;
 pub mod executor;
