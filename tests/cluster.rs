@@ -282,3 +282,37 @@ fn a_statement_stopped_by_its_client_is_cancelled_on_the_cluster() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_module_over_ten_megabytes_reaches_the_executors() {
+    // slugify with a 17 MB custom section: the same function, another
+    // digest, a module larger than Ballista's default message cap (16 MiB).
+    let mut module = std::fs::read(common::modules::module_file("slugify")).unwrap();
+    let mut padding = common::encode::wasm_vec(b"padding");
+    padding.extend(vec![0x5a; 17 << 20]);
+    module.extend(common::encode::wasm_section(0, &padding));
+    let sandbox = Sandbox::new();
+    sandbox.write("udfs/big.wasm", &module);
+    sandbox.write("names.csv", "name\nHello World\nÀ bientôt\n");
+    let cluster = Cluster::start(&sandbox, "");
+    let sql = "SELECT slugify(name) AS s FROM 'names.csv' ORDER BY s";
+    let udfs = sandbox.udfs_arg();
+    let embedded = sandbox
+        .run(&["--udfs", &udfs, "-q", "--format", "csv", "-c", sql])
+        .success();
+    let on_cluster = sandbox
+        .run(&[
+            "--cluster",
+            &cluster.url,
+            "--udfs",
+            &udfs,
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            sql,
+        ])
+        .success();
+    assert_eq!(embedded.stdout.lines().count(), 3, "{embedded:#?}");
+    assert_eq!(on_cluster.stdout, embedded.stdout);
+}

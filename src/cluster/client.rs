@@ -36,6 +36,7 @@ pub async fn connect(url: &str, settings: &EngineSettings) -> Result<Engine> {
             .options_mut()
             .set(ballista_core::config::BALLISTA_CLIENT_PULL, "true")?;
         let config = config
+            .with_ballista_grpc_client_max_message_size(crate::MAX_MESSAGE_BYTES as usize)
             .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::sender()))
             .with_ballista_query_planner(Arc::new(ClusterPlanner {
                 scheduler_url: scheduler_url(address),

@@ -62,6 +62,8 @@ pub async fn run(options: &ExecutorOptions, settings: &EngineSettings) -> Result
         vcores: options.concurrent_tasks,
         work_dir: Some(work_dir),
         executor_heartbeat_interval_seconds: 1,
+        grpc_max_decoding_message_size: crate::MAX_MESSAGE_BYTES,
+        grpc_max_encoding_message_size: crate::MAX_MESSAGE_BYTES,
         memory_pool_size: settings.memory_limit.map(|limit| limit as u64),
         override_function_registry: Some(Arc::new(functions)),
         override_runtime_producer: Some(Arc::new(move |_| {

@@ -28,6 +28,11 @@ use wasql_engine::Engine;
 
 use codec::Modules;
 
+/// The largest gRPC message a role sends or takes: plans carry the bytes
+/// of the modules they call, and a module may be tens of MB (Ballista's
+/// default is 16 MiB).
+const MAX_MESSAGE_BYTES: u32 = 256 << 20;
+
 /// Prints Ballista's warnings and errors on stderr (more with `RUST_LOG`,
 /// e.g. `RUST_LOG=info`): what an operator of a scheduler or an executor
 /// reads.

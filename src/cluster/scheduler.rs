@@ -37,6 +37,9 @@ pub async fn run(bind: SocketAddr, settings: &EngineSettings) -> Result<()> {
                 .with_optimizer_rules(ballista_default_optimizer_rules())
                 .build())
         })),
+        grpc_server_max_decoding_message_size: crate::MAX_MESSAGE_BYTES,
+        grpc_server_max_encoding_message_size: crate::MAX_MESSAGE_BYTES,
+        grpc_client_max_message_size: crate::MAX_MESSAGE_BYTES,
         executor_timeout_seconds: EXECUTOR_TIMEOUT_SECONDS,
         expire_dead_executor_interval_seconds: 1,
         no_executors_grace_period_seconds: EXECUTOR_TIMEOUT_SECONDS,
