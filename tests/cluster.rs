@@ -47,24 +47,8 @@ fn cluster_gives_the_embedded_answers_with_udfs_the_executors_never_saw() {
     let cluster = Cluster::start(&sandbox, "");
     let udfs = sandbox.udfs_arg();
     for sql in QUERIES {
-        let embedded = sandbox
-            .run(&["--udfs", &udfs, "-q", "--format", "csv", "-c", sql])
-            .success();
-        let on_cluster = sandbox
-            .run(&[
-                "--cluster",
-                &cluster.url,
-                "--udfs",
-                &udfs,
-                "-q",
-                "--format",
-                "csv",
-                "-c",
-                sql,
-            ])
-            .success();
-        assert!(embedded.stdout.lines().count() > 1, "{sql}: {embedded:#?}");
-        assert_eq!(on_cluster.stdout, embedded.stdout, "{sql}");
+        let rows = cluster.same_as_embedded(&sandbox, &["--udfs", &udfs, "-c", sql]);
+        assert!(rows.lines().count() > 1, "{sql}: {rows}");
     }
 }
 
@@ -149,20 +133,20 @@ fn a_killed_executor_does_not_hang_the_query_or_the_cluster() {
     let udfs = sandbox.udfs_arg();
     let sql = "SELECT count(DISTINCT slugify(name)) AS n FROM 'rows/*.csv'";
     let url = cluster.url.clone();
-    let query = {
-        let mut command = sandbox.command(&[
-            "--cluster",
-            &url,
-            "--udfs",
-            &udfs,
-            "-q",
-            "--format",
-            "csv",
-            "-c",
-            sql,
-        ]);
-        command.spawn().expect("start the client")
-    };
+    let client = [
+        "--cluster",
+        &url,
+        "--udfs",
+        &udfs,
+        "-q",
+        "--format",
+        "csv",
+        "-c",
+    ];
+    let query = sandbox
+        .command(&[&client[..], &[sql]].concat())
+        .spawn()
+        .expect("start the client");
     std::thread::sleep(Duration::from_millis(1500));
     cluster.kill_executor(1);
     let started = std::time::Instant::now();
@@ -184,17 +168,7 @@ fn a_killed_executor_does_not_hang_the_query_or_the_cluster() {
     );
     // The cluster serves the next query with the executor left.
     let run = sandbox
-        .run(&[
-            "--cluster",
-            &url,
-            "--udfs",
-            &udfs,
-            "-q",
-            "--format",
-            "csv",
-            "-c",
-            "SELECT count(*) AS n FROM 'rows/*.csv'",
-        ])
+        .run(&[&client[..], &["SELECT count(*) AS n FROM 'rows/*.csv'"]].concat())
         .success();
     assert_eq!(run.stdout, "n\n400000\n");
 }
@@ -220,13 +194,8 @@ fn tpch_at_scale_factor_0_1_gives_the_embedded_answers() {
     for q in 1..=22 {
         let query = queries.join(format!("q{q}.sql"));
         let query = query.to_str().unwrap();
-        let args = ["-q", "--format", "csv", "-f", setup, "-f", query];
-        let embedded = sandbox.run(&args).success();
-        let on_cluster = sandbox
-            .run(&[&["--cluster", cluster.url.as_str()][..], &args[..]].concat())
-            .success();
-        assert!(embedded.stdout.lines().count() > 1, "q{q}: {embedded:#?}");
-        assert_eq!(on_cluster.stdout, embedded.stdout, "q{q}");
+        let rows = cluster.same_as_embedded(&sandbox, &["-f", setup, "-f", query]);
+        assert!(rows.lines().count() > 1, "q{q}: {rows}");
     }
 }
 
@@ -297,22 +266,6 @@ fn a_module_over_ten_megabytes_reaches_the_executors() {
     let cluster = Cluster::start(&sandbox, "");
     let sql = "SELECT slugify(name) AS s FROM 'names.csv' ORDER BY s";
     let udfs = sandbox.udfs_arg();
-    let embedded = sandbox
-        .run(&["--udfs", &udfs, "-q", "--format", "csv", "-c", sql])
-        .success();
-    let on_cluster = sandbox
-        .run(&[
-            "--cluster",
-            &cluster.url,
-            "--udfs",
-            &udfs,
-            "-q",
-            "--format",
-            "csv",
-            "-c",
-            sql,
-        ])
-        .success();
-    assert_eq!(embedded.stdout.lines().count(), 3, "{embedded:#?}");
-    assert_eq!(on_cluster.stdout, embedded.stdout);
+    let rows = cluster.same_as_embedded(&sandbox, &["--udfs", &udfs, "-c", sql]);
+    assert_eq!(rows, "s\nbient-t\nhello-world\n");
 }

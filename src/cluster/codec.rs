@@ -149,22 +149,32 @@ impl Modules {
         Ok(module)
     }
 
-    /// Decodes a scalar function: a WASM one if `buf` holds a reference.
-    fn scalar(&self, buf: &[u8]) -> Result<Option<Arc<ScalarUDF>>> {
-        Ok(match self.function(buf)?.map(|f| f.udf) {
-            Some(WasmUdf::Scalar(udf)) => Some(Arc::new(udf)),
-            Some(_) => return Err(kind_error(buf, "a scalar")),
-            None => None,
-        })
+    /// Decodes a scalar function: a WASM one if `buf` holds a reference,
+    /// else what `other` decodes.
+    fn scalar(
+        &self,
+        buf: &[u8],
+        other: impl FnOnce() -> Result<Arc<ScalarUDF>>,
+    ) -> Result<Arc<ScalarUDF>> {
+        match self.function(buf)?.map(|f| f.udf) {
+            Some(WasmUdf::Scalar(udf)) => Ok(Arc::new(udf)),
+            Some(_) => Err(kind_error(buf, "a scalar")),
+            None => other(),
+        }
     }
 
-    /// Decodes an aggregate function: a WASM one if `buf` holds a reference.
-    fn aggregate(&self, buf: &[u8]) -> Result<Option<Arc<AggregateUDF>>> {
-        Ok(match self.function(buf)?.map(|f| f.udf) {
-            Some(WasmUdf::Aggregate(udaf)) => Some(Arc::new(udaf)),
-            Some(_) => return Err(kind_error(buf, "an aggregate")),
-            None => None,
-        })
+    /// Decodes an aggregate function: a WASM one if `buf` holds a
+    /// reference, else what `other` decodes.
+    fn aggregate(
+        &self,
+        buf: &[u8],
+        other: impl FnOnce() -> Result<Arc<AggregateUDF>>,
+    ) -> Result<Arc<AggregateUDF>> {
+        match self.function(buf)?.map(|f| f.udf) {
+            Some(WasmUdf::Aggregate(udaf)) => Ok(Arc::new(udaf)),
+            Some(_) => Err(kind_error(buf, "an aggregate")),
+            None => other(),
+        }
     }
 
     fn function(&self, buf: &[u8]) -> Result<Option<WasmFunction>> {
@@ -186,24 +196,36 @@ fn kind_error(buf: &[u8], kind: &str) -> DataFusionError {
     ))
 }
 
-/// The reference to a scalar function if it is a WASM one, encoded.
-fn encode_scalar(udf: &ScalarUDF, buf: &mut Vec<u8>) -> bool {
-    let Some(wasm) = udf.inner().downcast_ref::<WasmScalarUdf>() else {
-        return false;
-    };
-    WasmFunctionRef::new(wasm.module(), wasm.spec())
-        .encode(buf)
-        .is_ok()
+/// Encodes a scalar function: the reference to a WASM one, else as
+/// `other` does.
+fn encode_scalar(
+    udf: &ScalarUDF,
+    buf: &mut Vec<u8>,
+    other: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    match udf.inner().downcast_ref::<WasmScalarUdf>() {
+        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), buf),
+        None => other(buf),
+    }
 }
 
-/// The reference to an aggregate function if it is a WASM one, encoded.
-fn encode_aggregate(udaf: &AggregateUDF, buf: &mut Vec<u8>) -> bool {
-    let Some(wasm) = udaf.inner().downcast_ref::<WasmAggregateUdf>() else {
-        return false;
-    };
-    WasmFunctionRef::new(wasm.module(), wasm.spec())
+/// Encodes an aggregate function: the reference to a WASM one, else as
+/// `other` does.
+fn encode_aggregate(
+    udaf: &AggregateUDF,
+    buf: &mut Vec<u8>,
+    other: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    match udaf.inner().downcast_ref::<WasmAggregateUdf>() {
+        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), buf),
+        None => other(buf),
+    }
+}
+
+fn encode_reference(module: &WasmModule, spec: &FunctionSpec, buf: &mut Vec<u8>) -> Result<()> {
+    WasmFunctionRef::new(module, spec)
         .encode(buf)
-        .is_ok()
+        .map_err(|e| DataFusionError::Internal(format!("encoding function {}: {e}", spec.name)))
 }
 
 /// What starts an in-memory table (`CREATE TABLE ... AS`, `VALUES`) in a
@@ -356,31 +378,21 @@ impl LogicalExtensionCodec for LogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.modules(name)?.scalar(buf)? {
-            Some(udf) => Ok(udf),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        self.modules(name)?
+            .scalar(buf, || self.inner.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_scalar(node, buf) {
-            return Ok(());
-        }
-        self.inner.try_encode_udf(node, buf)
+        encode_scalar(node, buf, |buf| self.inner.try_encode_udf(node, buf))
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.modules(name)?.aggregate(buf)? {
-            Some(udaf) => Ok(udaf),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        self.modules(name)?
+            .aggregate(buf, || self.inner.try_decode_udaf(name, buf))
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_aggregate(node, buf) {
-            return Ok(());
-        }
-        self.inner.try_encode_udaf(node, buf)
+        encode_aggregate(node, buf, |buf| self.inner.try_encode_udaf(node, buf))
     }
 }
 
@@ -422,31 +434,21 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.modules.scalar(buf)? {
-            Some(udf) => Ok(udf),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        self.modules
+            .scalar(buf, || self.inner.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_scalar(node, buf) {
-            return Ok(());
-        }
-        self.inner.try_encode_udf(node, buf)
+        encode_scalar(node, buf, |buf| self.inner.try_encode_udf(node, buf))
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.modules.aggregate(buf)? {
-            Some(udaf) => Ok(udaf),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        self.modules
+            .aggregate(buf, || self.inner.try_decode_udaf(name, buf))
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_aggregate(node, buf) {
-            return Ok(());
-        }
-        self.inner.try_encode_udaf(node, buf)
+        encode_aggregate(node, buf, |buf| self.inner.try_encode_udaf(node, buf))
     }
 }
 

@@ -99,6 +99,18 @@ impl Cluster {
 }
 
 impl Cluster {
+    /// Runs wasql with `args` (quiet, CSV) embedded and on this cluster;
+    /// both must succeed with the same output, which is returned.
+    pub fn same_as_embedded(&self, sandbox: &Sandbox, args: &[&str]) -> String {
+        let args = [&["-q", "--format", "csv"][..], args].concat();
+        let embedded = sandbox.run(&args).success();
+        let on_cluster = sandbox
+            .run(&[&["--cluster", self.url.as_str()][..], &args[..]].concat())
+            .success();
+        assert_eq!(on_cluster.stdout, embedded.stdout, "{args:?}");
+        embedded.stdout
+    }
+
     /// Kills executor `n` (1 or 2) at once, as a crash would.
     pub fn kill_executor(&mut self, n: usize) {
         let process = &mut self.processes[n];
