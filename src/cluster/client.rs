@@ -35,6 +35,14 @@ pub async fn connect(url: &str, settings: &EngineSettings) -> Result<Engine> {
         config
             .options_mut()
             .set(ballista_core::config::BALLISTA_CLIENT_PULL, "true")?;
+        // Ballista 55's adaptive planner loses a job whose executor dies
+        // mid-stage ("Can't find active stage to update stage outputs")
+        // and the client waits forever; the static planner re-runs the
+        // lost tasks (tests/cluster.rs, a killed executor).
+        config.options_mut().set(
+            ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
+            "false",
+        )?;
         let config = config
             .with_ballista_grpc_client_max_message_size(crate::MAX_MESSAGE_BYTES as usize)
             .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::sender()))
