@@ -311,12 +311,17 @@ impl LogicalCodec {
         }
     }
 
-    fn modules(&self, name: &str) -> Result<&Modules> {
-        self.modules.as_deref().ok_or_else(|| {
-            DataFusionError::Plan(format!(
-                "function {name}: this process sends plans, it does not decode them"
-            ))
-        })
+    /// The modules to decode the function `name` from `buf` with: none
+    /// when `buf` is empty (not a WASM function: Ballista's codec decodes
+    /// it); an error when this process only sends plans.
+    fn modules(&self, name: &str, buf: &[u8]) -> Result<Option<&Modules>> {
+        match (&self.modules, buf.is_empty()) {
+            (_, true) => Ok(None),
+            (Some(modules), false) => Ok(Some(modules)),
+            (None, false) => Err(DataFusionError::Plan(format!(
+                "function {name}: this process sends plans, it does not decode WASM functions"
+            ))),
+        }
     }
 }
 
@@ -378,8 +383,11 @@ impl LogicalExtensionCodec for LogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        self.modules(name)?
-            .scalar(buf, || self.inner.try_decode_udf(name, buf))
+        let other = || self.inner.try_decode_udf(name, buf);
+        match self.modules(name, buf)? {
+            Some(modules) => modules.scalar(buf, other),
+            None => other(),
+        }
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -387,8 +395,11 @@ impl LogicalExtensionCodec for LogicalCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        self.modules(name)?
-            .aggregate(buf, || self.inner.try_decode_udaf(name, buf))
+        let other = || self.inner.try_decode_udaf(name, buf);
+        match self.modules(name, buf)? {
+            Some(modules) => modules.aggregate(buf, other),
+            None => other(),
+        }
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {

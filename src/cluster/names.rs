@@ -146,3 +146,105 @@ fn renamed_text(name: &str, renamed: &HashMap<TableReference, TableReference>) -
     });
     (new_name != name).then_some(new_name)
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion_proto::bytes::{
+        logical_plan_from_bytes_with_extension_codec, logical_plan_to_bytes_with_extension_codec,
+    };
+    use std::sync::Arc;
+
+    use datafusion::catalog::MemTable;
+    use wasql_engine::{Engine, EngineSettings};
+
+    use super::*;
+    use crate::codec::LogicalCodec;
+
+    /// An engine with the example cities as the table `"cities.csv"`: the
+    /// name a query over `'cities.csv'` in the working directory gives it.
+    async fn engine() -> Engine {
+        let engine = Engine::new(&EngineSettings::default()).unwrap();
+        let location = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/data/cities.csv");
+        let query = engine
+            .prepare(&format!("SELECT * FROM '{location}'"))
+            .await
+            .unwrap();
+        let schema = query.schema();
+        let rows = query.collect().await.unwrap();
+        let table = MemTable::try_new(schema, vec![rows]).unwrap();
+        engine
+            .context()
+            .register_table(TableReference::bare("cities.csv"), Arc::new(table))
+            .unwrap();
+        engine
+    }
+
+    /// `sql` planned and optimized.
+    async fn plan(engine: &Engine, sql: &str) -> LogicalPlan {
+        let sql = sql.replace("CITIES", "\"cities.csv\"");
+        let state = engine.context().state();
+        let plan = state.create_logical_plan(&sql).await.expect("planned");
+        state.optimize(&plan).expect("optimized")
+    }
+
+    /// `plan` sent through the plan format, read back in `engine` and
+    /// planned physically there, as a scheduler does; the plan read back.
+    async fn at_the_scheduler(engine: &Engine, plan: &LogicalPlan) -> Result<LogicalPlan> {
+        let codec = LogicalCodec::sender();
+        let bytes = logical_plan_to_bytes_with_extension_codec(plan, &codec)?;
+        let back = logical_plan_from_bytes_with_extension_codec(
+            &bytes,
+            &engine.context().task_ctx(),
+            &codec,
+        )?;
+        engine.context().state().create_physical_plan(&back).await?;
+        Ok(back)
+    }
+
+    #[tokio::test]
+    async fn file_tables_survive_the_trip_and_keep_the_result_names() {
+        let engine = engine().await;
+        let names = |p: &LogicalPlan| -> Vec<String> {
+            p.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        };
+        // With aliases (the join), the name does not reach the scheduler.
+        for (sql, breaks) in [
+            (
+                "SELECT country, sum(population) FROM CITIES GROUP BY country ORDER BY country",
+                true,
+            ),
+            (
+                "SELECT name, rank() OVER (PARTITION BY country ORDER BY population) FROM CITIES",
+                true,
+            ),
+            (
+                "SELECT a.name, b.name FROM CITIES a JOIN CITIES b ON a.country = b.country",
+                false,
+            ),
+        ] {
+            let plan = plan(&engine, sql).await;
+            assert_eq!(
+                at_the_scheduler(&engine, &plan).await.is_err(),
+                breaks,
+                "{sql}: without renaming"
+            );
+            let portable = portable(plan.clone()).expect("renamed");
+            assert_eq!(names(&portable), names(&plan), "{sql}");
+            let back = at_the_scheduler(&engine, &portable)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            assert_eq!(names(&back), names(&plan), "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn names_that_round_trip_are_left_alone() {
+        let engine = Engine::new(&EngineSettings::default()).unwrap();
+        let plan = plan(&engine, "SELECT 1 AS one").await;
+        assert_eq!(portable(plan.clone()).unwrap(), plan);
+    }
+}
