@@ -23,11 +23,11 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use prost::Message;
-use sha2::{Digest, Sha256};
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use wasql_engine::udf::{
     FunctionSpec, UdfRegistry, WasmAggregateUdf, WasmFunction, WasmModule, WasmScalarUdf, WasmUdf,
+    sha256_hex,
 };
 
 /// A WASM function in a plan.
@@ -135,7 +135,7 @@ impl Modules {
                 reference.name, reference.module, reference.sha256
             )));
         }
-        let digest = hex(&Sha256::digest(&reference.bytes));
+        let digest = sha256_hex(&reference.bytes);
         if digest != reference.sha256 {
             return Err(DataFusionError::Plan(format!(
                 "function {}: the bytes shipped for module {} do not match its digest \
@@ -281,10 +281,6 @@ fn decode_memory_table(bytes: &[u8], schema: SchemaRef) -> Result<Arc<dyn TableP
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Arc::new(MemTable::try_new(schema, partitions)?))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Ballista's logical codec, with WASM functions carried by digest.

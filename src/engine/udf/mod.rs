@@ -35,7 +35,7 @@ pub use aggregate::WasmAggregateUdf;
 pub use describe::{ArrowType, FunctionKind, FunctionSpec, WasmType};
 pub use error::{CallError, NameOwner, UdfError};
 pub use limiter::LimitExceeded;
-pub use module::WasmModule;
+pub use module::{WasmModule, sha256_hex};
 pub use sandbox::{LimitPolicy, Limits};
 pub use scalar::WasmScalarUdf;
 pub use table::{TableOutput, WasmTableFunction};

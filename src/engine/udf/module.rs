@@ -365,7 +365,7 @@ fn load_checked(
                 .into(),
         );
     }
-    let sha256 = hex(&Sha256::digest(&bytes));
+    let sha256 = sha256_hex(&bytes);
     let size = bytes.len() as u64;
     let description = inspect(&bytes)?;
     super::limiter::check_declared(&bytes, &limits)?;
@@ -393,6 +393,12 @@ fn load_checked(
         pool: Arc::clone(&session.pool),
         prepared,
     }))
+}
+
+/// The sha256 of `bytes` in hex: what names a module (its `sha256`), in
+/// the compiled-code cache and in the plans a cluster sends.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {
