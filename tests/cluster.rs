@@ -265,19 +265,34 @@ fn a_statement_stopped_by_its_client_is_cancelled_on_the_cluster() {
 }
 
 #[test]
-fn a_module_over_ten_megabytes_reaches_the_executors() {
+fn a_module_over_ten_megabytes_reaches_the_executors_once_from_the_depot() {
     // slugify with a 17 MB custom section: the same function, another
     // digest, a module larger than Ballista's default message cap (16 MiB).
     let mut module = std::fs::read(common::modules::module_file("slugify")).unwrap();
     let mut padding = common::encode::wasm_vec(b"padding");
     padding.extend(vec![0x5a; 17 << 20]);
     module.extend(common::encode::wasm_section(0, &padding));
-    let sandbox = Sandbox::new();
+    // The executors log the modules they fetch.
+    let sandbox = Sandbox::new().env("RUST_LOG", "warn,wasql_cluster=info");
     sandbox.write("udfs/big.wasm", &module);
     sandbox.write("names.csv", "name\nHello World\nÀ bientôt\n");
     let cluster = Cluster::start(&sandbox, "");
     let sql = "SELECT slugify(name) AS s FROM 'names.csv' ORDER BY s";
     let udfs = sandbox.udfs_arg();
-    let rows = cluster.same_as_embedded(&sandbox, &["--udfs", &udfs, "-c", sql]);
-    assert_eq!(rows, "s\nbient-t\nhello-world\n");
+    for _ in 0..2 {
+        let rows = cluster.same_as_embedded(&sandbox, &["--udfs", &udfs, "-c", sql]);
+        assert_eq!(rows, "s\nbient-t\nhello-world\n");
+    }
+    // Tasks carried its digest, not its bytes: an executor that ran one
+    // fetched the module from the scheduler's depot, once for both queries.
+    let fetches: Vec<usize> = ["executor1.log", "executor2.log"]
+        .iter()
+        .map(|log| sandbox.read(log).matches("fetched module").count())
+        .collect();
+    assert!(
+        fetches.iter().sum::<usize>() >= 1 && fetches.iter().all(|&n| n <= 1),
+        "fetches per executor: {fetches:?}\nexecutor1: {}\nexecutor2: {}",
+        sandbox.read("executor1.log"),
+        sandbox.read("executor2.log")
+    );
 }

@@ -110,20 +110,12 @@ impl AsyncDB for WasqlDb {
 /// Files that do not run on a cluster yet, with the reason.
 const NOT_YET_ON_A_CLUSTER: &[(&str, &str)] = &[
     (
-        "aggregates.slt",
-        "its data comes from generate_series, a table function the plan cannot carry yet",
-    ),
-    (
         "copy.slt",
         "COPY to .ndjson (wasql's alias for JSON lines) plans a sink the plan cannot carry yet",
     ),
     (
         "sources.slt",
         "deep globs (**) are a wasql table the plan cannot carry yet",
-    ),
-    (
-        "table_functions.slt",
-        "WASM table functions do not travel in plans yet",
     ),
 ];
 

@@ -119,6 +119,10 @@ pub enum Role {
         /// Address to listen on
         #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
         bind: std::net::SocketAddr,
+        /// Address of the module depot, where executors fetch modules over
+        /// 1 MiB by digest [default: --bind's host, any free port]
+        #[arg(long, value_name = "HOST:PORT")]
+        depot: Option<std::net::SocketAddr>,
     },
     /// Run an executor: it runs tasks under its own config's [udf] limits
     /// and [net] policy

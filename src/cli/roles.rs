@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use wasql_cluster::executor::ExecutorOptions;
+use wasql_cluster::scheduler::SchedulerOptions;
 use wasql_engine::EngineSettings;
 
 use super::args::Role;
@@ -12,9 +13,13 @@ use super::errors;
 /// Runs `role` until it stops; its errors are one line on stderr.
 pub fn run(role: &Role, settings: &EngineSettings, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let outcome = match role {
-        Role::Scheduler { bind } => {
+        Role::Scheduler { bind, depot } => {
             eprintln!("wasql scheduler listening on {bind}");
-            runtime.block_on(wasql_cluster::scheduler::run(*bind, settings))
+            let options = SchedulerOptions {
+                bind: *bind,
+                depot: depot.unwrap_or_else(|| std::net::SocketAddr::new(bind.ip(), 0)),
+            };
+            runtime.block_on(wasql_cluster::scheduler::run(&options, settings))
         }
         Role::Executor {
             scheduler,

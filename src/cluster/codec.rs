@@ -18,6 +18,7 @@ use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
+use datafusion::functions_table::generate_series::GenerateSeriesTable;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
@@ -25,9 +26,13 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use prost::Message;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+
+use crate::table_calls::{self, APPLY_EXEC, APPLY_NODE, TABLE_CALL};
+use crate::{depot, series};
+use wasql_engine::apply::{ApplyExec, ApplyNode, TableCall};
 use wasql_engine::udf::{
-    FunctionSpec, UdfRegistry, WasmAggregateUdf, WasmFunction, WasmModule, WasmScalarUdf, WasmUdf,
-    sha256_hex,
+    FunctionSpec, UdfRegistry, WasmAggregateUdf, WasmFunction, WasmModule, WasmScalarUdf,
+    WasmTableFunction, WasmUdf, sha256_hex,
 };
 
 /// A WASM function in a plan.
@@ -49,21 +54,48 @@ pub struct WasmFunctionRef {
     /// The hex sha256 of the module's bytes: what identifies the module.
     #[prost(string, tag = "5")]
     pub sha256: String,
-    /// The module's bytes, for a receiver that does not have them.
+    /// The module's bytes, for a receiver that does not have them; empty
+    /// when they are to be fetched from `source`.
     #[prost(bytes = "vec", tag = "6")]
     pub bytes: Vec<u8>,
+    /// Where a receiver without the module fetches its bytes (a depot's
+    /// address, see [`crate::depot`]) when the plan does not carry them.
+    #[prost(string, tag = "7")]
+    pub source: String,
+}
+
+/// How a codec sends the modules of the functions it encodes.
+#[derive(Debug, Clone)]
+pub enum Shipping {
+    /// Every module's bytes in the plan (the client to the scheduler).
+    Inline,
+    /// Small modules' bytes in the plan, large ones as their address at
+    /// the depot `http://HOST:PORT` (the scheduler to executors).
+    Depot(String),
 }
 
 impl WasmFunctionRef {
-    /// The reference to `spec` of `module`, with the module's bytes.
-    fn new(module: &WasmModule, spec: &FunctionSpec) -> WasmFunctionRef {
+    /// The reference to `spec` of `module`, with the module's bytes or
+    /// where to fetch them, as `shipping` says.
+    pub(crate) fn new(
+        module: &WasmModule,
+        spec: &FunctionSpec,
+        shipping: &Shipping,
+    ) -> WasmFunctionRef {
+        let (bytes, source) = match shipping {
+            Shipping::Depot(depot) if module.bytes.len() > depot::INLINE_LIMIT => {
+                (Vec::new(), depot::module_url(depot, &module.sha256))
+            }
+            _ => (module.bytes.to_vec(), String::new()),
+        };
         WasmFunctionRef {
             name: spec.name.clone(),
             export: spec.export.clone(),
             signature: spec.signature(),
             module: module.path.display().to_string(),
             sha256: module.sha256.clone(),
-            bytes: module.bytes.to_vec(),
+            bytes,
+            source,
         }
     }
 }
@@ -121,6 +153,17 @@ impl Modules {
         Ok(WasmFunction::new(&module, spec))
     }
 
+    /// The table function `reference` names.
+    pub(crate) fn table(&self, reference: &WasmFunctionRef) -> Result<Arc<WasmTableFunction>> {
+        match self.resolve(reference)?.udf {
+            WasmUdf::Table(function) => Ok(function),
+            _ => Err(DataFusionError::Plan(format!(
+                "function {}: the plan uses it as a table function, the module does not",
+                reference.name
+            ))),
+        }
+    }
+
     fn module(&self, reference: &WasmFunctionRef) -> Result<Arc<WasmModule>> {
         if let Some(module) = self.registry.by_digest(&reference.sha256) {
             return Ok(module);
@@ -129,13 +172,28 @@ impl Modules {
         if let Some(module) = self.registry.by_digest(&reference.sha256) {
             return Ok(module);
         }
-        if reference.bytes.is_empty() {
-            return Err(DataFusionError::Plan(format!(
-                "function {}: module {} (sha256 {}) is not here and the plan does not carry it",
-                reference.name, reference.module, reference.sha256
-            )));
-        }
-        let digest = sha256_hex(&reference.bytes);
+        let bytes = match (reference.bytes.is_empty(), reference.source.is_empty()) {
+            (false, _) => reference.bytes.clone(),
+            (true, false) => {
+                let started = std::time::Instant::now();
+                let bytes = depot::fetch(&reference.source)?;
+                log::info!(
+                    "fetched module {} ({} bytes) from {} in {} ms",
+                    reference.module,
+                    bytes.len(),
+                    reference.source,
+                    started.elapsed().as_millis()
+                );
+                bytes
+            }
+            (true, true) => {
+                return Err(DataFusionError::Plan(format!(
+                    "function {}: module {} (sha256 {}) is not here and the plan does not carry it",
+                    reference.name, reference.module, reference.sha256
+                )));
+            }
+        };
+        let digest = sha256_hex(&bytes);
         if digest != reference.sha256 {
             return Err(DataFusionError::Plan(format!(
                 "function {}: the bytes shipped for module {} do not match its digest \
@@ -145,7 +203,7 @@ impl Modules {
         }
         let module = self
             .registry
-            .load_shipped(Path::new(&reference.module), reference.bytes.clone())?;
+            .load_shipped(Path::new(&reference.module), bytes)?;
         Ok(module)
     }
 
@@ -200,11 +258,12 @@ fn kind_error(buf: &[u8], kind: &str) -> DataFusionError {
 /// `other` does.
 fn encode_scalar(
     udf: &ScalarUDF,
+    shipping: &Shipping,
     buf: &mut Vec<u8>,
     other: impl FnOnce(&mut Vec<u8>) -> Result<()>,
 ) -> Result<()> {
     match udf.inner().downcast_ref::<WasmScalarUdf>() {
-        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), buf),
+        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), shipping, buf),
         None => other(buf),
     }
 }
@@ -213,17 +272,23 @@ fn encode_scalar(
 /// `other` does.
 fn encode_aggregate(
     udaf: &AggregateUDF,
+    shipping: &Shipping,
     buf: &mut Vec<u8>,
     other: impl FnOnce(&mut Vec<u8>) -> Result<()>,
 ) -> Result<()> {
     match udaf.inner().downcast_ref::<WasmAggregateUdf>() {
-        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), buf),
+        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), shipping, buf),
         None => other(buf),
     }
 }
 
-fn encode_reference(module: &WasmModule, spec: &FunctionSpec, buf: &mut Vec<u8>) -> Result<()> {
-    WasmFunctionRef::new(module, spec)
+fn encode_reference(
+    module: &WasmModule,
+    spec: &FunctionSpec,
+    shipping: &Shipping,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    WasmFunctionRef::new(module, spec, shipping)
         .encode(buf)
         .map_err(|e| DataFusionError::Internal(format!("encoding function {}: {e}", spec.name)))
 }
@@ -309,15 +374,22 @@ impl LogicalCodec {
 
     /// The modules to decode the function `name` from `buf` with: none
     /// when `buf` is empty (not a WASM function: Ballista's codec decodes
-    /// it); an error when this process only sends plans.
+    /// it).
     fn modules(&self, name: &str, buf: &[u8]) -> Result<Option<&Modules>> {
-        match (&self.modules, buf.is_empty()) {
-            (_, true) => Ok(None),
-            (Some(modules), false) => Ok(Some(modules)),
-            (None, false) => Err(DataFusionError::Plan(format!(
-                "function {name}: this process sends plans, it does not decode WASM functions"
-            ))),
+        if buf.is_empty() {
+            return Ok(None);
         }
+        self.decoding_modules(&format!("function {name}")).map(Some)
+    }
+
+    /// The modules to decode `what` with; an error when this process only
+    /// sends plans.
+    fn decoding_modules(&self, what: &str) -> Result<&Modules> {
+        self.modules.as_deref().ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "{what}: this process sends plans, it does not decode WASM functions"
+            ))
+        })
     }
 }
 
@@ -328,11 +400,20 @@ impl LogicalExtensionCodec for LogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> Result<Extension> {
-        self.inner.try_decode(buf, inputs, ctx)
+        match buf.strip_prefix(APPLY_NODE) {
+            Some(node) => {
+                let modules = self.decoding_modules("a WASM table function")?;
+                table_calls::decode_apply_node(node, inputs, modules, ctx, self)
+            }
+            None => self.inner.try_decode(buf, inputs, ctx),
+        }
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
-        self.inner.try_encode(node, buf)
+        match node.node.as_any().downcast_ref::<ApplyNode>() {
+            Some(apply) => table_calls::encode_apply_node(apply, self, buf),
+            None => self.inner.try_encode(node, buf),
+        }
     }
 
     fn try_decode_table_provider(
@@ -342,12 +423,20 @@ impl LogicalExtensionCodec for LogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
-        match buf.strip_prefix(MEMORY_TABLE) {
-            Some(partitions) => decode_memory_table(partitions, schema),
-            None => self
-                .inner
-                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        if let Some(partitions) = buf.strip_prefix(MEMORY_TABLE) {
+            return decode_memory_table(partitions, schema);
         }
+        if let Some(series) = buf.strip_prefix(series::SERIES) {
+            return series::decode(series, schema);
+        }
+        if let Some(call) = buf.strip_prefix(TABLE_CALL) {
+            let modules = self.decoding_modules("a WASM table function")?;
+            return Ok(Arc::new(table_calls::decode_table_call(
+                call, modules, ctx, self,
+            )?));
+        }
+        self.inner
+            .try_decode_table_provider(buf, table_ref, schema, ctx)
     }
 
     fn try_encode_table_provider(
@@ -356,10 +445,16 @@ impl LogicalExtensionCodec for LogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        match node.downcast_ref::<MemTable>() {
-            Some(table) => encode_memory_table(table_ref, table, buf),
-            None => self.inner.try_encode_table_provider(table_ref, node, buf),
+        if let Some(table) = node.downcast_ref::<MemTable>() {
+            return encode_memory_table(table_ref, table, buf);
         }
+        if let Some(table) = node.downcast_ref::<GenerateSeriesTable>() {
+            return series::encode(table_ref, table, buf);
+        }
+        if let Some(call) = node.downcast_ref::<TableCall>() {
+            return table_calls::encode_table_call(call, self, buf);
+        }
+        self.inner.try_encode_table_provider(table_ref, node, buf)
     }
 
     fn try_decode_file_format(
@@ -386,8 +481,12 @@ impl LogicalExtensionCodec for LogicalCodec {
         }
     }
 
+    // Logical plans go from the client to the scheduler, with every module
+    // they call.
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_scalar(node, buf, |buf| self.inner.try_encode_udf(node, buf))
+        encode_scalar(node, &Shipping::Inline, buf, |buf| {
+            self.inner.try_encode_udf(node, buf)
+        })
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
@@ -399,7 +498,9 @@ impl LogicalExtensionCodec for LogicalCodec {
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_aggregate(node, buf, |buf| self.inner.try_encode_udaf(node, buf))
+        encode_aggregate(node, &Shipping::Inline, buf, |buf| {
+            self.inner.try_encode_udaf(node, buf)
+        })
     }
 }
 
@@ -408,14 +509,17 @@ impl LogicalExtensionCodec for LogicalCodec {
 pub struct PhysicalCodec {
     inner: BallistaPhysicalExtensionCodec,
     modules: Arc<Modules>,
+    shipping: Shipping,
 }
 
 impl PhysicalCodec {
-    /// A codec that decodes WASM functions through `modules`.
-    pub fn new(modules: Arc<Modules>) -> PhysicalCodec {
+    /// A codec that decodes WASM functions through `modules` and sends
+    /// their modules as `shipping` says.
+    pub fn new(modules: Arc<Modules>, shipping: Shipping) -> PhysicalCodec {
         PhysicalCodec {
             inner: BallistaPhysicalExtensionCodec::default(),
             modules,
+            shipping,
         }
     }
 }
@@ -428,7 +532,17 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+        match buf.strip_prefix(APPLY_EXEC) {
+            Some(exec) => table_calls::decode_apply_exec(
+                exec,
+                inputs,
+                &self.modules,
+                ctx,
+                self,
+                proto_converter,
+            ),
+            None => self.inner.try_decode(buf, inputs, ctx, proto_converter),
+        }
     }
 
     fn try_encode(
@@ -437,7 +551,12 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        self.inner.try_encode(node, buf, proto_converter)
+        match node.downcast_ref::<ApplyExec>() {
+            Some(apply) => {
+                table_calls::encode_apply_exec(apply, &self.shipping, self, proto_converter, buf)
+            }
+            None => self.inner.try_encode(node, buf, proto_converter),
+        }
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
@@ -446,7 +565,9 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_scalar(node, buf, |buf| self.inner.try_encode_udf(node, buf))
+        encode_scalar(node, &self.shipping, buf, |buf| {
+            self.inner.try_encode_udf(node, buf)
+        })
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
@@ -455,7 +576,9 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_aggregate(node, buf, |buf| self.inner.try_encode_udaf(node, buf))
+        encode_aggregate(node, &self.shipping, buf, |buf| {
+            self.inner.try_encode_udaf(node, buf)
+        })
     }
 }
 
@@ -474,7 +597,7 @@ mod tests {
             .udf_registry()
             .load_shipped(Path::new("elsewhere/slugify.wasm"), bytes)
             .expect("loaded");
-        WasmFunctionRef::new(&module, &module.functions[0])
+        WasmFunctionRef::new(&module, &module.functions[0], &Shipping::Inline)
     }
 
     fn modules() -> Arc<Modules> {
@@ -540,6 +663,50 @@ mod tests {
             error.contains("the plan as slugify(Int64) -> Utf8"),
             "{error}"
         );
+    }
+
+    /// `slugify` with a custom section that makes it larger than
+    /// [`depot::INLINE_LIMIT`].
+    fn large_module(client: &Engine) -> Arc<WasmModule> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../udfs/dist/slugify.wasm");
+        let mut bytes = std::fs::read(path).expect("run `bash udfs/build.sh` first");
+        let mut section = vec![7];
+        section.extend(b"padding");
+        section.resize(depot::INLINE_LIMIT + 8, 0);
+        let mut size = section.len();
+        bytes.push(0);
+        while size >= 0x80 {
+            bytes.push((size as u8 & 0x7f) | 0x80);
+            size >>= 7;
+        }
+        bytes.push(size as u8);
+        bytes.extend(section);
+        client
+            .udf_registry()
+            .load_shipped(Path::new("big.wasm"), bytes)
+            .expect("loaded")
+    }
+
+    #[test]
+    fn the_depot_ships_large_modules_by_address_and_small_ones_inline() {
+        let depot = Shipping::Depot("http://127.0.0.1:1".into());
+        let small = slugify();
+        let small_module = modules().resolve(&small).expect("resolved").module;
+        let inline = WasmFunctionRef::new(&small_module, &small_module.functions[0], &depot);
+        assert_eq!(inline.bytes, small.bytes);
+        assert!(inline.source.is_empty());
+
+        let client = Engine::new(&EngineSettings::default()).expect("an engine");
+        let large = large_module(&client);
+        let by_address = WasmFunctionRef::new(&large, &large.functions[0], &depot);
+        assert!(by_address.bytes.is_empty());
+        assert_eq!(
+            by_address.source,
+            format!("http://127.0.0.1:1/modules/{}", large.sha256)
+        );
+        // Sent inline, the same module carries its bytes.
+        let carried = WasmFunctionRef::new(&large, &large.functions[0], &Shipping::Inline);
+        assert_eq!(carried.bytes.len(), large.bytes.len());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use wasql_engine::{Engine, EngineSettings};
 
-use crate::codec::{LogicalCodec, PhysicalCodec};
+use crate::codec::{LogicalCodec, PhysicalCodec, Shipping};
 
 /// Where an executor listens and which scheduler it serves.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub async fn run(options: &ExecutorOptions, settings: &EngineSettings) -> Result
                 .build_arc()
         })),
         override_logical_codec: Some(Arc::new(LogicalCodec::new(Arc::clone(&modules)))),
-        override_physical_codec: Some(Arc::new(PhysicalCodec::new(modules))),
+        override_physical_codec: Some(Arc::new(PhysicalCodec::new(modules, Shipping::Inline))),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config))

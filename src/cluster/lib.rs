@@ -8,18 +8,23 @@
 //! own `[udf]` limits and `[net]` policy, whatever the client's are.
 //!
 //! WASM functions cross in plans through wasql's codecs ([`codec`]) by
-//! name, signature and the module's sha256, with the module's bytes for a
-//! receiver that does not have them yet.
+//! name, signature and the module's sha256; a receiver that lacks the
+//! module takes its bytes from the plan, or from the scheduler's module
+//! depot ([`depot`]) when it is large.
 //!
 //! [`Engine`]: wasql_engine::Engine
 
 mod cancel;
 pub mod client;
 pub mod codec;
+pub mod depot;
+mod empty;
 pub mod executor;
 mod keys;
 mod names;
 pub mod scheduler;
+mod series;
+mod table_calls;
 
 use std::sync::Arc;
 
@@ -28,8 +33,9 @@ use wasql_engine::Engine;
 
 use codec::Modules;
 
-/// The largest gRPC message a role sends or takes: plans carry the bytes
-/// of the modules they call, and a module may be tens of MB (Ballista's
+/// The largest gRPC message a role sends or takes: the client's plans
+/// carry the bytes of the modules they call to the scheduler, a module may
+/// be tens of MB, and in-memory tables travel in plans too (Ballista's
 /// default is 16 MiB).
 const MAX_MESSAGE_BYTES: u32 = 256 << 20;
 

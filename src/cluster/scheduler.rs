@@ -14,23 +14,39 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 use wasql_engine::{Engine, EngineSettings};
 
-use crate::codec::{LogicalCodec, PhysicalCodec};
+use crate::codec::{LogicalCodec, PhysicalCodec, Shipping};
+use crate::depot;
 
 /// How long an executor may stay silent before its tasks are run elsewhere.
 pub const EXECUTOR_TIMEOUT_SECONDS: u64 = 10;
 
-/// Runs a scheduler on `bind` until it fails.
-pub async fn run(bind: SocketAddr, settings: &EngineSettings) -> Result<()> {
+/// Where a scheduler listens.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Ballista's gRPC service: clients and executors.
+    pub bind: SocketAddr,
+    /// The module depot ([`crate::depot`]); port 0 takes any free port.
+    pub depot: SocketAddr,
+}
+
+/// Runs a scheduler until it fails.
+pub async fn run(options: &SchedulerOptions, settings: &EngineSettings) -> Result<()> {
     crate::start_logging();
+    let bind = options.bind;
     let engine = Engine::new(settings)?;
     let modules = crate::modules(&engine);
+    let depot = depot::serve(options.depot, Arc::clone(engine.udf_registry())).await?;
+    log::info!("module depot at {depot}");
     let base = engine.context().state();
     let config = SchedulerConfig {
         bind_host: bind.ip().to_string(),
         bind_port: bind.port(),
         external_host: bind.ip().to_string(),
         override_logical_codec: Some(Arc::new(LogicalCodec::new(Arc::clone(&modules)))),
-        override_physical_codec: Some(Arc::new(PhysicalCodec::new(modules))),
+        override_physical_codec: Some(Arc::new(PhysicalCodec::new(
+            modules,
+            Shipping::Depot(depot),
+        ))),
         override_session_builder: Some(Arc::new(move |config: SessionConfig| {
             Ok(SessionStateBuilder::new_from_existing(base.clone())
                 .with_config(config)

@@ -22,7 +22,7 @@ pub mod udf;
 #[doc(hidden)]
 pub mod fuzz;
 
-mod apply;
+pub mod apply;
 mod aws_profile;
 mod copy;
 mod create_function;

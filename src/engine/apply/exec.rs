@@ -99,6 +99,31 @@ impl ApplyExec {
         }
     }
 
+    /// The function applied.
+    pub fn function(&self) -> &Arc<WasmTableFunction> {
+        &self.function
+    }
+
+    /// Its arguments, over the input's columns.
+    pub fn args(&self) -> &[Arc<dyn PhysicalExpr>] {
+        &self.args
+    }
+
+    /// How it is fed.
+    pub fn mode(&self) -> &ApplyMode {
+        &self.mode
+    }
+
+    /// The input's columns, then the function's.
+    pub fn full_schema(&self) -> &SchemaRef {
+        &self.full_schema
+    }
+
+    /// The columns of [`ApplyExec::full_schema`] it produces; `None`: all.
+    pub fn projection(&self) -> Option<&[usize]> {
+        self.projection.as_deref()
+    }
+
     /// The columns produced, as indices into the input's and the function's.
     fn columns(&self) -> Vec<usize> {
         self.projection

@@ -10,7 +10,9 @@
 //!   relation planner plans the `TABLE(...)` factor as a [`PartitionCall`],
 //!   which the same rule turns into a per-partition [`ApplyNode`] over `t`.
 //!
-//! The extension planner makes [`ApplyExec`]s of the nodes.
+//! The extension planner makes [`ApplyExec`]s of the nodes. [`TableCall`],
+//! [`ApplyNode`] and [`ApplyExec`] show their parts and are made from them,
+//! so that a codec can carry them in plans (the cluster's does).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -48,7 +50,8 @@ use datafusion::sql::sqlparser::ast::{
 mod exec;
 
 use crate::udf::{ArrowType, WasmTableFunction};
-use exec::{ApplyExec, ApplyMode, explain_apply, texts};
+pub use exec::{ApplyExec, ApplyMode};
+use exec::{explain_apply, texts};
 
 /// The session's WASM table functions by SQL name, for the relation
 /// planner (DataFusion's catalog of table functions gives no way back to
@@ -77,6 +80,7 @@ impl TableFunctions {
 /// A WASM table function as DataFusion's table function.
 #[derive(Debug)]
 pub struct WasmTableUdtf {
+    /// The function called.
     pub function: Arc<WasmTableFunction>,
 }
 
@@ -153,13 +157,29 @@ fn check_arguments(function: &WasmTableFunction, types: &[DataType]) -> Result<(
 /// it is a table of its own; with references to an earlier `FROM` item
 /// (`LATERAL`), [`LateralTableFunctions`] rewrites the join around it.
 #[derive(Debug)]
-struct TableCall {
+pub struct TableCall {
     function: Arc<WasmTableFunction>,
     args: Vec<Expr>,
     schema: SchemaRef,
 }
 
 impl TableCall {
+    /// The call `function(args)`, its arguments checked.
+    pub fn new(function: &Arc<WasmTableFunction>, args: Vec<Expr>) -> Result<TableCall> {
+        Arc::into_inner(table_call(function, args)?)
+            .ok_or_else(|| DataFusionError::Internal("a new table call is shared".into()))
+    }
+
+    /// The function called.
+    pub fn function(&self) -> &Arc<WasmTableFunction> {
+        &self.function
+    }
+
+    /// Its arguments.
+    pub fn args(&self) -> &[Expr] {
+        &self.args
+    }
+
     fn is_lateral(&self) -> bool {
         self.args.iter().any(|arg| {
             arg.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))
@@ -295,12 +315,17 @@ impl UserDefinedLogicalNodeCore for PartitionCall {
 
 /// How an [`ApplyNode`] feeds its input to the function.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
-enum NodeMode {
+pub enum NodeMode {
+    /// Every input row on its own; see [`ApplyMode::PerRow`].
     PerRow {
+        /// Keep, once with null function columns, a row that produced none.
         keep_unmatched: bool,
     },
+    /// Whole partitions; see [`ApplyMode::PerPartition`].
     PerPartition {
+        /// The partition key columns.
         keys: Vec<Column>,
+        /// The order of the rows within a partition.
         order: Vec<SortExpr>,
     },
 }
@@ -308,12 +333,47 @@ enum NodeMode {
 /// A table function applied to the rows of `input`: `input`'s columns,
 /// then the function's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ApplyNode {
+pub struct ApplyNode {
     input: LogicalPlan,
     function: FunctionRef,
     args: Vec<Expr>,
     mode: NodeMode,
     schema: DFSchemaRef,
+}
+
+impl ApplyNode {
+    /// `function(args)` applied to `input` as `mode` says; `schema` is
+    /// `input`'s columns followed by the function's.
+    pub fn new(
+        input: LogicalPlan,
+        function: Arc<WasmTableFunction>,
+        args: Vec<Expr>,
+        mode: NodeMode,
+        schema: DFSchemaRef,
+    ) -> ApplyNode {
+        ApplyNode {
+            input,
+            function: FunctionRef(function),
+            args,
+            mode,
+            schema,
+        }
+    }
+
+    /// The function applied.
+    pub fn function(&self) -> &Arc<WasmTableFunction> {
+        &self.function.0
+    }
+
+    /// Its arguments, over `input`'s columns.
+    pub fn args(&self) -> &[Expr] {
+        &self.args
+    }
+
+    /// How it is fed.
+    pub fn mode(&self) -> &NodeMode {
+        &self.mode
+    }
 }
 
 impl PartialOrd for ApplyNode {
@@ -564,6 +624,7 @@ impl AnalyzerRule for LateralTableFunctions {
 /// ...))` for WASM table functions.
 #[derive(Debug)]
 pub struct PartitionedTableFunctions {
+    /// The session's table functions, by SQL name.
     pub functions: TableFunctions,
 }
 

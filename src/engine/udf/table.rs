@@ -55,6 +55,11 @@ impl WasmTableFunction {
         &self.spec.name
     }
 
+    /// The module it comes from.
+    pub fn module(&self) -> &Arc<WasmModule> {
+        &self.module
+    }
+
     /// The description the function comes from.
     pub fn spec(&self) -> &FunctionSpec {
         &self.spec
