@@ -1,7 +1,9 @@
 //! Cluster mode: a scheduler and two executors (separate `wasql`
 //! processes on 127.0.0.1) give the embedded engine's answers; WASM
-//! modules reach executors that never saw them; an executor's own network
-//! policy decides its fetches; a missing scheduler is a clear error.
+//! modules reach executors that never saw them, large ones from the
+//! scheduler's depot; a guest's trap reads as it does embedded; an
+//! executor's own network policy decides its fetches; a missing scheduler
+//! is a clear error.
 
 mod common;
 
@@ -36,13 +38,19 @@ const QUERIES: &[&str] = &[
     "SELECT name, rank() OVER (PARTITION BY slugify(country) ORDER BY slugify(name)) AS r, \
      sum(population) OVER (PARTITION BY luhn_valid(CAST(population AS VARCHAR))) AS s \
      FROM 'cities.csv' ORDER BY slugify(name) DESC",
+    // Table functions: constant arguments, LATERAL, over a series.
+    "SELECT token, pos FROM tokenize('Hello, World! 42x') ORDER BY pos",
+    "SELECT c.name, t.token, t.pos FROM 'cities.csv' c CROSS JOIN LATERAL tokenize(c.name) AS t \
+     ORDER BY c.name, t.pos",
+    "SELECT count(*) AS n, sum(t.pos) AS s FROM generate_series(1, 300) AS g(v) \
+     CROSS JOIN LATERAL tokenize(repeat('ab ', CAST(g.v AS INT))) AS t",
     // Introspection describes the client's session.
     "SELECT name, kind, signature FROM wasql.functions ORDER BY name",
 ];
 
 #[test]
 fn cluster_gives_the_embedded_answers_with_udfs_the_executors_never_saw() {
-    let sandbox = Sandbox::with(&["slugify", "haversine", "stats", "luhn_c"]);
+    let sandbox = Sandbox::with(&["slugify", "haversine", "stats", "luhn_c", "tables"]);
     sandbox.add_cities();
     let cluster = Cluster::start(&sandbox, "");
     let udfs = sandbox.udfs_arg();
@@ -50,6 +58,23 @@ fn cluster_gives_the_embedded_answers_with_udfs_the_executors_never_saw() {
         let rows = cluster.same_as_embedded(&sandbox, &["--udfs", &udfs, "-c", sql]);
         assert!(rows.lines().count() > 1, "{sql}: {rows}");
     }
+}
+
+#[test]
+fn a_guest_that_traps_on_an_executor_reads_as_it_does_embedded() {
+    let sandbox = Sandbox::with(&["hostile/boom"]);
+    let cluster = Cluster::start(&sandbox, "");
+    let udfs = sandbox.udfs_arg();
+    let sql = "SELECT boom(v) FROM generate_series(1, 3) AS r(v)";
+    let embedded = sandbox.run(&["--udfs", &udfs, "-c", sql]).exit(1);
+    let on_cluster = sandbox
+        .run(&["--cluster", &cluster.url, "--udfs", &udfs, "-c", sql])
+        .exit(1);
+    assert!(
+        embedded.stderr.contains("function boom (module") && embedded.stderr.contains("trapped"),
+        "{embedded:#?}"
+    );
+    assert_eq!(on_cluster.stderr, embedded.stderr);
 }
 
 /// Serves `/label` with a fixed body on 127.0.0.1; returns the port.

@@ -3,7 +3,8 @@
 //! Ballista's client leaves a job running when its caller stops reading
 //! (Ctrl-C, `--timeout`, a failed script): the executors go on with its
 //! tasks. [`CancelOnDrop`] wraps the client's plan and, when its stream is
-//! dropped before the end, asks the scheduler to cancel the job.
+//! dropped before the end, asks the scheduler to cancel the job. A job that
+//! fails reports the cause its task met ([`job_error::cause`]).
 
 use std::fmt;
 use std::pin::Pin;
@@ -22,6 +23,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion_proto::protobuf::LogicalPlanNode;
 use futures::Stream;
+
+use crate::job_error;
 
 /// The client's side of a job: `inner` runs it; a stream dropped before
 /// its end cancels it.
@@ -112,8 +115,13 @@ impl Stream for Guarded {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let next = self.stream.as_mut().poll_next(cx);
-        if matches!(next, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            self.finished = true;
+        match next {
+            Poll::Ready(None) => self.finished = true,
+            Poll::Ready(Some(Err(e))) => {
+                self.finished = true;
+                return Poll::Ready(Some(Err(job_error::cause(e))));
+            }
+            _ => {}
         }
         next
     }

@@ -20,6 +20,7 @@ pub mod codec;
 pub mod depot;
 mod empty;
 pub mod executor;
+mod job_error;
 mod keys;
 mod names;
 pub mod scheduler;

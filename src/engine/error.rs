@@ -5,7 +5,10 @@
 //! Each travels inside `DataFusionError::External`, however deep DataFusion
 //! wraps it; [`find`] gets it back by type, so a caller (the CLI, an
 //! embedder, a server) decides what to show without reading message text.
-//! Their `Display` is the one-line message for a person.
+//! Their `Display` is the one-line message for a person, and so is their
+//! `Debug`: errors leave an executor of a cluster in `Debug` form (Ballista
+//! formats a failed task's error with `{:?}`), and the client shows the
+//! message it finds there.
 
 use std::error::Error;
 use std::fmt;
@@ -27,8 +30,22 @@ pub fn find<E: Error + 'static>(err: &DataFusionError) -> Option<&E> {
     None
 }
 
+/// `Debug` for the engine's errors: their message (see the module's doc).
+macro_rules! debug_as_display {
+    ($($error:ty),*) => {$(
+        impl fmt::Debug for $error {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+    )*};
+}
+pub(crate) use debug_as_display;
+
+debug_as_display!(NetError, StoreError);
+
 /// A call of `http_get` (or its siblings) failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NetError {
     /// The SQL function.
     pub function: String,
@@ -75,7 +92,7 @@ impl From<NetError> for DataFusionError {
 }
 
 /// An object store location could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoreError {
     /// The location, as written.
     pub location: String,

@@ -37,6 +37,7 @@ use datafusion::logical_expr::{
     UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
 };
 use datafusion::optimizer::AnalyzerRule;
+use datafusion::optimizer::analyzer::type_coercion::TypeCoercionRewriter;
 use datafusion::physical_expr::{PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::expressions::Column as PhysicalColumn;
@@ -526,6 +527,12 @@ fn rewrite_join(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
         }
     };
     let input = join.left.as_ref().clone();
+    // The call's expressions were planned apart from `input`: DataFusion's
+    // type coercion has not seen them (it ran before this rule).
+    let coerced = |e: Expr| {
+        e.rewrite(&mut TypeCoercionRewriter::new(input.schema()))
+            .data()
+    };
     let node = match call {
         RightCall::Lateral(function, args) => {
             let args = args
@@ -539,6 +546,7 @@ fn rewrite_join(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
                             other => Ok(Transformed::no(other)),
                         })
                         .data()
+                        .and_then(coerced)
                 })
                 .collect::<Result<Vec<_>>>()?;
             ApplyNode {
@@ -559,6 +567,7 @@ fn rewrite_join(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
                     other => Ok(Transformed::no(other)),
                 })
                 .data()
+                .and_then(coerced)
             };
             let args = call
                 .args

@@ -14,7 +14,6 @@ use datafusion::common::DataFusionError;
 use super::limiter::LimitExceeded;
 
 /// A WASM module or function could not be loaded, registered or called.
-#[derive(Debug)]
 pub enum UdfError {
     /// A UDF directory could not be listed.
     Directory {
@@ -142,6 +141,8 @@ impl fmt::Display for UdfError {
 }
 
 impl std::error::Error for UdfError {}
+
+crate::error::debug_as_display!(UdfError);
 
 impl From<UdfError> for DataFusionError {
     fn from(error: UdfError) -> Self {
