@@ -24,7 +24,7 @@
 
 #[path = "common/tpch_data.rs"]
 mod tpch_data;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
@@ -122,33 +122,12 @@ impl Sessions {
     }
 }
 
-/// Splits a query file into its statements (at every `;`, so the query
-/// files keep `;` out of their comments).
-fn statements(query: &str) -> Vec<&str> {
-    query
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// The scale factor: `$WASQL_TPCH_SF`, default 1.
 fn scale_factor() -> f64 {
     match std::env::var("WASQL_TPCH_SF") {
         Ok(sf) => sf.parse().expect("WASQL_TPCH_SF must be a number"),
         Err(_) => 1.0,
     }
-}
-
-/// The data directory: `$WASQL_TPCH_DIR`, else `~/.cache/wasql/tpch-sf<SF>`.
-fn data_dir(sf: f64) -> PathBuf {
-    if let Some(dir) = std::env::var_os("WASQL_TPCH_DIR") {
-        return dir.into();
-    }
-    let home = std::env::var_os("HOME").expect("HOME is not set");
-    Path::new(&home)
-        .join(".cache/wasql")
-        .join(format!("tpch-sf{sf}"))
 }
 
 /// Runs every query once on each side: both must succeed and return the same
@@ -228,12 +207,12 @@ fn summary(sf: f64, samples: &[[Vec<Duration>; 2]]) {
 
 fn main() -> Result<()> {
     let sf = scale_factor();
-    let dir = data_dir(sf);
+    let dir = tpch_data::data_dir(sf);
     tpch_data::generate(&dir, sf)?;
 
     let rt = Runtime::new()?;
     let sessions = rt.block_on(Sessions::new(&dir))?;
-    let queries: Vec<Vec<&str>> = QUERIES.iter().map(|q| statements(q)).collect();
+    let queries: Vec<Vec<&str>> = QUERIES.iter().map(|q| tpch_data::statements(q)).collect();
     check(&rt, &sessions, &queries);
 
     let mut criterion = Criterion::default()

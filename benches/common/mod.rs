@@ -106,10 +106,20 @@ pub fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// `a` and `b` run alternately for [`ROUNDS`] rounds; see [`alternate_for`].
+pub fn alternate(
+    rt: &Runtime,
+    a: (&Engine, &str),
+    b: (&Engine, &str),
+) -> (Duration, Duration, f64) {
+    alternate_for(ROUNDS, rt, a, b)
+}
+
 /// `a` and `b` run alternately (each first in every other round), so that a
 /// slow spell of this shared machine slows both: their median times and the
 /// median of the rounds' b/a ratios.
-pub fn alternate(
+pub fn alternate_for(
+    rounds: usize,
     rt: &Runtime,
     a: (&Engine, &str),
     b: (&Engine, &str),
@@ -120,7 +130,7 @@ pub fn alternate(
         start.elapsed()
     };
     let (mut times_a, mut times_b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let (x, y) = if round % 2 == 0 {
             let x = time(a);
             (x, time(b))

@@ -1,8 +1,12 @@
 //! TPC-H data for the benchmarks and the cluster tests: the eight tables
-//! generated with `tpchgen` at a scale factor, one Parquet file each.
+//! generated with `tpchgen` at a scale factor, one Parquet file each; and
+//! the statements of a query file.
+
+// Each includer uses a part of it.
+#![allow(dead_code)]
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use datafusion::arrow::record_batch::RecordBatchReader;
@@ -56,6 +60,18 @@ fn write_table(dir: &Path, table: &str, sf: f64) -> Result<()> {
     Ok(())
 }
 
+/// The data directory of the benchmarks: `$WASQL_TPCH_DIR`, else
+/// `~/.cache/wasql/tpch-sf<SF>`.
+pub fn data_dir(sf: f64) -> PathBuf {
+    if let Some(dir) = std::env::var_os("WASQL_TPCH_DIR") {
+        return dir.into();
+    }
+    let home = std::env::var_os("HOME").expect("HOME is not set");
+    Path::new(&home)
+        .join(".cache/wasql")
+        .join(format!("tpch-sf{sf}"))
+}
+
 /// Generates the tables whose files are missing in `dir`, one thread per
 /// table.
 pub fn generate(dir: &Path, sf: f64) -> Result<()> {
@@ -80,4 +96,14 @@ pub fn generate(dir: &Path, sf: f64) -> Result<()> {
     })?;
     eprintln!("generated in {:.1?}", start.elapsed());
     Ok(())
+}
+
+/// Splits a query file into its statements (at every `;`, so the query
+/// files keep `;` out of their comments).
+pub fn statements(query: &str) -> Vec<&str> {
+    query
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
