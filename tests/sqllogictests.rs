@@ -110,8 +110,8 @@ impl AsyncDB for WasqlDb {
 /// Files that do not run on a cluster yet, with the reason.
 const NOT_YET_ON_A_CLUSTER: &[(&str, &str)] = &[
     (
-        "copy.slt",
-        "COPY to .ndjson (wasql's alias for JSON lines) plans a sink the plan cannot carry yet",
+        "copy_arrow.slt",
+        "COPY to Arrow IPC files: DataFusion's plans cannot carry their writer",
     ),
     (
         "sources.slt",

@@ -16,7 +16,7 @@ use wasql_engine::{Engine, EngineSettings};
 
 use crate::cancel::CancelOnDrop;
 use crate::codec::LogicalCodec;
-use crate::{empty, keys, names};
+use crate::{copy, empty, keys, names};
 
 /// A session on the cluster whose scheduler is at `url` (`df://HOST:PORT`).
 /// Statements are planned here and run there; WASM functions registered
@@ -83,7 +83,8 @@ async fn check_reachable(url: &str, address: &str) -> Result<()> {
 /// Plans statements for the cluster: Ballista's planner, given plans whose
 /// table names and empty relations survive the trip ([`names::portable`],
 /// [`empty::portable`]) and whose shuffle keys call no WASM function
-/// ([`keys::without_wasm_keys`]). Introspection (the
+/// ([`keys::without_wasm_keys`]), and whose `COPY` carries its options
+/// ([`copy::portable`]). Introspection (the
 /// `wasql` schema, `information_schema`) is answered by the client itself:
 /// it describes the client's session.
 #[derive(Debug)]
@@ -103,7 +104,8 @@ impl QueryPlanner for ClusterPlanner {
                 .create_physical_plan(logical_plan, session_state)
                 .await;
         }
-        let plan = keys::without_wasm_keys(logical_plan.clone())?;
+        let plan = copy::portable(logical_plan.clone(), session_state)?;
+        let plan = keys::without_wasm_keys(plan)?;
         let plan = names::portable(empty::portable(plan)?)?;
         let config = session_state.config();
         let job = BallistaQueryPlanner::<LogicalPlanNode>::with_extension(

@@ -9,6 +9,7 @@
 //! what is left once the wrappers are peeled off; DataFusion's own
 //! messages come back from their quoted form.
 
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::DataFusionError;
 
 /// What precedes a task's error in Ballista's account of a failed job.
@@ -18,29 +19,61 @@ const TASK_FAILED: &str = "Task failed due to runtime execution error: ";
 /// the cause can be read from it; else `error` itself.
 pub fn cause(error: DataFusionError) -> DataFusionError {
     let text = error.to_string();
-    let Some((_, account)) = text.split_once(TASK_FAILED) else {
-        return error;
-    };
-    match peel(account) {
-        Some(cause) => DataFusionError::Execution(cause),
-        None => error,
-    }
+    text.split_once(TASK_FAILED)
+        .and_then(|(_, account)| read(account))
+        .unwrap_or(error)
 }
 
-/// The message inside `text`, a `Debug` form: a quoted string read back,
-/// or a boxed error's (`External(...)`: wasql's errors print their message
-/// as their `Debug` form); `None` for anything else (an enum's variant).
-fn peel(text: &str) -> Option<String> {
+/// The error whose `Debug` form is `text`: a quoted message read back; a
+/// boxed error's (`External(...)`: wasql's errors print their message as
+/// their `Debug` form); an Arrow error made again. `None` for anything
+/// else.
+fn read(text: &str) -> Option<DataFusionError> {
     let mut text = text.trim();
-    let mut boxed = false;
+    let mut last = "";
     while let Some((name, inner)) = wrapped(text) {
-        boxed = name == "External";
+        last = name;
         text = inner.trim();
     }
     if text.starts_with('"') {
-        return unquote(text);
+        return unquote(text).map(DataFusionError::Execution);
     }
-    (boxed && !text.is_empty()).then(|| text.to_string())
+    match last {
+        "External" if !text.is_empty() => Some(DataFusionError::Execution(text.to_string())),
+        "ArrowError" => arrow_error(text).map(|e| DataFusionError::ArrowError(Box::new(e), None)),
+        _ => None,
+    }
+}
+
+/// The Arrow error whose `Debug` form is `text` (`DivideByZero`,
+/// `ComputeError("...")`, maybe followed by DataFusion's `, None`).
+fn arrow_error(text: &str) -> Option<ArrowError> {
+    let text = text.strip_suffix(", None").unwrap_or(text);
+    let Some((variant, message)) = wrapped(text) else {
+        return match text {
+            "DivideByZero" => Some(ArrowError::DivideByZero),
+            "DictionaryKeyOverflowError" => Some(ArrowError::DictionaryKeyOverflowError),
+            "RunEndIndexOverflowError" => Some(ArrowError::RunEndIndexOverflowError),
+            _ => None,
+        };
+    };
+    let message = unquote(message)?;
+    Some(match variant {
+        "NotYetImplemented" => ArrowError::NotYetImplemented(message),
+        "CastError" => ArrowError::CastError(message),
+        "MemoryError" => ArrowError::MemoryError(message),
+        "ParseError" => ArrowError::ParseError(message),
+        "SchemaError" => ArrowError::SchemaError(message),
+        "ComputeError" => ArrowError::ComputeError(message),
+        "ArithmeticOverflow" => ArrowError::ArithmeticOverflow(message),
+        "CsvError" => ArrowError::CsvError(message),
+        "JsonError" => ArrowError::JsonError(message),
+        "IpcError" => ArrowError::IpcError(message),
+        "InvalidArgumentError" => ArrowError::InvalidArgumentError(message),
+        "ParquetError" => ArrowError::ParquetError(message),
+        "CDataInterface" => ArrowError::CDataInterface(message),
+        _ => return None,
+    })
 }
 
 /// `Name` and what `Name(...)` holds, if `text` is that.
@@ -113,13 +146,34 @@ mod tests {
     }
 
     #[test]
+    fn an_arrow_error_reads_as_it_does_embedded() {
+        let embedded = [
+            ArrowError::DivideByZero,
+            ArrowError::ComputeError("Overflow \"happened\"".into()),
+        ];
+        for error in embedded {
+            let expected = DataFusionError::ArrowError(Box::new(error), None);
+            for debug in [
+                format!("DataFusionError(Shared(External({expected:?})))"),
+                format!("DataFusionError(Shared({expected:?}))"),
+            ] {
+                assert_eq!(
+                    cause(job_failed(&debug)).to_string(),
+                    expected.to_string(),
+                    "{debug}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn what_cannot_be_read_is_left_as_it_was() {
         for debug in [
             "",
             "Context(\"x\", External(y))",
             "\"unterminated",
-            "DataFusionError(ArrowError(DivideByZero, None))",
-            "DataFusionError(Shared(ArrowError(DivideByZero)))",
+            "DataFusionError(ArrowError(Overflow, None))",
+            "DataFusionError(Shared(Plan(42)))",
         ] {
             let error = job_failed(debug);
             let text = error.to_string();

@@ -17,6 +17,7 @@
 mod cancel;
 pub mod client;
 pub mod codec;
+mod copy;
 pub mod depot;
 mod empty;
 pub mod executor;

@@ -19,13 +19,14 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, DataFusionError, GetExt, Result};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::datasource::file_format::csv::CsvFormatFactory;
 use datafusion::datasource::file_format::json::JsonFormatFactory;
+use datafusion::datasource::file_format::{DefaultFileType, FileFormatFactory};
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::dml::CopyTo;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{
     CreateExternalTable, Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown,
@@ -92,6 +93,37 @@ impl FileFormatFactory for FormatAlias {
     fn default(&self) -> Arc<dyn FileFormat> {
         self.inner.default()
     }
+}
+
+/// `plan`, a `COPY` to an alias (`.ndjson`, `.tsv`), as a `COPY` to the
+/// alias's format with the alias's defaults among its options (the
+/// statement's own options win): what a plan can carry to another process,
+/// whose codecs know DataFusion's formats only. Other plans are unchanged.
+pub fn without_format_aliases(plan: LogicalPlan) -> LogicalPlan {
+    let LogicalPlan::Copy(copy) = plan else {
+        return plan;
+    };
+    let alias = copy
+        .file_type
+        .as_any()
+        .downcast_ref::<DefaultFileType>()
+        .and_then(|file_type| file_type.as_format_factory().downcast_ref::<FormatAlias>());
+    let Some(alias) = alias else {
+        return LogicalPlan::Copy(copy);
+    };
+    let mut options: HashMap<String, String> = alias
+        .defaults
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    options.extend(copy.options.clone());
+    LogicalPlan::Copy(CopyTo::new(
+        Arc::clone(&copy.input),
+        copy.output_url.clone(),
+        copy.partition_by.clone(),
+        Arc::new(DefaultFileType::new(Arc::clone(&alias.inner))),
+        options,
+    ))
 }
 
 /// Characters that start a glob pattern.
