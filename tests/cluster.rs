@@ -20,6 +20,7 @@ use hyper::service::service_fn;
 use common::Sandbox;
 use common::cluster::Cluster;
 use common::http::serve;
+use common::s3;
 
 /// Queries over a CSV file with the example UDFs: scalar (Rust and C),
 /// aggregate, grouped, joined, sorted.
@@ -75,6 +76,42 @@ fn a_guest_that_traps_on_an_executor_reads_as_it_does_embedded() {
         "{embedded:#?}"
     );
     assert_eq!(on_cluster.stderr, embedded.stderr);
+}
+
+#[test]
+fn copy_to_an_object_store_is_all_or_nothing_and_reads_back() {
+    let server = s3::Server::start();
+    let profile = s3::profile(&server.endpoint(), &[s3::BUCKET], s3::SECRET_KEY);
+    // Every role finds the bucket's profile in its own config: the client
+    // and the scheduler in the default place, the executors in theirs.
+    let sandbox = Sandbox::new()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_PROXY", "127.0.0.1,localhost");
+    std::fs::create_dir_all(sandbox.config_home().join("wasql")).unwrap();
+    std::fs::write(sandbox.config_home().join("wasql/config.toml"), &profile).unwrap();
+    let cluster = Cluster::start(&sandbox, &profile);
+    let client = ["--cluster", cluster.url.as_str(), "-q", "--format", "csv"];
+    let copy = "COPY (SELECT v, v % 3 AS k FROM generate_series(1, 30000) AS g(v)) \
+                TO 's3://bucket/out/' STORED AS PARQUET";
+    let read = "SELECT count(*) AS n, sum(v) AS s FROM 's3://bucket/out/'";
+    sandbox
+        .run(&[&client[..], &["-c", copy, "-c", read]].concat())
+        .success();
+    let run = sandbox
+        .run(&[&client[..], &["-c", read]].concat())
+        .success();
+    assert_eq!(run.stdout, "n,s\n30000,450015000\n");
+    let written = server.keys();
+    assert!(written.iter().all(|k| k.starts_with("out/")), "{written:?}");
+
+    // A COPY that fails on an executor leaves nothing in the bucket.
+    let failing = "COPY (SELECT 1 / (v - 20000) AS x FROM generate_series(1, 30000) AS g(v)) \
+                   TO 's3://bucket/failed/' STORED AS PARQUET";
+    let run = sandbox
+        .run(&[&client[..], &["-c", failing]].concat())
+        .exit(1);
+    assert!(run.stderr.contains("Divide by zero"), "{run:#?}");
+    assert_eq!(server.keys(), written);
 }
 
 /// Serves `/label` with a fixed body on 127.0.0.1; returns the port.

@@ -6,99 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use s3s::auth::SimpleAuth;
-use s3s::service::S3ServiceBuilder;
 use serde_json::Value;
-use tempfile::TempDir;
 
 mod common;
-use common::http::serve;
+use common::s3::{ACCESS_KEY, BUCKET, PEOPLE_CSV, SECRET_KEY, Server, config_file};
 use common::{Run, Sandbox, files_under};
-
-const BUCKET: &str = "bucket";
-const ACCESS_KEY: &str = "wasql-test-key";
-const SECRET_KEY: &str = "wasql-test-secret";
-
-const PEOPLE_CSV: &str = "name,age\nada,36\nalan,41\ngrace,85\n";
-
-/// An S3 server on 127.0.0.1 serving a temporary directory.
-struct Server {
-    port: u16,
-    root: TempDir,
-}
-
-impl Server {
-    /// Starts a server with one (empty) bucket, `bucket`.
-    fn start() -> Server {
-        let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-        let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let port = serve(move |_| service);
-        Server { port, root }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Puts an object straight into the served directory.
-    fn put(&self, key: &str, body: impl AsRef<[u8]>) {
-        let path = self.root.path().join(BUCKET).join(key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, body).unwrap();
-    }
-
-    /// The keys of every object in the bucket, as stored on disk, sorted.
-    fn keys(&self) -> Vec<String> {
-        let bucket = self.root.path().join(BUCKET);
-        let mut keys: Vec<String> = files_under(&bucket, false)
-            .into_iter()
-            .map(|p| {
-                p.strip_prefix(&bucket)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/")
-            })
-            .collect();
-        keys.sort();
-        keys
-    }
-
-    /// `aws.*` statement options for this server.
-    fn options(&self, secret: &str) -> String {
-        format!(
-            "'aws.endpoint' '{}', 'aws.access_key_id' '{ACCESS_KEY}', \
-             'aws.secret_access_key' '{secret}', 'aws.region' 'us-east-1', \
-             'aws.allow_http' 'true'",
-            self.endpoint()
-        )
-    }
-
-    /// A wasql config file with a profile `local` for `s3://bucket` on this
-    /// server.
-    fn config(&self, home: &Path, secret: &str) -> PathBuf {
-        config_file(home, &self.endpoint(), &[BUCKET], secret)
-    }
-}
-
-fn config_file(home: &Path, endpoint: &str, buckets: &[&str], secret: &str) -> PathBuf {
-    let urls: Vec<String> = buckets.iter().map(|b| format!("\"s3://{b}\"")).collect();
-    let path = home.join("wasql-test.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[profiles.local]\nurls = [{}]\nendpoint = \"{endpoint}\"\n\
-             access_key_id = \"{ACCESS_KEY}\"\nsecret_access_key = \"{secret}\"\n\
-             region = \"us-east-1\"\nallow_http = true\n",
-            urls.join(", ")
-        ),
-    )
-    .unwrap();
-    path
-}
 
 fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
     rows.iter()
@@ -307,7 +219,7 @@ fn copy_parquet_then_read_back() {
     let run = user.run("csv", &[], &[&copy]).success();
     assert_eq!(run.csv(), rows(&[&["count"], &["1000"]]));
     assert_eq!(server.keys(), vec!["out/result.parquet"]);
-    let bytes = std::fs::read(server.root.path().join("bucket/out/result.parquet")).unwrap();
+    let bytes = std::fs::read(server.root().join("bucket/out/result.parquet")).unwrap();
     assert_eq!(&bytes[..4], b"PAR1", "not a Parquet file");
 
     // Read it back in another process, with a table over the object.
@@ -399,7 +311,7 @@ fn assert_nothing_left(server: &Server, before: &[String]) {
     let keys = server.keys();
     let new: Vec<&String> = keys.iter().filter(|k| !before.contains(k)).collect();
     assert!(new.is_empty(), "objects left by a failed COPY: {new:?}");
-    let staged: Vec<PathBuf> = files_under(server.root.path(), false)
+    let staged: Vec<PathBuf> = files_under(server.root(), false)
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(".wasql-copy-"))
         .collect();

@@ -11,6 +11,7 @@ pub mod encode;
 pub mod http;
 pub mod modules;
 pub mod pty;
+pub mod s3;
 pub mod udf;
 
 use std::fs;
