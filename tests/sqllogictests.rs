@@ -108,16 +108,10 @@ impl AsyncDB for WasqlDb {
 }
 
 /// Files that do not run on a cluster yet, with the reason.
-const NOT_YET_ON_A_CLUSTER: &[(&str, &str)] = &[
-    (
-        "copy_arrow.slt",
-        "COPY to Arrow IPC files: DataFusion's plans cannot carry their writer",
-    ),
-    (
-        "sources.slt",
-        "deep globs (**) are a wasql table the plan cannot carry yet",
-    ),
-];
+const NOT_YET_ON_A_CLUSTER: &[(&str, &str)] = &[(
+    "copy_arrow.slt",
+    "COPY to Arrow IPC files: DataFusion's plans cannot carry their writer",
+)];
 
 fn test_files(filter: Option<&str>) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -28,7 +28,8 @@ use prost::Message;
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 
 use crate::table_calls::{self, APPLY_EXEC, APPLY_NODE, TABLE_CALL};
-use crate::{depot, series};
+use crate::{deep_globs, depot, series};
+use wasql_engine::DeepGlob;
 use wasql_engine::apply::{ApplyExec, ApplyNode, TableCall};
 use wasql_engine::udf::{
     FunctionSpec, UdfRegistry, WasmAggregateUdf, WasmFunction, WasmModule, WasmScalarUdf,
@@ -426,6 +427,9 @@ impl LogicalExtensionCodec for LogicalCodec {
         if let Some(partitions) = buf.strip_prefix(MEMORY_TABLE) {
             return decode_memory_table(partitions, schema);
         }
+        if let Some(table) = buf.strip_prefix(deep_globs::DEEP_GLOB) {
+            return deep_globs::decode(table, ctx, self);
+        }
         if let Some(series) = buf.strip_prefix(series::SERIES) {
             return series::decode(series, schema);
         }
@@ -447,6 +451,9 @@ impl LogicalExtensionCodec for LogicalCodec {
     ) -> Result<()> {
         if let Some(table) = node.downcast_ref::<MemTable>() {
             return encode_memory_table(table_ref, table, buf);
+        }
+        if let Some(table) = node.downcast_ref::<DeepGlob>() {
+            return deep_globs::encode(table_ref, table, self, buf);
         }
         if let Some(table) = node.downcast_ref::<GenerateSeriesTable>() {
             return series::encode(table_ref, table, buf);

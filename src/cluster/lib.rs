@@ -18,6 +18,7 @@ mod cancel;
 pub mod client;
 pub mod codec;
 mod copy;
+mod deep_globs;
 pub mod depot;
 mod empty;
 pub mod executor;

@@ -182,8 +182,20 @@ fn descending(state: &dyn Session) -> Option<SessionState> {
 /// A table over a deep glob: scans list subdirectories too (DataFusion's
 /// `listing_table_ignore_subdirectory`, for this table only).
 #[derive(Debug)]
-struct DeepGlob {
+pub struct DeepGlob {
     inner: Arc<dyn TableProvider>,
+}
+
+impl DeepGlob {
+    /// `inner` (a listing table over a deep glob), its scans descending.
+    pub fn new(inner: Arc<dyn TableProvider>) -> DeepGlob {
+        DeepGlob { inner }
+    }
+
+    /// The table whose scans descend.
+    pub fn inner(&self) -> &Arc<dyn TableProvider> {
+        &self.inner
+    }
 }
 
 #[async_trait]

@@ -64,7 +64,7 @@ pub use copy::CopyStaging;
 use create_function::WasmFunctions;
 use datafusion::execution::context::RegisterFunction;
 use datafusion::execution::registry::FunctionRegistry;
-pub use files::without_format_aliases;
+pub use files::{DeepGlob, without_format_aliases};
 pub use panics::message as panic_message;
 pub use params::{Params, check_name as check_param_name};
 pub use settings::EngineSettings;
