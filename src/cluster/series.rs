@@ -14,7 +14,6 @@ use datafusion::functions_table::generate_series::GenerateSeriesTable;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::memory::LazyMemoryExec;
-use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion_proto::physical_plan::{AsExecutionPlan, DefaultPhysicalExtensionCodec};
 use datafusion_proto::protobuf::physical_plan_node::PhysicalPlanType;
 use datafusion_proto::protobuf::{GenerateSeriesNode, PhysicalPlanNode};
@@ -82,23 +81,18 @@ impl TableProvider for SeriesTable {
         let node = PhysicalPlanNode {
             physical_plan_type: Some(PhysicalPlanType::GenerateSeries(self.series.clone())),
         };
-        let exec =
+        let decoded =
             node.try_into_physical_plan(&state.task_ctx(), &DefaultPhysicalExtensionCodec {})?;
-        match projection {
-            None => Ok(exec),
-            Some(columns) => {
-                let exprs = columns
-                    .iter()
-                    .map(|&index| {
-                        let name = self.schema.field(index).name();
-                        Ok((
-                            datafusion::physical_expr::expressions::col(name, &self.schema)?,
-                            name.clone(),
-                        ))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Arc::new(ProjectionExec::try_new(exprs, exec)?))
-            }
-        }
+        let generators = decoded
+            .downcast_ref::<LazyMemoryExec>()
+            .ok_or_else(|| {
+                DataFusionError::Plan("a series in the plan does not plan to a generator".into())
+            })?
+            .generators()
+            .clone();
+        Ok(Arc::new(
+            LazyMemoryExec::try_new(Arc::clone(&self.schema), generators)?
+                .with_projection(projection.cloned()),
+        ))
     }
 }
