@@ -3,9 +3,12 @@
 //!
 //! A receiver (the scheduler, an executor) uses the module it already has
 //! with that digest; otherwise it takes the module's bytes from the
-//! message, checks that they hash to the digest, compiles them once (its
-//! compiled-code cache helps on the next start) and keeps them. Every other
-//! node, table and format is left to Ballista's own codecs.
+//! message, or from the scheduler's depot for a large one ([`Shipping`]),
+//! checks that they hash to the digest, compiles them once (its
+//! compiled-code cache helps on the next start) and keeps them. wasql's
+//! own tables and operators travel here too (in-memory tables, series,
+//! deep globs, table function calls); every other node, table and format
+//! is left to Ballista's own codecs.
 
 use std::fmt;
 use std::path::Path;
