@@ -62,6 +62,41 @@ fn cluster_gives_the_embedded_answers_with_udfs_the_executors_never_saw() {
 }
 
 #[test]
+fn create_function_and_explain_work_on_the_cluster() {
+    let sandbox = Sandbox::new();
+    sandbox.add_cities();
+    std::fs::copy(
+        common::modules::module_file("slugify"),
+        sandbox.path("slugify.wasm"),
+    )
+    .unwrap();
+    let cluster = Cluster::start(&sandbox, "");
+    let create = "CREATE FUNCTION slug(VARCHAR) RETURNS VARCHAR LANGUAGE wasm \
+                  AS 'slugify.wasm#slugify'";
+    let query = "SELECT slug(name) AS s FROM 'cities.csv' ORDER BY s";
+    let rows = cluster.same_as_embedded(&sandbox, &["-c", create, "-c", query]);
+    assert!(rows.lines().count() > 2, "{rows}");
+    for explain in ["EXPLAIN", "EXPLAIN ANALYZE"] {
+        let run = sandbox
+            .run(&[
+                "--cluster",
+                &cluster.url,
+                "-q",
+                "-c",
+                create,
+                "-c",
+                &format!("{explain} {query}"),
+            ])
+            .success();
+        assert!(run.stdout.contains("slug("), "{explain}: {}", run.stdout);
+        if explain == "EXPLAIN" {
+            // The stages the scheduler made.
+            assert!(run.stdout.contains("distributed_plan"), "{}", run.stdout);
+        }
+    }
+}
+
+#[test]
 fn a_guest_that_traps_on_an_executor_reads_as_it_does_embedded() {
     let sandbox = Sandbox::with(&["hostile/boom"]);
     let cluster = Cluster::start(&sandbox, "");
