@@ -258,40 +258,29 @@ fn kind_error(buf: &[u8], kind: &str) -> DataFusionError {
     ))
 }
 
-/// Encodes a scalar function: the reference to a WASM one, else as
-/// `other` does.
-fn encode_scalar(
-    udf: &ScalarUDF,
+/// The module and description of `udf`, if it is a WASM scalar function.
+fn wasm_scalar(udf: &ScalarUDF) -> Option<(&WasmModule, &FunctionSpec)> {
+    let wasm = udf.inner().downcast_ref::<WasmScalarUdf>()?;
+    Some((wasm.module().as_ref(), wasm.spec()))
+}
+
+/// The module and description of `udaf`, if it is a WASM aggregate.
+fn wasm_aggregate(udaf: &AggregateUDF) -> Option<(&WasmModule, &FunctionSpec)> {
+    let wasm = udaf.inner().downcast_ref::<WasmAggregateUdf>()?;
+    Some((wasm.module().as_ref(), wasm.spec()))
+}
+
+/// Encodes a function: the reference to `wasm` (its module and
+/// description) if it is a WASM function, else as `other` does.
+fn encode_function(
+    wasm: Option<(&WasmModule, &FunctionSpec)>,
     shipping: &Shipping,
     buf: &mut Vec<u8>,
     other: impl FnOnce(&mut Vec<u8>) -> Result<()>,
 ) -> Result<()> {
-    match udf.inner().downcast_ref::<WasmScalarUdf>() {
-        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), shipping, buf),
-        None => other(buf),
-    }
-}
-
-/// Encodes an aggregate function: the reference to a WASM one, else as
-/// `other` does.
-fn encode_aggregate(
-    udaf: &AggregateUDF,
-    shipping: &Shipping,
-    buf: &mut Vec<u8>,
-    other: impl FnOnce(&mut Vec<u8>) -> Result<()>,
-) -> Result<()> {
-    match udaf.inner().downcast_ref::<WasmAggregateUdf>() {
-        Some(wasm) => encode_reference(wasm.module(), wasm.spec(), shipping, buf),
-        None => other(buf),
-    }
-}
-
-fn encode_reference(
-    module: &WasmModule,
-    spec: &FunctionSpec,
-    shipping: &Shipping,
-    buf: &mut Vec<u8>,
-) -> Result<()> {
+    let Some((module, spec)) = wasm else {
+        return other(buf);
+    };
     WasmFunctionRef::new(module, spec, shipping)
         .encode(buf)
         .map_err(|e| DataFusionError::Internal(format!("encoding function {}: {e}", spec.name)))
@@ -494,7 +483,7 @@ impl LogicalExtensionCodec for LogicalCodec {
     // Logical plans go from the client to the scheduler, with every module
     // they call.
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_scalar(node, &Shipping::Inline, buf, |buf| {
+        encode_function(wasm_scalar(node), &Shipping::Inline, buf, |buf| {
             self.inner.try_encode_udf(node, buf)
         })
     }
@@ -508,7 +497,7 @@ impl LogicalExtensionCodec for LogicalCodec {
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_aggregate(node, &Shipping::Inline, buf, |buf| {
+        encode_function(wasm_aggregate(node), &Shipping::Inline, buf, |buf| {
             self.inner.try_encode_udaf(node, buf)
         })
     }
@@ -575,7 +564,7 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_scalar(node, &self.shipping, buf, |buf| {
+        encode_function(wasm_scalar(node), &self.shipping, buf, |buf| {
             self.inner.try_encode_udf(node, buf)
         })
     }
@@ -586,7 +575,7 @@ impl PhysicalExtensionCodec for PhysicalCodec {
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_aggregate(node, &self.shipping, buf, |buf| {
+        encode_function(wasm_aggregate(node), &self.shipping, buf, |buf| {
             self.inner.try_encode_udaf(node, buf)
         })
     }
